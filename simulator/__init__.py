@@ -1,0 +1,1 @@
+"""statusd-sim: a stand-in for every statusd source."""

@@ -1,0 +1,131 @@
+"""The collectors: one task per source, each on its own interval and under its own deadline.
+
+``run_collectors`` owns a nursery with one ``run_collector`` loop per source. A collection
+fetches the raw bytes (file or HTTP, retried briefly), then parses, prepares and encodes them
+in a worker thread, all inside ``trio.move_on_after(deadline)``. Every outcome, good or
+failed, goes to the state holder over the channel; a failure never ends the loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import Any
+
+import httpx
+import trio
+
+from statusd.config import Settings
+from statusd.document import encode_json
+from statusd.fetch import fetch_body, read_source_file
+from statusd.outcome import CollectionOutcome, GoodResult
+from statusd.sources.base import Limits, SourceError, SourceSpec
+
+Fetch = Callable[[], Awaitable[bytes]]
+
+# Pauses between fetch attempts inside one deadline: a refused connection or a 500 often
+# clears within a second, and three attempts are enough to ride over a blip.
+RETRY_PAUSES = (0.2, 0.5)
+
+# Inputs up to this size are parsed on the event loop (a few milliseconds); bigger ones in a
+# worker thread, so a million-line file never stalls the requests being served.
+INLINE_PARSE_BELOW = 128 * 1024
+
+
+def make_fetch(spec: SourceSpec[Any], settings: Settings, client: httpx.AsyncClient) -> Fetch:
+    """The I/O of one source: its file in the data directory, or its URL."""
+    if spec.kind == "file":
+        return partial(read_source_file, settings.data_dir / spec.location, settings.max_body_bytes)
+    url = settings.source_url + settings.source_path(spec.name, spec.location)
+    return partial(fetch_body, client, url, settings.max_body_bytes)
+
+
+def parse_and_encode(spec: SourceSpec[Any], raw: bytes, limits: Limits, wall: float) -> GoodResult:
+    """Parse, prepare and encode one source's bytes; CPU only, run in a worker thread."""
+    parsed = spec.parse(raw, limits)
+    prepared = spec.prepare(parsed.records)
+    return GoodResult(
+        source=spec.name,
+        records=parsed.records,
+        prepared_json=encode_json(prepared),
+        skipped=dict(parsed.skipped),
+        wall_time=wall,
+    )
+
+
+async def fetch_with_retries(fetch: Fetch) -> bytes:
+    """``fetch()``, tried again after short pauses; the caller's deadline bounds it all."""
+    for pause in RETRY_PAUSES:
+        try:
+            return await fetch()
+        except SourceError:
+            await trio.sleep(pause)
+    return await fetch()
+
+
+async def collect_once(
+    spec: SourceSpec[Any], fetch: Fetch, limits: Limits, deadline: float
+) -> tuple[GoodResult | None, str | None]:
+    """One collection under ``deadline``: the good result, or the reason it failed."""
+    error: str | None = None
+    with trio.move_on_after(deadline) as scope:
+        try:
+            raw = await fetch_with_retries(fetch)
+            if len(raw) < INLINE_PARSE_BELOW:
+                result = parse_and_encode(spec, raw, limits, time.time())
+            else:
+                result = await trio.to_thread.run_sync(
+                    parse_and_encode, spec, raw, limits, time.time(), abandon_on_cancel=True
+                )
+        except SourceError as failure:
+            error = str(failure)
+        else:
+            return result, None
+    if scope.cancelled_caught:
+        error = f"no result within the {deadline:g} s deadline"
+    return None, error
+
+
+async def run_collector(
+    spec: SourceSpec[Any],
+    fetch: Fetch,
+    settings: Settings,
+    outcomes: trio.MemorySendChannel[CollectionOutcome],
+) -> None:
+    """Collect one source every ``interval`` seconds, forever, sending every outcome."""
+    async with outcomes:
+        next_start = trio.current_time()
+        while True:
+            await trio.sleep_until(next_start)
+            started = trio.current_time()
+            result, error = await collect_once(spec, fetch, settings.limits, settings.deadline)
+            finished = trio.current_time()
+            next_start = started + settings.interval
+            await outcomes.send(
+                CollectionOutcome(
+                    source=spec.name,
+                    result=result,
+                    error=error,
+                    wall_time=time.time(),
+                    duration=finished - started,
+                    next_attempt_at=next_start,
+                )
+            )
+
+
+async def run_collectors(
+    specs: Sequence[SourceSpec[Any]],
+    settings: Settings,
+    client: httpx.AsyncClient,
+    outcomes: trio.MemorySendChannel[CollectionOutcome],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """One collector task per source in a nursery owned here; runs until cancelled."""
+    async with outcomes, trio.open_nursery() as nursery:
+        for spec in specs:
+            nursery.start_soon(
+                run_collector, spec, make_fetch(spec, settings, client), settings, outcomes.clone()
+            )
+        task_status.started()

@@ -1,0 +1,108 @@
+"""Settings precedence and validation (SPEC §5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from statusd.cli import load_settings, main
+from statusd.config import ConfigError, Listen
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_defaults() -> None:
+    """With nothing set, the defaults of SPEC §5 apply; stale_after is 3 × interval."""
+    settings, check = load_settings([], {})
+    assert settings.listen == Listen("127.0.0.1", 8080)
+    assert settings.data_dir == Path("data")
+    assert settings.source_url == "http://127.0.0.1:8383"
+    assert (settings.interval, settings.deadline, settings.stale_after) == (30, 5, 90)
+    assert settings.state_file == Path("state/last-good.json")
+    assert settings.incident_path == "/accendent"
+    assert settings.log_level == "info"
+    assert check is False
+
+
+def test_precedence_defaults_toml_env_flags(tmp_path: Path) -> None:
+    """Each layer overrides the one below it, setting by setting."""
+    config = write(
+        tmp_path / "s.toml",
+        'interval = 10\ndeadline = 2\nlisten = "127.0.0.1:9000"\nmms_path = "/v2/mms"\n',
+    )
+    env = {"STATUSD_CONFIG": str(config), "STATUSD_INTERVAL": "20", "STATUSD_DEADLINE": "3"}
+    settings, _ = load_settings(["--deadline", "4"], env)
+    assert settings.interval == 20  # env over TOML
+    assert settings.deadline == 4  # flag over env
+    assert settings.listen == Listen("127.0.0.1", 9000)  # TOML over default
+    assert settings.mms_path == "/v2/mms"
+    assert settings.stale_after == 60  # derived from the final interval
+
+
+def test_state_dir_moves_state_file_and_history(tmp_path: Path) -> None:
+    """The state file and history database live in the state directory unless set."""
+    settings, _ = load_settings(["--state-dir", str(tmp_path)], {})
+    assert settings.state_file == tmp_path / "last-good.json"
+    assert settings.history_db == tmp_path / "history.sqlite3"
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["--listen", "nonsense"], {}, "setting listen (flag): expected HOST:PORT"),
+        (["--listen", "127.0.0.1:99999"], {}, "port must be 0-65535"),
+        (["--listen", "example.com:80"], {}, "host must be an IP address"),
+        (["--interval", "-1"], {}, "setting interval (flag): must be > 0"),
+        ([], {"STATUSD_INTERVAL": "soon"}, "setting interval (environment): expected a number"),
+        (["--source-url", "ftp://x"], {}, "expected an http:// or https:// URL"),
+        (["--log-level", "loud"], {}, "expected one of debug, info, warning, error"),
+        (["--interval", "5", "--deadline", "6"], {}, "deadline (6 s) must not exceed interval"),
+        (["--interval", "10", "--stale-after", "5"], {}, "stale_after (5 s) must be at least"),
+        (["--config", "/nonexistent/statusd.toml"], {}, "does not exist"),
+    ],
+)
+def test_bad_settings_name_the_setting(argv: list[str], env: dict[str, str], message: str) -> None:
+    """A bad value raises ConfigError naming the setting and where it came from."""
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_settings(argv, env)
+
+
+def test_unknown_toml_key_is_rejected(tmp_path: Path) -> None:
+    """A typo in the config file is an error naming the key, not silently ignored."""
+    config = write(tmp_path / "s.toml", "intervall = 10\n")
+    with pytest.raises(ConfigError, match="unknown setting 'intervall'"):
+        load_settings(["--config", str(config)], {})
+
+
+def test_invalid_toml_is_rejected(tmp_path: Path) -> None:
+    config = write(tmp_path / "s.toml", "interval = = 3\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(["--config", str(config)], {})
+
+
+def test_main_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad setting exits 2 with exactly one line on stderr, before starting anything."""
+    assert main(["--interval", "-5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("statusd: setting interval")
+
+
+def test_unknown_flag_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--intervall", "5"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_check_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--check-config validates and exits 0 without starting anything."""
+    config = write(tmp_path / "s.toml", "interval = 10\n")
+    assert main(["--config", str(config), "--check-config"]) == 0
+    assert "valid" in capsys.readouterr().err
+    bad = write(tmp_path / "bad.toml", "interval = -1\n")
+    assert main(["--config", str(bad), "--check-config"]) == 2

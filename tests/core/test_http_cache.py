@@ -1,0 +1,81 @@
+"""ETag, 304 and gzip negotiation of /api (SPEC §3)."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from statusd.document import Document, build_result_document, result_body
+from statusd.http_cache import accepts_gzip, etag_matches, gzip_etag, negotiate
+
+DOC = Document.of(b'{"status":true}')
+
+
+def headers_of(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in raw}
+
+
+def test_plain_answer_has_contract_headers() -> None:
+    status, raw, body = negotiate(DOC, if_none_match="", accept_encoding="", max_age=7)
+    headers = headers_of(raw)
+    assert status == 200
+    assert body == DOC.body
+    assert headers["content-type"] == "application/json"
+    assert headers["access-control-allow-origin"] == "*"
+    assert headers["etag"] == DOC.etag
+    assert headers["cache-control"] == "public, max-age=7"
+    assert headers["vary"] == "Accept-Encoding"
+    assert headers["content-length"] == str(len(DOC.body))
+
+
+def test_gzip_answer_decompresses_to_the_plain_body() -> None:
+    status, raw, body = negotiate(DOC, if_none_match="", accept_encoding="br, gzip", max_age=1)
+    headers = headers_of(raw)
+    assert status == 200
+    assert headers["content-encoding"] == "gzip"
+    assert headers["etag"] == gzip_etag(DOC.etag)
+    assert gzip.decompress(body) == DOC.body
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("gzip", True), ("gzip;q=0", False), ("identity", False), ("GZIP; q=0.5", True), ("", False)],
+)
+def test_accepts_gzip(value: str, expected: bool) -> None:
+    assert accepts_gzip(value) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (DOC.etag, True),
+        (f'"other", {DOC.etag}', True),
+        (f"W/{DOC.etag}", True),
+        (gzip_etag(DOC.etag), True),
+        ("*", True),
+        ('"other"', False),
+        ("", False),
+    ],
+)
+def test_etag_matches(value: str, expected: bool) -> None:
+    assert etag_matches(value, DOC.etag) is expected
+
+
+def test_not_modified_has_no_body_but_keeps_validators() -> None:
+    status, raw, body = negotiate(DOC, if_none_match=DOC.etag, accept_encoding="", max_age=3)
+    assert (status, body) == (304, b"")
+    assert headers_of(raw)["etag"] == DOC.etag
+
+
+def test_result_body_is_the_contract_shape() -> None:
+    """Fragments become the data object in order; None is the exact error document."""
+    body = result_body([("sms", b"[[],[]]"), ("support", b"[1,0]")])
+    assert body == b'{"status":true,"data":{"sms":[[],[]],"support":[1,0]},"error":""}'
+    assert result_body(None) == b'{"status":false,"data":null,"error":"Error on collect data"}'
+
+
+def test_etag_changes_with_content_only() -> None:
+    one = build_result_document([("a", b"1")])
+    assert build_result_document([("a", b"1")]).etag == one.etag
+    assert build_result_document([("a", b"2")]).etag != one.etag
