@@ -127,7 +127,10 @@ def create_app(
     web_dir = settings.web_dir
 
     @app.before_request
-    async def preflight() -> Response | None:
+    async def screen_request() -> Response | None:
+        # statusd has no write endpoint: a request body is never wanted.
+        if request.content_length or "Transfer-Encoding" in request.headers:
+            return json_response({"error": "request bodies are not accepted"}, 413)
         if request.method == "OPTIONS" and request.url_rule is not None:
             response = Response(b"", status=204)
             for name, value in PREFLIGHT_HEADERS:
