@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import mimetypes
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -244,7 +244,7 @@ def create_app(
     return app
 
 
-async def sse_stream(state: StateHolder) -> AsyncIterator[bytes]:
+async def sse_stream(state: StateHolder) -> AsyncGenerator[bytes, None]:
     """Server-Sent Events: the current ETag at once, then one event per document change,
     a comment every 15 s as keep-alive; ends when the daemon shuts down."""
     view = state.view

@@ -25,7 +25,9 @@ EMAIL_PROVIDERS = {
 
 
 def name(code: str) -> str:
-    return str(pycountry.countries.get(alpha_2=code).name)
+    country = pycountry.countries.get(alpha_2=code)
+    assert country is not None
+    return str(country.name)
 
 
 def lines(path: Path) -> list[list[str]]:
