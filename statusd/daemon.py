@@ -27,6 +27,7 @@ from statusd.logs import StateChangeLogger, configure_logging
 from statusd.metrics import Metrics
 from statusd.notify import SystemdNotifier, run_watchdog
 from statusd.outcome import CollectionOutcome
+from statusd.persistence import StateWriter, load_state
 from statusd.sources import ALL_SOURCES
 from statusd.state import StateHolder, StateView
 from statusd.supervisor import run_collectors
@@ -105,6 +106,9 @@ async def serve_daemon(
         failures.note(outcome.source, outcome.error)
 
     state = StateHolder(names, settings.stale_after, on_outcome=on_outcome)
+    state.restore(await trio.to_thread.run_sync(load_state, settings.state_file, ALL_SOURCES))
+    state_writer = StateWriter(settings.state_file)
+    state.add_observer(state_writer.observe)
     ready = trio.Event()
     last_status = [""]
 
@@ -153,6 +157,7 @@ async def serve_daemon(
 
             nursery.start_soon(watch_signals)
             nursery.start_soon(on_stop)
+            nursery.start_soon(state_writer.run)
             await nursery.start(state.run, outcomes_receive)
             await nursery.start(run_collectors, ALL_SOURCES, settings, client, outcomes_send)
             binds: list[str] = await nursery.start(serve_then_cancel)
