@@ -8,7 +8,10 @@ RUN := run
 LISTEN ?= 127.0.0.1:8080
 SIM_LISTEN ?= 127.0.0.1:8383
 
-.PHONY: build up down test lint chromium bench clean
+.PHONY: build up down test lint chromium clean
+
+# Targets of their own concern: install (mk/install.mk), bench (mk/bench.mk).
+-include mk/*.mk
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
