@@ -10,9 +10,6 @@ SIM_LISTEN ?= 127.0.0.1:8383
 
 .PHONY: build up down test lint chromium clean
 
-# Targets of their own concern: install (mk/install.mk), bench (mk/bench.mk).
--include mk/*.mk
-
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -49,3 +46,6 @@ test: $(STAMP) chromium lint
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Targets of their own concern: install (mk/install.mk), bench (mk/bench.mk).
+-include mk/*.mk

@@ -8,6 +8,7 @@ those keys, in that order.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cache
 from typing import Any
 
 
@@ -82,6 +83,12 @@ class IncidentRecord:
     status: str
 
 
+@cache
+def _field_names(record_type: type) -> tuple[str, ...]:
+    """The field names of a record type, computed once (``fields()`` is slow per record)."""
+    return tuple(f.name for f in fields(record_type))
+
+
 def record_json(record: Any) -> dict[str, Any]:
     """The JSON object of a record: its fields, in declaration order."""
-    return {f.name: getattr(record, f.name) for f in fields(record)}
+    return {name: getattr(record, name) for name in _field_names(type(record))}
