@@ -107,11 +107,18 @@ async def fetch_body(client: httpx.AsyncClient, url: str, max_bytes: int) -> byt
                 raise SourceError(f"body larger than {_mib(max_bytes)}")
             chunks: list[bytes] = []
             total = 0
-            async for chunk in response.aiter_bytes():
-                total += len(chunk)
-                if total > max_bytes:
-                    raise SourceError(f"body larger than {_mib(max_bytes)}")
-                chunks.append(chunk)
+            # Leave an oversized body by cancelling the read: the Cancelled travels through
+            # httpx's nested body generators and closes them (a raise or break would leave
+            # them to the garbage collector; encode/httpx#3686).
+            with trio.CancelScope() as reading:
+                async for chunk in response.aiter_bytes():
+                    total += len(chunk)
+                    if total > max_bytes:
+                        reading.cancel()
+                    else:
+                        chunks.append(chunk)
+            if reading.cancelled_caught:
+                raise SourceError(f"body larger than {_mib(max_bytes)}")
             return b"".join(chunks)
     except httpx.TimeoutException:
         raise SourceError("HTTP timeout") from None

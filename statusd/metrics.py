@@ -1,0 +1,128 @@
+"""Prometheus metrics for ``GET /metrics`` (SPEC §4), on a registry of their own.
+
+Each ``Metrics`` owns a ``CollectorRegistry``: nothing touches prometheus-client's global
+registry, so several apps in one test process never collide. Series::
+
+    statusd_collections_total{source}                   collections finished (ok or not)
+    statusd_collection_failures_total{source}           collections that failed
+    statusd_source_last_success_timestamp_seconds{source}  Unix time of the last success
+    statusd_skipped_records_total{source,reason}        records skipped, by reason
+    statusd_collection_duration_seconds{source}         histogram, 1 ms .. 30 s
+    statusd_http_requests_total{route,status}           responses, by route pattern
+
+Label values stay bounded: sources are the seven fixed names, reasons are the parsers'
+short words, routes are route patterns (never raw paths) and statuses are HTTP codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+DURATION_BUCKETS: tuple[float, ...] = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+"""Collection duration buckets: a small file parses in about a millisecond; the default
+deadline is 5 s and nothing should ever take longer than 30 s."""
+
+UNMATCHED_ROUTE = "<unmatched>"
+"""The ``route`` label for requests no route matched (404s): one series, not one per path."""
+
+
+class Metrics:
+    """The daemon's metrics; the supervisor and the app report events, /metrics renders."""
+
+    def __init__(self, sources: Sequence[str]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._collections = Counter(
+            "statusd_collections",
+            "Collections finished, successful or not.",
+            ["source"],
+            registry=self.registry,
+        )
+        self._failures = Counter(
+            "statusd_collection_failures",
+            "Collections that failed (the source could not be read at all).",
+            ["source"],
+            registry=self.registry,
+        )
+        self._last_success = Gauge(
+            "statusd_source_last_success_timestamp_seconds",
+            "Unix time at which the last successful collection of the source finished.",
+            ["source"],
+            registry=self.registry,
+        )
+        self._skipped = Counter(
+            "statusd_skipped_records",
+            "Records skipped because they broke a rule, by reason.",
+            ["source", "reason"],
+            registry=self.registry,
+        )
+        self._duration = Histogram(
+            "statusd_collection_duration_seconds",
+            "Duration of one collection of one source, retries included.",
+            ["source"],
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self._requests = Counter(
+            "statusd_http_requests",
+            "HTTP responses served, by route pattern and status code.",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        # Create every per-source series at zero, so a scrape shows all sources from the
+        # start and rate() works from the first collection on.
+        for source in sources:
+            self._collections.labels(source=source)
+            self._failures.labels(source=source)
+            self._duration.labels(source=source)
+
+    def collection_finished(
+        self,
+        source: str,
+        *,
+        ok: bool,
+        duration_seconds: float,
+        finished_at: float,
+        skipped: Mapping[str, int],
+    ) -> None:
+        """Count one finished collection; ``finished_at`` is Unix time (``time.time()``)."""
+        self._collections.labels(source=source).inc()
+        self._duration.labels(source=source).observe(max(duration_seconds, 0.0))
+        if ok:
+            self._last_success.labels(source=source).set(finished_at)
+        else:
+            self._failures.labels(source=source).inc()
+        for reason, count in skipped.items():
+            if count > 0:
+                self._skipped.labels(source=source, reason=reason).inc(count)
+
+    def request_served(self, route: str, status: int) -> None:
+        """Count one response; ``route`` is the route pattern (``/badge/<p>/<c>.svg``)."""
+        self._requests.labels(route=route or UNMATCHED_ROUTE, status=str(status)).inc()
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition body and its ``Content-Type``."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
