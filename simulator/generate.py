@@ -1,0 +1,322 @@
+"""Seeded, pure generation of every data file and endpoint body the simulator serves.
+
+A ``Plan`` fixes one generation (seed, generation number, countries, rows). Each output draws
+from its own ``random.Random`` seeded by (seed, generation, output name), so the same plan
+always gives the same bytes and the size of one output never shifts the values of another.
+Large files come out as a stream of chunks so a million rows never sit in memory at once.
+
+Values are chosen so that most rows are good and some bad under the verdict thresholds of
+SPEC §7, and a few rows of every file and endpoint are broken in the ways statusd must skip.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from simulator.corrupt import LINE_DAMAGE, damage_fields, drop_letter, with_wrong_type, without_key
+from simulator.countries import DEFAULT_COUNTRIES, UNASSIGNED_CODES
+
+SMS_PROVIDERS: Final = ("Topolo", "Rond", "Kildy")
+VOICE_PROVIDERS: Final = ("TransparentCalls", "E-Voice", "JustPhone")
+EMAIL_PROVIDERS: Final = (
+    "Gmail",
+    "Yahoo",
+    "Hotmail",
+    "MSN",
+    "Orange",
+    "Comcast",
+    "AOL",
+    "Live",
+    "RediffMail",
+    "GMX",
+    "Protonmail",
+    "Yandex",
+    "Mail.ru",
+)
+
+FILE_NAMES: Final = ("sms.data", "voice.data", "email.data", "billing.data")
+ENDPOINTS: Final = ("mms", "support", "accendent")
+
+SUPPORT_TOPICS: Final = (
+    "SMS",
+    "MMS",
+    "Voice calls",
+    "Email",
+    "Billing",
+    "Payouts",
+    "Checkout",
+    "Fraud control",
+    "Accounts",
+)
+HTML_INCIDENT_TOPIC: Final = '<b>Billing</b> & "checkout"'
+"""Always among the incidents: the page must show it literally, never as markup."""
+INCIDENT_TOPICS: Final = (
+    "SMS delivery delays in Europe",
+    "MMS gateway timeouts",
+    "Voice call quality degraded",
+    "Email delivery delays for Gmail",
+    "Payout processing backlog",
+    "Fraud control false positives",
+    "Support portal login failures",
+    "Recurring payments retried twice",
+    "Scheduled maintenance: database upgrade",
+)
+
+MMS_MAX_ITEMS: Final = 100_000
+"""``--rows`` caps the MMS body here (about 8 MB): far under statusd's 64 MiB body limit."""
+CHUNK_ROWS: Final = 20_000
+"""Rows per chunk of a streamed file: big enough to be fast, small enough to stay responsive."""
+HEALTHY_SHARE: Final = 0.75
+"""Share of rows drawn inside the good ranges; the rest span the whole range, good or bad."""
+
+Rand = Callable[[], float]
+RowFields = Callable[[Rand, str, str], list[str]]
+JsonItem = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One generation of data: same plan, same bytes.
+
+    ``rows`` None means one row per (country, provider) pair, as the original simulator wrote;
+    a number means that many well-formed rows per file (pairs repeat), for load tests.
+    """
+
+    seed: int
+    countries: tuple[str, ...] = DEFAULT_COUNTRIES
+    rows: int | None = None
+    generation: int = 0
+
+    def rng(self, output: str) -> random.Random:
+        """The random stream of one output (a file name or an endpoint) in this generation."""
+        return random.Random(f"statusd-sim/{self.seed}/{self.generation}/{output}")
+
+    def next(self) -> Plan:
+        """The plan of the following generation (what a regeneration writes)."""
+        return replace(self, generation=self.generation + 1)
+
+
+def _between(rand: Rand, low: int, high: int) -> int:
+    """A uniform integer in [low, high], from one draw (much faster than ``randint``)."""
+    return low + int(rand() * (high - low + 1))
+
+
+def sms_fields(rand: Rand, country: str, provider: str) -> list[str]:
+    """country;bandwidth;response_time;provider — good when rt ≤ 1000 and bandwidth ≥ 20."""
+    if rand() < HEALTHY_SHARE:
+        bandwidth, response_time = _between(rand, 20, 100), _between(rand, 30, 1000)
+    else:
+        bandwidth, response_time = _between(rand, 0, 100), _between(rand, 30, 3000)
+    return [country, str(bandwidth), str(response_time), provider]
+
+
+def voice_fields(rand: Rand, country: str, provider: str) -> list[str]:
+    """The eight voice fields; good when stability ≥ 0.8, purity ≥ 50, ttfb ≤ 500, load ≤ 90."""
+    if rand() < HEALTHY_SHARE:
+        load = _between(rand, 0, 90)
+        response_time = _between(rand, 30, 1000)
+        stability = _between(rand, 80, 100)
+        ttfb = _between(rand, 20, 500)
+        purity = _between(rand, 50, 100)
+    else:
+        load = _between(rand, 0, 100)
+        response_time = _between(rand, 30, 3000)
+        stability = _between(rand, 30, 100)
+        ttfb = _between(rand, 20, 1500)
+        purity = _between(rand, 0, 100)
+    median_minutes = _between(rand, 1, 60)
+    return [
+        country,
+        str(load),
+        str(response_time),
+        provider,
+        f"{stability // 100}.{stability % 100:02d}",
+        str(ttfb),
+        str(purity),
+        str(median_minutes),
+    ]
+
+
+def email_fields(rand: Rand, country: str, provider: str) -> list[str]:
+    """country;provider;delivery_time — good when delivery_time ≤ 300."""
+    high = 300 if rand() < HEALTHY_SHARE else 1200
+    delivery_time = _between(rand, 20, high)
+    return [country, provider, str(delivery_time)]
+
+
+@dataclass(frozen=True, slots=True)
+class LineFile:
+    """How the rows of one ``;``-separated data file are made."""
+
+    providers: tuple[str, ...]
+    fields: RowFields
+    provider_index: int
+
+
+LINE_FILES: Final[dict[str, LineFile]] = {
+    "sms.data": LineFile(SMS_PROVIDERS, sms_fields, 3),
+    "voice.data": LineFile(VOICE_PROVIDERS, voice_fields, 3),
+    "email.data": LineFile(EMAIL_PROVIDERS, email_fields, 1),
+}
+
+
+def _pairs(countries: Sequence[str], providers: Sequence[str]) -> list[tuple[str, str]]:
+    return [(country, provider) for country in countries for provider in providers]
+
+
+def _damaged_lines(
+    rng: random.Random, spec: LineFile, pairs: Sequence[tuple[str, str]], total: int
+) -> list[tuple[int, str]]:
+    """A few broken lines, each with the row index it goes before (``total`` = at the end).
+
+    Every kind of damage occurs at least once, plus zero to two more of a random kind.
+    """
+    kinds = [*LINE_DAMAGE, *(rng.choice(LINE_DAMAGE) for _ in range(rng.randint(0, 2)))]
+    damaged: list[tuple[int, str]] = []
+    for kind in kinds:
+        country, provider = pairs[rng.randrange(len(pairs))]
+        fields = spec.fields(rng.random, country, provider)
+        broken = damage_fields(rng, fields, spec.provider_index, kind)
+        damaged.append((rng.randint(0, total), ";".join(broken)))
+    damaged.sort(key=lambda entry: entry[0])
+    return damaged
+
+
+def line_file_chunks(plan: Plan, name: str) -> Iterator[bytes]:
+    """The bytes of ``sms.data``, ``voice.data`` or ``email.data``, in chunks of lines."""
+    spec = LINE_FILES[name]
+    rng = plan.rng(name)
+    pairs = _pairs(plan.countries, spec.providers)
+    total = len(pairs) if plan.rows is None else plan.rows
+    damaged = _damaged_lines(rng, spec, pairs, total)
+    make, rand, count = spec.fields, rng.random, len(pairs)
+    for start in range(0, max(total, 1), CHUNK_ROWS):
+        stop = min(total, start + CHUNK_ROWS)
+        lines = [";".join(make(rand, *pairs[index % count])) for index in range(start, stop)]
+        last = stop == total
+        here = [(at, line) for at, line in damaged if start <= at < stop or (last and at == stop)]
+        for at, line in reversed(here):
+            lines.insert(at - start, line)
+        yield ("\n".join(lines) + "\n").encode()
+
+
+def billing_bytes(plan: Plan) -> bytes:
+    """Six ``0``/``1`` characters, no newline; each function is up four times out of five."""
+    rng = plan.rng("billing.data")
+    return "".join("1" if rng.random() < 0.8 else "0" for _ in range(6)).encode()
+
+
+def file_chunks(plan: Plan, name: str) -> Iterator[bytes]:
+    """The bytes of any of the four data files, in chunks (billing is one chunk)."""
+    if name == "billing.data":
+        return iter((billing_bytes(plan),))
+    if name not in LINE_FILES:
+        raise ValueError(f"unknown data file {name!r}")
+    return line_file_chunks(plan, name)
+
+
+def file_bytes(plan: Plan, name: str) -> bytes:
+    """The whole content of one data file (for tests and small data)."""
+    return b"".join(file_chunks(plan, name))
+
+
+def _insert_randomly(rng: random.Random, items: list[JsonItem], extra: Sequence[JsonItem]) -> None:
+    for item in extra:
+        items.insert(rng.randint(0, len(items)), item)
+
+
+def mms_items(plan: Plan) -> list[JsonItem]:
+    """The ``/mms`` array: one item per (country, provider) or ``rows`` items, plus four broken."""
+    rng = plan.rng("mms")
+    pairs = _pairs(plan.countries, SMS_PROVIDERS)
+    total = len(pairs) if plan.rows is None else min(plan.rows, MMS_MAX_ITEMS)
+    rand, count = rng.random, len(pairs)
+    items: list[JsonItem] = []
+    for index in range(total):
+        country, bandwidth, response_time, provider = sms_fields(rand, *pairs[index % count])
+        items.append(
+            {
+                "country": country,
+                "provider": provider,
+                "bandwidth": bandwidth,
+                "response_time": response_time,
+            }
+        )
+    samples = [items[rng.randrange(len(items))] for _ in range(4)] if items else []
+    broken: list[JsonItem] = []
+    if samples:
+        missing, wrong, dropped, unknown = samples
+        provider = dropped["provider"]
+        broken = [
+            without_key(missing, rng.choice(tuple(missing))),
+            {**wrong, "bandwidth": with_wrong_type(wrong["bandwidth"])},
+            {**dropped, "provider": drop_letter(provider, rng.randrange(len(provider)))},
+            {**unknown, "country": rng.choice(UNASSIGNED_CODES)},
+        ]
+    _insert_randomly(rng, items, broken)
+    return items
+
+
+def support_items(plan: Plan) -> list[JsonItem]:
+    """The ``/support`` array: two to six topics with 0–8 tickets, plus two broken items."""
+    rng = plan.rng("support")
+    topics = rng.sample(SUPPORT_TOPICS, rng.randint(2, 6))
+    items: list[JsonItem] = [
+        {"topic": topic, "active_tickets": rng.randint(0, 8)} for topic in topics
+    ]
+    broken: list[JsonItem] = [
+        {"topic": rng.choice(SUPPORT_TOPICS)},
+        {"topic": rng.choice(SUPPORT_TOPICS), "active_tickets": str(rng.randint(0, 8))},
+    ]
+    _insert_randomly(rng, items, broken)
+    return items
+
+
+def incident_items(plan: Plan) -> list[JsonItem]:
+    """The ``/accendent`` array: three to seven incidents, both statuses present, two broken."""
+    rng = plan.rng("accendent")
+    topics = [*rng.sample(INCIDENT_TOPICS, rng.randint(2, 6)), HTML_INCIDENT_TOPIC]
+    rng.shuffle(topics)
+    statuses = [rng.choice(("active", "closed")) for _ in topics]
+    if len(set(statuses)) == 1:
+        flip = rng.randrange(len(statuses))
+        statuses[flip] = "closed" if statuses[flip] == "active" else "active"
+    items: list[JsonItem] = [
+        {"topic": topic, "status": status} for topic, status in zip(topics, statuses, strict=True)
+    ]
+    broken: list[JsonItem] = [
+        {"topic": rng.choice(INCIDENT_TOPICS)},
+        {"topic": rng.choice(INCIDENT_TOPICS), "status": 1},
+    ]
+    _insert_randomly(rng, items, broken)
+    return items
+
+
+ENDPOINT_ITEMS: Final[dict[str, Callable[[Plan], list[JsonItem]]]] = {
+    "mms": mms_items,
+    "support": support_items,
+    "accendent": incident_items,
+}
+
+
+def endpoint_items(plan: Plan, endpoint: str) -> list[JsonItem]:
+    """The JSON-able body of ``/mms``, ``/support`` or ``/accendent``."""
+    try:
+        make = ENDPOINT_ITEMS[endpoint]
+    except KeyError:
+        raise ValueError(f"unknown endpoint {endpoint!r}") from None
+    return make(plan)
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON, the way the original simulator sent it."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def endpoint_body(plan: Plan, endpoint: str) -> bytes:
+    """The bytes the endpoint sends when it has no fault."""
+    return encode_json(endpoint_items(plan, endpoint))

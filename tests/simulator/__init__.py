@@ -1,0 +1,1 @@
+"""Tests of statusd-sim (the simulator package)."""

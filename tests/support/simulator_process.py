@@ -1,0 +1,123 @@
+"""``statusd-sim`` as a real subprocess on a free loopback port, for end-to-end tests.
+
+    from tests.support.simulator_process import run_simulator
+
+    def test_something(tmp_path: Path) -> None:
+        with run_simulator(tmp_path / "data", "--seed", "1") as sim:
+            httpx.get(f"{sim.url}/support", timeout=5)   # the simulator answers
+            sim.set_fault("mms", "hang")                 # any mode of docs/simulator.md
+            sim.regenerate()                             # new files + bodies now
+        # here the process has been stopped (SIGTERM, SIGKILL after 5 s)
+
+Extra arguments go to the simulator unchanged (``--seed``, ``--rows``, ``--fault``, …); the
+helper sets ``--listen`` and ``--data-dir`` itself. Startup is bounded (``startup_timeout``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from tests.support.ports import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+"""The project root: the subprocess runs there, so ``-m simulator`` is this tree's simulator."""
+STOP_SECONDS = 5.0
+"""How long a stopped simulator gets after SIGTERM before SIGKILL."""
+
+
+@dataclass
+class SimulatorProcess:
+    """A running simulator: its base URL, data directory and process."""
+
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+    def set_fault(self, endpoint: str, mode: str) -> None:
+        """Set the fault mode of ``endpoint`` (``mms``, ``support`` or ``accendent``)."""
+        response = httpx.post(
+            f"{self.url}/_control/faults", json={"endpoint": endpoint, "mode": mode}, timeout=5
+        )
+        response.raise_for_status()
+
+    def regenerate(self) -> int:
+        """Write the next generation of data now; returns its generation number."""
+        response = httpx.post(f"{self.url}/_control/regenerate", timeout=60)
+        response.raise_for_status()
+        generation: int = response.json()["generation"]
+        return generation
+
+    def stderr(self) -> str:
+        """Everything the simulator wrote to stderr so far."""
+        fd = self.log.fileno()  # pread: the child shares the file offset, leave it alone
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
+
+    def stop(self) -> int:
+        """SIGTERM, wait (SIGKILL after ``STOP_SECONDS``); returns the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=STOP_SECONDS)
+        return self.process.returncode
+
+
+def _wait_until_serving(sim: SimulatorProcess, timeout: float) -> None:
+    """Poll the control API (it answers whatever the faults) until it does, bounded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if sim.process.poll() is not None:
+            raise RuntimeError(f"statusd-sim exited with {sim.process.returncode}:\n{sim.stderr()}")
+        try:
+            httpx.get(f"{sim.url}/_control/faults", timeout=1).raise_for_status()
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"statusd-sim did not answer within {timeout} s:\n{sim.stderr()}"
+                ) from None
+            time.sleep(0.05)
+        else:
+            return
+
+
+@contextmanager
+def run_simulator(
+    data_dir: Path, *args: str, startup_timeout: float = 15.0
+) -> Iterator[SimulatorProcess]:
+    """Start ``python -m simulator`` on 127.0.0.1:<free port>, yield it, always stop it."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "simulator",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--data-dir",
+        str(data_dir),
+        *args,
+    ]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+        )
+        sim = SimulatorProcess(f"http://127.0.0.1:{port}", data_dir, process, log)
+        try:
+            _wait_until_serving(sim, startup_timeout)
+            yield sim
+        finally:
+            sim.stop()
