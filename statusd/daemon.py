@@ -25,7 +25,7 @@ from statusd.config import Listen, Settings
 from statusd.front import FrontApp
 from statusd.logs import StateChangeLogger, configure_logging
 from statusd.metrics import Metrics
-from statusd.notify import SystemdNotifier, run_watchdog
+from statusd.notify import SystemdNotifier, run_watchdog, status_line
 from statusd.outcome import CollectionOutcome
 from statusd.persistence import StateWriter, load_state
 from statusd.sources import ALL_SOURCES
@@ -113,7 +113,7 @@ async def serve_daemon(
     last_status = [""]
 
     def tell_systemd(view: StateView) -> None:
-        summary = f"{len(view.fresh)}/{len(view.sources)} sources fresh"
+        summary = status_line(sorted(view.fresh), list(view.sources))
         if view.ready and not ready.is_set():
             ready.set()
             if notifier:

@@ -91,4 +91,4 @@ def _field_names(record_type: type) -> tuple[str, ...]:
 
 def record_json(record: Any) -> dict[str, Any]:
     """The JSON object of a record: its fields, in declaration order."""
-    return {name: getattr(record, name) for name in _field_names(type(record))}
+    return {name: getattr(record, name) for name in _field_names(record.__class__)}

@@ -54,12 +54,18 @@ def parse_and_encode(spec: SourceSpec[Any], raw: bytes, limits: Limits, wall: fl
     )
 
 
-async def fetch_with_retries(fetch: Fetch) -> bytes:
-    """``fetch()``, tried again after short pauses; the caller's deadline bounds it all."""
+async def fetch_with_retries(fetch: Fetch, failures: list[str] | None = None) -> bytes:
+    """``fetch()``, tried again after short pauses; the caller's deadline bounds it all.
+
+    The reason of every failed attempt is appended to ``failures``, so a deadline that
+    passes during a pause can still name the cause.
+    """
     for pause in RETRY_PAUSES:
         try:
             return await fetch()
-        except SourceError:
+        except SourceError as failure:
+            if failures is not None:
+                failures.append(str(failure))
             await trio.sleep(pause)
     return await fetch()
 
@@ -69,9 +75,10 @@ async def collect_once(
 ) -> tuple[GoodResult | None, str | None]:
     """One collection under ``deadline``: the good result, or the reason it failed."""
     error: str | None = None
+    failures: list[str] = []
     with trio.move_on_after(deadline) as scope:
         try:
-            raw = await fetch_with_retries(fetch)
+            raw = await fetch_with_retries(fetch, failures)
             if len(raw) < INLINE_PARSE_BELOW:
                 result = parse_and_encode(spec, raw, limits, time.time())
             else:
@@ -84,6 +91,8 @@ async def collect_once(
             return result, None
     if scope.cancelled_caught:
         error = f"no result within the {deadline:g} s deadline"
+        if failures:  # the deadline passed while retrying: the last failure is the cause
+            error = f"{failures[-1]} (no success within the {deadline:g} s deadline)"
     return None, error
 
 
