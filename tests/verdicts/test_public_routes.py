@@ -1,0 +1,140 @@
+"""The SPEC §7 routes wired as the daemon wires them: PublicState + register_public_routes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+import trio
+from quart_trio import QuartTrio
+
+from statusd.badges import CONTENT_TYPE as SVG_TYPE
+from statusd.feed import CONTENT_TYPE as ATOM_TYPE
+from statusd.history import HistoryReader, HistoryStore
+from statusd.history_writer import HistoryInbox
+from statusd.public import PublicState
+from statusd.public_routes import register_public_routes
+from statusd.records import BillingRecord, IncidentRecord, SmsRecord, SupportTopic
+from statusd.statuspage import PageInfo
+from statusd.verdicts import VerdictSet, VerdictThresholds
+
+NOW = time.time()
+RECORDS: dict[str, Sequence[Any] | None] = {
+    "sms": [SmsRecord("DE", "50", "100", "Topolo"), SmsRecord("RU", "5", "100", "Rond")],
+    "mms": [],
+    "voice_call": [],
+    "email": [],
+    "billing": [BillingRecord(True, True, False, True, True, True)],
+    "support": [SupportTopic("a", 1)],
+    "incident": [IncidentRecord("db", "active")],
+}
+
+
+@pytest.fixture
+def wired(tmp_path: Path) -> Iterator[tuple[QuartTrio, PublicState, HistoryInbox]]:
+    path = tmp_path / "history.sqlite3"
+    store = HistoryStore.open(path, now=NOW - 600, max_gap=3600)  # no heartbeats simulated
+    inbox = HistoryInbox()
+    public = PublicState(PageInfo(), VerdictThresholds(), inbox, store.load_timeline())
+    public.update(
+        RECORDS,
+        stale=frozenset(),
+        source_times=dict.fromkeys(RECORDS, NOW - 5),
+        document_ok=True,
+        now=NOW - 600,
+    )
+    store.apply(inbox.take())  # what the writer task does
+    store.heartbeat(NOW)
+    app = QuartTrio(__name__)
+    register_public_routes(app, public, HistoryReader(path), "http://127.0.0.1:8080")
+    yield app, public, inbox
+    store.close()
+
+
+async def test_statuspage_documents_with_etag_and_cors(
+    wired: tuple[QuartTrio, PublicState, HistoryInbox],
+) -> None:
+    """/api/v2/summary.json is served from the built bytes, with CORS, ETag and 304."""
+    app, _, _ = wired
+    client = app.test_client()
+    with trio.fail_after(10):
+        response = await client.get("/api/v2/summary.json")
+        assert response.status_code == 200
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        body = await response.get_json()
+        assert body["status"] == {"indicator": "major", "description": "Partial System Outage"}
+        again = await client.get(
+            "/api/v2/summary.json", headers={"If-None-Match": response.headers["ETag"]}
+        )
+        assert again.status_code == 304
+        assert (await client.get("/api/v2/nothing.json")).status_code == 404
+        verdicts = await (await client.get("/api/verdicts")).get_json()
+        assert verdicts["cells"][0]["key"] == "DE"
+
+
+async def test_history_routes(wired: tuple[QuartTrio, PublicState, HistoryInbox]) -> None:
+    """History JSON and CSV come from the database; bad queries are 400/404 JSON."""
+    app, _, _ = wired
+    client = app.test_client()
+    with trio.fail_after(10):
+        response = await client.get("/api/history?product=sms&country=RU&days=2")
+        assert response.status_code == 200
+        body = await response.get_json()
+        degraded = sum(b["seconds"]["degraded_performance"] for b in body["buckets"])
+        assert degraded >= 599  # since the snapshot 10 minutes ago, up to now
+        assert body["uptime"] == 1.0
+        bad = await client.get("/api/history?product=sms&country=XX")
+        assert (bad.status_code, (await bad.get_json())["error"]) == (404, "unknown country 'XX'")
+        assert (await client.get("/api/history?product=sms&country=DE&days=999")).status_code == 400
+        export = await client.get("/api/history.csv")
+        assert export.headers["Content-Type"] == "text/csv; charset=utf-8"
+        rows = list(csv.reader(io.StringIO(await export.get_data(as_text=True))))
+        assert {(row[1], row[2]) for row in rows[1:]} >= {("sms", "DE"), ("billing", "payout")}
+        assert (await client.get("/api/history.csv?month=2026-13")).status_code == 400
+
+
+async def test_feed_and_badges(wired: tuple[QuartTrio, PublicState, HistoryInbox]) -> None:
+    """The feed parses cleanly; badges are SVG; unknown badge paths are 404 JSON."""
+    app, _, _ = wired
+    client = app.test_client()
+    with trio.fail_after(10):
+        feed = await client.get("/feed.atom")
+        assert feed.headers["Content-Type"] == ATOM_TYPE
+        parsed = feedparser.parse(await feed.get_data())
+        assert not parsed.bozo
+        assert {e.title for e in parsed.entries} >= {"SMS Russian Federation: degraded performance"}
+        assert (await client.get("/feed.atom?country=ZZ")).status_code == 404
+        badge = await client.get("/badge/billing/payout.svg")
+        assert badge.headers["Content-Type"] == SVG_TYPE
+        assert ET.fromstring(await badge.get_data()).tag == "{http://www.w3.org/2000/svg}svg"
+        assert (await client.get("/badge/support.svg")).status_code == 200
+        assert (await client.get("/badge/overall.svg")).status_code == 200
+        assert (await client.get("/badge/sms/FR.svg")).status_code == 404
+        assert (await client.get("/badge/fax.svg")).status_code == 404
+
+
+def test_state_changes_reach_the_inbox_and_the_documents(
+    wired: tuple[QuartTrio, PublicState, HistoryInbox],
+) -> None:
+    """Each update offers the verdicts to the history and rebuilds the documents."""
+    _, public, inbox = wired
+    before = public.documents["/api/v2/status.json"].etag
+    public.update(
+        RECORDS,
+        stale=frozenset({"billing"}),
+        source_times={},
+        document_ok=False,
+        now=NOW,
+    )
+    [snapshot] = inbox.take()
+    assert snapshot.verdicts["billing:payout"] == "unknown"
+    assert public.documents["/api/v2/status.json"].etag != before
+    assert public.verdicts.indicator == "critical"
+    assert isinstance(public.verdicts, VerdictSet)
