@@ -74,13 +74,16 @@ def json_response(value: Any, status: int = 200, headers: dict[str, str] | None 
     return response
 
 
-def document_response(document: Document, max_age: int) -> Response:
+def document_response(
+    document: Document, max_age: int, content_type: bytes = b"application/json"
+) -> Response:
     """A cached document (like /api) with ETag/304 and gzip per the request's headers."""
     status, headers, body = negotiate(
         document,
         if_none_match=request.headers.get("If-None-Match", ""),
         accept_encoding=request.headers.get("Accept-Encoding", ""),
         max_age=max_age,
+        content_type=content_type,
     )
     response = Response(body, status=status)
     for name, value in headers:

@@ -78,11 +78,18 @@ class Settings:
     max_header_bytes: int = 16 * 1024
     max_connections: int = 1000
     shutdown_timeout: float = 5.0
+    public_url: str = ""
+    """Where the public reaches the page (feed links, Statuspage ``page.url``); "" = listen."""
+    page_name: str = "statusd"
     verdicts: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def limits(self) -> Limits:
         return Limits(max_body_bytes=self.max_body_bytes, max_line_bytes=self.max_line_bytes)
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.listen}"
 
     def source_path(self, source: str, default: str) -> str:
         """URL path of an HTTP source: the configured one for mms, support and incident."""
@@ -215,6 +222,8 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "max_header_bytes": _count,
     "max_connections": _count,
     "shutdown_timeout": _seconds,
+    "public_url": _url,
+    "page_name": _text,
     "verdicts": _table,
 }
 assert set(PARSERS) == {f.name for f in fields(Settings)}

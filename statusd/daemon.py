@@ -23,14 +23,20 @@ from hypercorn.trio import serve
 from statusd.app import create_app
 from statusd.config import Listen, Settings
 from statusd.front import FrontApp
+from statusd.history import HistoryReader
+from statusd.history_writer import HistoryInbox, run_history_writer
 from statusd.logs import StateChangeLogger, configure_logging
 from statusd.metrics import Metrics
 from statusd.notify import SystemdNotifier, run_watchdog, status_line
 from statusd.outcome import CollectionOutcome
 from statusd.persistence import StateWriter, load_state
+from statusd.public import PublicState
+from statusd.public_routes import register_public_routes
 from statusd.sources import ALL_SOURCES
 from statusd.state import StateHolder, StateView
+from statusd.statuspage import PageInfo
 from statusd.supervisor import run_collectors
+from statusd.verdicts import VerdictThresholds
 
 log = logging.getLogger("statusd.daemon")
 
@@ -126,7 +132,8 @@ async def serve_daemon(
     state.add_observer(tell_systemd)
     stop = trio.Event()
     outcomes_send, outcomes_receive = trio.open_memory_channel[CollectionOutcome](0)
-    app = FrontApp(state, create_app(state, settings, metrics), metrics)
+    thresholds = VerdictThresholds.from_mapping(settings.verdicts)
+    inbox = HistoryInbox()
     config = hypercorn_config(settings, sock.detach())
 
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -158,6 +165,32 @@ async def serve_daemon(
             nursery.start_soon(watch_signals)
             nursery.start_soon(on_stop)
             nursery.start_soon(state_writer.run)
+            timeline = await nursery.start(
+                partial(
+                    run_history_writer,
+                    settings.history_db,
+                    inbox,
+                    raw_days=settings.history_raw_days,
+                    rollup_days=settings.history_rollup_days,
+                )
+            )
+            public = PublicState(
+                PageInfo(name=settings.page_name, url=settings.base_url),
+                thresholds,
+                inbox,
+                timeline,
+            )
+            state.add_observer(public.observe)
+            await nursery.start(public.run)
+            public_routes = partial(
+                register_public_routes,
+                public=public,
+                reader=HistoryReader(settings.history_db),
+                base_url=settings.base_url,
+            )
+            app = FrontApp(
+                state, create_app(state, settings, metrics, extra_routes=public_routes), metrics
+            )
             await nursery.start(state.run, outcomes_receive)
             await nursery.start(run_collectors, ALL_SOURCES, settings, client, outcomes_send)
             binds: list[str] = await nursery.start(serve_then_cancel)

@@ -1,0 +1,106 @@
+"""The routes of SPEC §7: Statuspage v2 documents, /api/verdicts, history, feed and badges.
+
+Documents are served from the bytes ``PublicState`` built once per change; history, feed and
+CSV are read from SQLite in a worker thread. Query errors are 400/404 JSON, history trouble
+503 JSON. All are read-only with CORS and ETag/304 like /api.
+"""
+
+from __future__ import annotations
+
+import time
+
+import trio
+from quart import Response, request
+from quart_trio import QuartTrio
+
+from statusd.app import document_response, json_response
+from statusd.badges import CONTENT_TYPE as SVG_TYPE
+from statusd.badges import cell_badge, overall_badge
+from statusd.document import Document, encode_json
+from statusd.feed import CONTENT_TYPE as ATOM_TYPE
+from statusd.feed import atom_feed, parse_feed_query
+from statusd.history import (
+    HistoryError,
+    HistoryReader,
+    history_csv,
+    history_json,
+    parse_history_query,
+    parse_month,
+)
+from statusd.public import PublicState
+from statusd.verdicts import QueryError, cell_id
+
+# Public documents change at most once per collection; a short max-age lets caches (nginx,
+# browsers) absorb bursts while the page still sees changes within seconds.
+PUBLIC_MAX_AGE = 5
+READ_ONLY = ["GET", "HEAD", "OPTIONS"]
+
+
+def register_public_routes(
+    app: QuartTrio, public: PublicState, reader: HistoryReader, base_url: str
+) -> None:
+    """Add the SPEC §7 routes to ``app``."""
+
+    @app.errorhandler(QueryError)
+    async def query_error(error: QueryError) -> Response:
+        return json_response({"error": str(error)}, error.status)
+
+    @app.errorhandler(HistoryError)
+    async def history_error(error: HistoryError) -> Response:
+        return json_response({"error": f"history unavailable: {error}"}, 503)
+
+    @app.route("/api/v2/<name>.json", methods=READ_ONLY)
+    async def statuspage(name: str) -> Response:
+        document = public.documents.get(f"/api/v2/{name}.json")
+        if document is None:
+            return json_response({"error": "not found"}, 404)
+        return document_response(document, PUBLIC_MAX_AGE)
+
+    @app.route("/api/verdicts", methods=READ_ONLY)
+    async def verdicts() -> Response:
+        return document_response(public.documents["/api/verdicts"], PUBLIC_MAX_AGE)
+
+    @app.route("/api/history", methods=READ_ONLY)
+    async def history() -> Response:
+        product, key, days = parse_history_query(request.args)
+        buckets = await trio.to_thread.run_sync(
+            reader.daily, cell_id(product, key), days, time.time()
+        )
+        body = encode_json(history_json(product, key, buckets))
+        return document_response(Document.of(body), PUBLIC_MAX_AGE)
+
+    @app.route("/api/history.csv", methods=READ_ONLY)
+    async def history_export() -> Response:
+        now = time.time()
+        month = parse_month(request.args.get("month"), now)
+        rows = await trio.to_thread.run_sync(reader.month_rows, month, now)
+        body = await trio.to_thread.run_sync(history_csv, rows)
+        response = document_response(
+            await trio.to_thread.run_sync(Document.of, body),
+            PUBLIC_MAX_AGE,
+            b"text/csv; charset=utf-8",
+        )
+        response.headers["Content-Disposition"] = f'attachment; filename="history-{month}.csv"'
+        return response
+
+    @app.route("/feed.atom", methods=READ_ONLY)
+    async def feed() -> Response:
+        filters = parse_feed_query(request.args)
+        entries = await trio.to_thread.run_sync(
+            lambda: reader.feed_entries(filters.get("country"), filters.get("product"))
+        )
+        body = atom_feed(entries, base_url=base_url, filters=filters, now=time.time())
+        return document_response(Document.of(body), PUBLIC_MAX_AGE, ATOM_TYPE.encode())
+
+    @app.route("/badge/<product>/<key>.svg", methods=READ_ONLY)
+    async def badge(product: str, key: str) -> Response:
+        body = cell_badge(public.verdicts, product, key)
+        return document_response(Document.of(body), PUBLIC_MAX_AGE, SVG_TYPE.encode())
+
+    @app.route("/badge/<name>.svg", methods=READ_ONLY)
+    async def single_badge(name: str) -> Response:
+        if name == "overall":
+            body = overall_badge(public.verdicts)
+        else:
+            body = cell_badge(public.verdicts, name, None)  # support; others: 400/404
+        return document_response(Document.of(body), PUBLIC_MAX_AGE, SVG_TYPE.encode())
