@@ -69,7 +69,8 @@ def entry_title(entry: FeedEntry) -> str:
         return f"Incident {entry.status}: {entry.topic}"
     product = PRODUCT_NAMES.get(entry.product, entry.product)
     name = cell_name(entry.product, entry.key)
-    return f"{product} {name}: {VERDICT_LABELS.get(entry.verdict, entry.verdict)}"
+    label = product if name == product else f"{product} {name}"  # "Support", not "Support Support"
+    return f"{label}: {VERDICT_LABELS.get(entry.verdict, entry.verdict)}"
 
 
 def entry_summary(entry: FeedEntry) -> str:
