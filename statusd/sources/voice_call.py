@@ -1,0 +1,97 @@
+"""Voice call: the file ``voice.data`` (SPEC §1) and its /api value (SPEC §2).
+
+A line has exactly 8 fields, each stripped, checked in this order (the reason of a skipped
+line is the first rule it breaks; another number of fields is ``field_count``):
+
+1. ``country``: an assigned ISO 3166-1 alpha-2 code, upper case;
+2. ``bandwidth``: a plain decimal integer 0–100 (the current load, %), kept as the string;
+3. ``response_time``: a plain decimal integer ≥ 0 (ms), kept as the string;
+4. ``provider``: ``TransparentCalls``, ``E-Voice`` or ``JustPhone``, case-sensitive;
+5. ``connection_stability``: a decimal 0–1 written ``^[0-9]+(\\.[0-9]+)?$``, stored as float;
+6. ``ttfb``: a plain decimal integer ≥ 0 (ms);
+7. ``voice_purity``: a plain decimal integer 0–100;
+8. ``median_of_calls_time``: a plain decimal integer ≥ 0 (minutes).
+
+/api value: the valid records in source order, the country left as the code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from statusd.countries import country_codes
+from statusd.records import VoiceRecord, record_json
+from statusd.sources._lines import (
+    FIELD_COUNT,
+    parse_lines,
+    parse_percent,
+    parse_uint,
+    parse_unit_decimal,
+)
+from statusd.sources.base import JsonValue, Limits, ParseResult, SourceSpec
+
+VOICE_PROVIDERS = frozenset({"TransparentCalls", "E-Voice", "JustPhone"})
+
+_COUNTRIES = country_codes()
+
+
+def parse_voice_call_line(line: str) -> VoiceRecord | str:
+    """One line of ``voice.data`` → its record, or the reason it is skipped."""
+    fields = line.split(";")
+    if len(fields) != 8:
+        return FIELD_COUNT
+    country, bandwidth, response_time, provider, stability, ttfb, purity, median = fields
+    country = country.strip()
+    if country not in _COUNTRIES:
+        return "country"
+    bandwidth = bandwidth.strip()
+    if parse_percent(bandwidth) is None:
+        return "bandwidth"
+    response_time = response_time.strip()
+    if parse_uint(response_time) is None:
+        return "response_time"
+    provider = provider.strip()
+    if provider not in VOICE_PROVIDERS:
+        return "provider"
+    connection_stability = parse_unit_decimal(stability.strip())
+    if connection_stability is None:
+        return "connection_stability"
+    ttfb_ms = parse_uint(ttfb.strip())
+    if ttfb_ms is None:
+        return "ttfb"
+    voice_purity = parse_percent(purity.strip())
+    if voice_purity is None:
+        return "voice_purity"
+    median_minutes = parse_uint(median.strip())
+    if median_minutes is None:
+        return "median_of_calls_time"
+    return VoiceRecord(
+        country,
+        bandwidth,
+        response_time,
+        provider,
+        connection_stability,
+        ttfb_ms,
+        voice_purity,
+        median_minutes,
+    )
+
+
+def parse_voice_call(raw: bytes, limits: Limits) -> ParseResult[VoiceRecord]:
+    """Every line of ``voice.data``: the valid records in file order, the rest counted."""
+    return parse_lines(raw, limits, parse_voice_call_line)
+
+
+def prepare_voice_call(records: Sequence[VoiceRecord]) -> JsonValue:
+    """The /api value of voice calls: every valid record, in source order."""
+    return [record_json(record) for record in records]
+
+
+SPEC: SourceSpec[VoiceRecord] = SourceSpec(
+    name="voice_call",
+    kind="file",
+    location="voice.data",
+    record_type=VoiceRecord,
+    parse=parse_voice_call,
+    prepare=prepare_voice_call,
+)
