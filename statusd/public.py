@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import trio
@@ -45,8 +46,9 @@ class PublicState:
         self.thresholds = thresholds
         self.inbox = inbox
         self.timeline = timeline
-        self.verdicts: VerdictSet = compute_verdicts({}, thresholds, document_ok=False)
-        self.documents: dict[str, Document] = self._encode(self.verdicts, {}, time.time())
+        empty = self.build(PublicInputs({}, frozenset(), {}, False, time.time()))
+        self.verdicts: VerdictSet = empty.verdicts
+        self.documents: dict[str, Document] = empty.documents
         self._latest: StateView | None = None
         self._wakeup = trio.Event()
 
@@ -64,29 +66,13 @@ class PublicState:
             view, self._latest = self._latest, None
             if view is None:
                 continue
-            if sum(len(s.good.records) for s in view.sources.values() if s.good) > (
-                THREAD_ABOVE_RECORDS
-            ):
-                await trio.to_thread.run_sync(self.update_from, view)
+            inputs = inputs_of(view)
+            records = sum(len(rows) for rows in inputs.records.values() if rows)
+            if records > THREAD_ABOVE_RECORDS:
+                built = await trio.to_thread.run_sync(self.build, inputs)
             else:
-                self.update_from(view)
-
-    def update_from(self, view: StateView) -> None:
-        """Recompute everything from one view of the state holder."""
-        records: dict[str, Sequence[Any] | None] = {
-            name: status.good.records if status.good else None
-            for name, status in view.sources.items()
-        }
-        source_times = {
-            name: status.good.wall_time for name, status in view.sources.items() if status.good
-        }
-        self.update(
-            records,
-            stale=frozenset(view.sources) - view.fresh,
-            source_times=source_times,
-            document_ok=view.ok,
-            now=time.time(),
-        )
+                built = self.build(inputs)
+            self.publish(built)
 
     def update(
         self,
@@ -97,21 +83,58 @@ class PublicState:
         document_ok: bool,
         now: float,
     ) -> None:
-        """Recompute verdicts, timeline and documents; offer the verdicts to the history."""
-        verdicts = compute_verdicts(
-            records_by_source, self.thresholds, stale=stale, document_ok=document_ok
-        )
-        self.timeline = advance_timeline(self.timeline, verdicts, now)
-        self.inbox.offer(now, verdicts.verdict_map(), self.timeline.incidents)
-        documents = self._encode(verdicts, source_times, now)
-        # Readers see either the old pair or the new one: documents last, after verdicts.
-        self.verdicts = verdicts
-        self.documents = documents
+        """Recompute and publish at once (for callers on the event loop, and tests)."""
+        inputs = PublicInputs(records_by_source, stale, source_times, document_ok, now)
+        self.publish(self.build(inputs))
 
-    def _encode(
-        self, verdicts: VerdictSet, source_times: Mapping[str, float], now: float
-    ) -> dict[str, Document]:
-        built = public_documents(
-            self.page, self.thresholds, verdicts, self.timeline, source_times, now
+    def build(self, inputs: PublicInputs) -> Built:
+        """Verdicts, the advanced timeline and the documents; pure, so it may run in a thread."""
+        verdicts = compute_verdicts(
+            inputs.records, self.thresholds, stale=inputs.stale, document_ok=inputs.document_ok
         )
-        return {path: Document.of(encode_json(doc)) for path, doc in built.items()}
+        timeline = advance_timeline(self.timeline, verdicts, inputs.now)
+        built = public_documents(
+            self.page, self.thresholds, verdicts, timeline, inputs.source_times, inputs.now
+        )
+        documents = {path: Document.of(encode_json(doc)) for path, doc in built.items()}
+        return Built(inputs.now, verdicts, timeline, documents)
+
+    def publish(self, built: Built) -> None:
+        """Make a build current and offer its verdicts to the history (on the event loop)."""
+        self.timeline = built.timeline
+        self.verdicts = built.verdicts
+        self.documents = built.documents
+        self.inbox.offer(built.now, built.verdicts.verdict_map(), built.timeline.incidents)
+
+
+@dataclass(frozen=True, slots=True)
+class PublicInputs:
+    """What the public view is computed from."""
+
+    records: Mapping[str, Sequence[Any] | None]
+    stale: frozenset[str]
+    source_times: Mapping[str, float]
+    document_ok: bool
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """One computed public view, ready to publish."""
+
+    now: float
+    verdicts: VerdictSet
+    timeline: Timeline
+    documents: dict[str, Document]
+
+
+def inputs_of(view: StateView) -> PublicInputs:
+    """The inputs of the public view from one view of the state holder."""
+    sources = view.sources
+    return PublicInputs(
+        records={name: s.good.records if s.good else None for name, s in sources.items()},
+        stale=frozenset(sources) - view.fresh,
+        source_times={name: s.good.wall_time for name, s in sources.items() if s.good},
+        document_ok=view.ok,
+        now=time.time(),
+    )

@@ -17,7 +17,7 @@ import httpx
 import trio
 
 from statusd.config import Settings
-from statusd.document import encode_json
+from statusd.document import encode_json_chunked
 from statusd.fetch import fetch_body, read_source_file
 from statusd.outcome import CollectionOutcome, GoodResult
 from statusd.sources.base import Limits, SourceError, SourceSpec
@@ -48,7 +48,7 @@ def parse_and_encode(spec: SourceSpec[Any], raw: bytes, limits: Limits, wall: fl
     return GoodResult(
         source=spec.name,
         records=parsed.records,
-        prepared_json=encode_json(prepared),
+        prepared_json=encode_json_chunked(prepared),
         skipped=dict(parsed.skipped),
         wall_time=wall,
     )
