@@ -63,6 +63,10 @@ def accepts_gzip(accept_encoding: str) -> bool:
     return False
 
 
+Answer = tuple[int, Headers, bytes]
+"""Status, headers and body of one response."""
+
+
 def negotiate(
     document: Document,
     *,
@@ -70,9 +74,26 @@ def negotiate(
     accept_encoding: str,
     max_age: int,
     content_type: bytes = b"application/json",
-) -> tuple[int, Headers, bytes]:
+) -> Answer:
     """Status, headers and body for a GET of ``document`` (the caller drops the body on HEAD)."""
-    use_gzip = accepts_gzip(accept_encoding)
+    return build_answer(
+        document,
+        use_gzip=accepts_gzip(accept_encoding),
+        not_modified=etag_matches(if_none_match, document.etag),
+        max_age=max_age,
+        content_type=content_type,
+    )
+
+
+def build_answer(
+    document: Document,
+    *,
+    use_gzip: bool,
+    not_modified: bool,
+    max_age: int,
+    content_type: bytes = b"application/json",
+) -> Answer:
+    """The response once the request's validators and encodings have been read."""
     etag = gzip_etag(document.etag) if use_gzip else document.etag
     headers: Headers = [
         *COMMON_HEADERS,
@@ -80,7 +101,7 @@ def negotiate(
         (b"cache-control", b"public, max-age=%d" % max_age),
         (b"vary", b"Accept-Encoding"),
     ]
-    if etag_matches(if_none_match, document.etag):
+    if not_modified:
         return 304, headers, b""
     body = document.gzip_body if use_gzip else document.body
     headers.append((b"content-type", content_type))
@@ -88,6 +109,40 @@ def negotiate(
         headers.append((b"content-encoding", b"gzip"))
     headers.append((b"content-length", str(len(body)).encode()))
     return 200, headers, body
+
+
+class AnswerCache:
+    """The answers of the current version of one document, each built once.
+
+    A document version is answered with at most (2 encodings x 304-or-not x max-age values)
+    different responses, so the hot path looks its answer up instead of building headers on
+    every request. A new version (another ETag) empties the cache. The answers are shared
+    between requests and must not be mutated.
+    """
+
+    __slots__ = ("_answers", "_etag")
+
+    def __init__(self) -> None:
+        self._etag = ""
+        self._answers: dict[tuple[bool, bool, int], Answer] = {}
+
+    def answer(
+        self, document: Document, *, if_none_match: str, accept_encoding: str, max_age: int
+    ) -> Answer:
+        """What ``negotiate`` returns for the same arguments."""
+        if document.etag != self._etag:
+            self._etag = document.etag
+            self._answers = {}
+        use_gzip = accepts_gzip(accept_encoding) if accept_encoding else False
+        not_modified = etag_matches(if_none_match, document.etag)
+        key = (use_gzip, not_modified, max_age)
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = build_answer(
+                document, use_gzip=use_gzip, not_modified=not_modified, max_age=max_age
+            )
+            self._answers[key] = answer
+        return answer
 
 
 def header_value(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str:
