@@ -3,8 +3,13 @@
 /api is the hot path during an outage. Its answer is a choice between three ready byte
 strings (plain, gzip, 304), so going through Quart's request and response objects would
 cost more than the answer itself; even the response headers are built once per document
-version and max-age (``AnswerCache``), and the request headers are read in one pass. Everything else (and every other method on /api) goes to
-the Quart app, which answers /api identically for tests and for ``OPTIONS``.
+version and max-age (``AnswerCache``), and the request headers are read in one pass.
+Everything else (and every other method on /api) goes to the Quart app, which answers /api
+identically for tests and for ``OPTIONS``.
+
+``wait_idle`` lets the daemon end a graceful shutdown as soon as the requests in flight are
+answered: hypercorn itself waits out its whole graceful timeout whenever a kept-alive client
+sent its next request just as the shutdown began (bench/README.md, "start and stop").
 """
 
 from __future__ import annotations
@@ -35,16 +40,40 @@ class FrontApp:
         self._inner = inner
         self._metrics = metrics
         self._answers = AnswerCache()
+        self._in_flight = 0
+        self._idle = trio.Event()
+        self._idle.set()
+
+    @property
+    def in_flight(self) -> int:
+        """HTTP requests being answered right now (long SSE streams included)."""
+        return self._in_flight
+
+    async def wait_idle(self) -> None:
+        """Return once no HTTP request is being answered (at once when none is)."""
+        while self._in_flight:
+            await self._idle.wait()
 
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
-        if scope["type"] == "http" and scope["path"] == "/api" and scope["method"] in _FRONT_METHODS:
-            conditions = _read_headers(scope["headers"])
-            if conditions is not None:
-                await self._serve_api(scope, send, *conditions)
-                return
-        await self._inner(scope, receive, send)
+        if scope["type"] != "http":
+            await self._inner(scope, receive, send)
+            return
+        if self._in_flight == 0:
+            self._idle = trio.Event()
+        self._in_flight += 1
+        try:
+            if scope["path"] == "/api" and scope["method"] in _FRONT_METHODS:
+                conditions = _read_headers(scope["headers"])
+                if conditions is not None:
+                    await self._serve_api(scope, send, *conditions)
+                    return
+            await self._inner(scope, receive, send)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
 
     async def _serve_api(
         self, scope: HTTPScope, send: ASGISendCallable, if_none_match: str, accept_encoding: str
@@ -84,8 +113,6 @@ def _read_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, str] | N
             if_none_match.append(value.decode("latin-1"))
         elif name == b"accept-encoding":
             accept_encoding.append(value.decode("latin-1"))
-        elif name == b"transfer-encoding" or (
-            name == b"content-length" and value.strip() != b"0"
-        ):
+        elif name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
             return None
     return ", ".join(if_none_match), ", ".join(accept_encoding)
