@@ -14,6 +14,8 @@ Headers = list[tuple[bytes, bytes]]
 
 COMMON_HEADERS: Headers = [
     (b"access-control-allow-origin", b"*"),
+    # lets a page opened from file:// (or another origin) read the ETag for If-None-Match
+    (b"access-control-expose-headers", b"ETag"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 ]

@@ -1,0 +1,1 @@
+"""Browser tests of the status page (web/): headless Chromium driven by Playwright."""

@@ -1,0 +1,144 @@
+"""A stand-in for statusd inside the browser: Playwright routes answer every request.
+
+The page and its API are served from ``ORIGIN`` without any socket: the route handler
+answers from ``web/`` (with statusd's security headers) and from the JSON fixtures, so a
+test can set any document, verdict set or source state, including ones the real
+simulator never produces, and see what the page makes of it.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import mimetypes
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import BrowserContext, Route
+
+from tests.browser.harness import WEB
+
+ORIGIN = "http://127.0.0.1:9"
+"""Nothing listens there (the discard port); routes answer before any connection."""
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' http://127.0.0.1:* http://localhost:*"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
+ERROR_DOCUMENT = {"status": False, "data": None, "error": "Error on collect data"}
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def fixture(name: str) -> Any:
+    """A JSON fixture of tests/browser/fixtures, parsed."""
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def history_days(days: int = 90, today: datetime.date | None = None) -> list[dict[str, Any]]:
+    """Daily buckets: ten unknown days, one day mostly down (day 50), the rest fully up."""
+    last = today or datetime.date(2026, 11, 25)
+    out: list[dict[str, Any]] = []
+    for i in range(days):
+        date = (last - datetime.timedelta(days=days - 1 - i)).isoformat()
+        if i < 10:
+            out.append({"date": date, "uptime": None, "seconds": {"unknown": 86400}})
+        elif i == 50:
+            seconds = {"operational": 21600, "major_outage": 64800}
+            out.append({"date": date, "uptime": 0.25, "seconds": seconds})
+        else:
+            out.append({"date": date, "uptime": 1.0, "seconds": {"operational": 86400}})
+    return out
+
+
+@dataclass
+class FakeStatusd:
+    """The answers of a fake statusd; change the fields between requests to simulate."""
+
+    document: Any = field(default_factory=lambda: fixture("api.json"))
+    etag: str = '"fixture-1"'
+    verdicts: Any = field(default_factory=lambda: fixture("verdicts.json"))
+    sources: Any = field(default_factory=lambda: fixture("sources.json"))
+    history_served: bool = True
+    events: bool = False
+    """False: /api/events fails, so the page polls. True: a stream with one event."""
+    seen: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+    def install(self, context: BrowserContext) -> None:
+        context.route(ORIGIN + "/**", self.handle)
+
+    def set_document(self, document: Any, etag: str) -> None:
+        self.document = copy.deepcopy(document)
+        self.etag = etag
+
+    def handle(self, route: Route) -> None:
+        request = route.request
+        path = request.url[len(ORIGIN) :].split("?")[0].split("#")[0]
+        self.seen.append((path, request.headers))
+        if request.method == "OPTIONS":
+            route.fulfill(status=204, headers={**CORS, "Access-Control-Allow-Headers": "*"})
+        elif path == "/api":
+            if request.headers.get("if-none-match") == self.etag:
+                route.fulfill(status=304, headers={**CORS, "ETag": self.etag})
+            else:
+                self._json(route, self.document, {"ETag": self.etag})
+        elif path == "/api/verdicts":
+            if self.verdicts:
+                self._json(route, self.verdicts)
+            else:
+                self._missing(route)
+        elif path == "/api/sources":
+            self._json(route, self.sources)
+        elif path == "/api/history":
+            if self.history_served:
+                self._json(route, {"days": 90, "buckets": history_days()})
+            else:
+                self._missing(route)
+        elif path == "/api/events":
+            if self.events:
+                body = f"retry: 60000\ndata: {self.etag}\n\n"
+                route.fulfill(
+                    status=200, body=body, headers={**CORS, "Content-Type": "text/event-stream"}
+                )
+            else:
+                route.abort()
+        elif path.startswith("/badge/"):
+            label = path.removeprefix("/badge/").removesuffix(".svg")
+            svg = (
+                '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="20">'
+                f'<title>{label}</title><rect width="120" height="20" fill="#1a7f37"/></svg>'
+            )
+            route.fulfill(status=200, body=svg, headers={**CORS, "Content-Type": "image/svg+xml"})
+        else:
+            self._static(route, path)
+
+    def _json(self, route: Route, value: Any, headers: dict[str, str] | None = None) -> None:
+        route.fulfill(
+            status=200,
+            body=json.dumps(value),
+            headers={**CORS, **PAGE_HEADERS, "Content-Type": "application/json", **(headers or {})},
+        )
+
+    def _missing(self, route: Route) -> None:
+        route.fulfill(
+            status=404,
+            body='{"error": "not found"}',
+            headers={**CORS, "Content-Type": "application/json"},
+        )
+
+    def _static(self, route: Route, path: str) -> None:
+        file = (WEB / (path.lstrip("/") or "index.html")).resolve()
+        if not file.is_relative_to(WEB) or not file.is_file():
+            self._missing(route)
+            return
+        kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        route.fulfill(
+            status=200, body=file.read_bytes(), headers={**PAGE_HEADERS, "Content-Type": kind}
+        )

@@ -1,0 +1,294 @@
+// The status page: holds what statusd last said, asks for more when it changes, and renders.
+// Loaded as a classic deferred script after js/*.js (ES modules do not load from file://).
+"use strict";
+(function (ns) {
+  const { api, model, geo, dom, viewStatus, viewTables, viewRegion } = ns;
+
+  const HISTORY_DAYS = 90;
+  const HISTORY_MAX_AGE_MS = 5 * 60 * 1000;
+  const VERDICTS_RETRY_MS = 5 * 60 * 1000;
+
+  const href = window.location.href;
+  const base = api.resolveBase(href);
+  const sameOrigin = new URL(base).origin === window.location.origin;
+  const pollMs = api.secondsParam(href, "poll", 10, 1, 300) * 1000;
+  const client = new api.Client(base);
+
+  const state = {
+    docStatus: null, // null: no answer yet; true/false: /api's `status`
+    data: null, // the last good `data` (kept while /api says status false)
+    etag: null,
+    docKey: null, // the ETag, or the body when the ETag cannot be read
+    receivedAt: null,
+    reachable: true,
+    mode: "connecting",
+    verdicts: null,
+    verdictsState: "pending", // "pending" | "available" | "unavailable"
+    verdictsEtag: null,
+    verdictsTriedAt: 0,
+    sources: new Map(),
+    history: new Map(), // "CC/product" → {status, data, at}
+    historyOff: 0, // time until which /api/history is not asked again (it answered 404)
+    country: null,
+    order: { sms: 0, mms: 0 },
+  };
+
+  /** Compare ETags whatever their quoting ("W/" prefix and quotes ignored). */
+  function sameTag(a, b) {
+    const norm = (t) => String(t || "").replace(/^W\//, "").replace(/"/g, "");
+    return Boolean(a) && Boolean(b) && norm(a) === norm(b);
+  }
+
+  function sourceStates() {
+    return [...state.sources.values()].map((s) => s.name + ":" + s.state).join(",");
+  }
+
+  /** Verdicts change only with the document or a source's state: ask then (`changed`). */
+  async function fetchVerdicts(changed) {
+    const now = Date.now();
+    const due =
+      state.verdictsState === "pending" ||
+      (state.verdictsState === "available" && changed) ||
+      (state.verdictsState === "unavailable" && now - state.verdictsTriedAt >= VERDICTS_RETRY_MS);
+    if (!due) return;
+    state.verdictsTriedAt = now;
+    const r = await client.get("api/verdicts", state.verdicts ? state.verdictsEtag : null);
+    if (r.status === 304) return;
+    const verdicts = r.status === 200 ? model.readVerdicts(r.body) : null;
+    state.verdicts = verdicts;
+    state.verdictsEtag = verdicts ? r.etag : null;
+    state.verdictsState = verdicts ? "available" : "unavailable";
+  }
+
+  async function fetchSources() {
+    const r = await client.get("api/sources", null);
+    state.sources = r.status === 200 ? model.readSources(r.body, state.docStatus) : new Map();
+  }
+
+  /** The full refresh: /api (conditional), then verdicts and source freshness. */
+  async function refreshAll() {
+    const r = await client.get("api", state.etag);
+    state.reachable = true;
+    let changed = false;
+    if (r.status === 200) {
+      const doc = model.readDocument(r.body);
+      if (doc) {
+        // Cross-origin (file://, ?api=) the ETag header is readable only if statusd
+        // exposes it; without it the body itself tells whether anything changed.
+        const key = r.etag || JSON.stringify(doc);
+        changed = key !== state.docKey;
+        state.docKey = key;
+        state.etag = r.etag;
+        state.receivedAt = new Date();
+        state.docStatus = doc.status;
+        if (doc.status) state.data = doc.data;
+      }
+    }
+    await fetchVerdicts(changed);
+    await fetchSources();
+    render(changed);
+    if (changed) announce();
+    if (state.country && changed) scheduleHistory(false);
+  }
+
+  /** Between changes: source freshness (and the verdicts when a source changed state). */
+  async function refreshSources() {
+    const before = sourceStates();
+    await fetchSources();
+    state.reachable = true;
+    if (before !== sourceStates()) await fetchVerdicts(true);
+    render(false);
+  }
+
+  /** The 90-day history of every product the chosen country has. */
+  async function refreshHistory(force) {
+    const code = state.country;
+    if (!code || !state.data || Date.now() < state.historyOff) return;
+    for (const product of viewRegion.productsWithRows(state.data, code)) {
+      const key = code + "/" + product.key;
+      const old = state.history.get(key);
+      if (!force && old && Date.now() - old.at < HISTORY_MAX_AGE_MS) continue;
+      const q = `api/history?product=${product.key}&country=${code}&days=${HISTORY_DAYS}`;
+      const r = await client.get(q, null);
+      if (r.status === 404) {
+        // Not served (yet): the region shows no history instead of asking every time.
+        state.historyOff = Date.now() + VERDICTS_RETRY_MS;
+        if (state.country === code) renderRegionOnly();
+        return;
+      }
+      const data = r.status === 200 ? model.history(r.body) : null;
+      state.history.set(key, { status: data ? "ok" : "unavailable", data, at: Date.now() });
+      if (state.country === code) renderRegionOnly();
+    }
+  }
+
+  function scheduleHistory(force) {
+    client.schedule("history", () => refreshHistory(force));
+  }
+
+  function refresh() {
+    client.schedule("api", refreshAll);
+  }
+
+  client.onJobError = (err) => {
+    if (!(err instanceof api.Unreachable)) throw err;
+    state.reachable = false;
+    render(false);
+  };
+
+  function regionContext() {
+    return {
+      data: state.data,
+      verdicts: state.verdicts,
+      verdictsState: state.verdictsState,
+      history: state.history,
+      historyOff: Date.now() < state.historyOff,
+      base,
+    };
+  }
+
+  function renderRegionOnly() {
+    viewRegion.renderRegion(state.country, regionContext());
+    viewStatus.renderFreshness(state.sources, state.data !== null);
+  }
+
+  function renderConnection() {
+    viewStatus.renderConnection(state.mode, state.reachable, base, sameOrigin, pollMs / 1000);
+  }
+
+  function currentBanner() {
+    const { docStatus, data, verdicts, sources, reachable } = state;
+    return model.banner(docStatus, data, verdicts, sources, reachable);
+  }
+
+  /** Render everything; the big tables only when the document changed. */
+  function render(docChanged) {
+    const main = dom.byId("main");
+    const b = currentBanner();
+    viewStatus.renderBanner(b, model.lastUpdate(state.sources, state.verdicts, state.receivedAt));
+    renderConnection();
+    const held = state.docStatus === false && state.data !== null;
+    main.dataset.held = String(held);
+    const notice = dom.byId("held-notice");
+    notice.hidden = !held;
+    if (held) {
+      dom.fill(
+        notice,
+        "statusd reports its data as unavailable right now. " +
+          "Below is the last data this page received",
+        state.receivedAt ? [" (", viewStatus.timeEl(state.receivedAt), ")"] : "",
+        "; it may be out of date.",
+      );
+    }
+    if (state.etag) main.dataset.etag = state.etag;
+    main.dataset.docStatus = String(state.docStatus);
+    if (docChanged) {
+      viewStatus.renderBilling(state.data);
+      viewStatus.renderSupport(state.data);
+      viewStatus.renderIncidents(state.data);
+      viewTables.renderMessaging("sms", state.data, state.order.sms);
+      viewTables.renderMessaging("mms", state.data, state.order.mms);
+      viewTables.renderVoice(state.data);
+      viewTables.renderEmail(state.data);
+      if (!state.country) presetFromLocale();
+    }
+    viewRegion.renderRegion(state.country, regionContext());
+    viewStatus.renderFreshness(state.sources, state.data !== null);
+  }
+
+  /** Tell screen readers (aria-live) that the data changed, and what the banner says now. */
+  function announce() {
+    const b = currentBanner();
+    const at = new Date().toLocaleTimeString();
+    dom.byId("live-region").textContent = `Status updated at ${at}: ${b.title}.`;
+  }
+
+  // The country: #country=CC (or #CC) in the URL, else the browser's locale when it matches.
+
+  function countryFromHash() {
+    const m = /^#(?:country=)?([A-Za-z]{2})$/.exec(window.location.hash);
+    const code = m ? m[1].toUpperCase() : null;
+    return code && geo.isCountry(code) ? code : null;
+  }
+
+  function presetFromLocale() {
+    const region = geo.localeRegion(navigator.languages || [navigator.language]);
+    if (region && model.countriesWithData(state.data).has(region)) choose(region, false);
+  }
+
+  /** Show `code`; remember it in the hash when the user chose it. */
+  function choose(code, remember) {
+    if (code === state.country) return;
+    state.country = code;
+    picker.show(code);
+    if (remember && countryFromHash() !== code) window.location.hash = "country=" + code;
+    renderRegionOnly();
+    scheduleHistory(false);
+  }
+
+  const picker = new ns.Picker(dom.byId("country-input"), dom.byId("country-list"), {
+    withData: () => model.countriesWithData(state.data),
+    onPick: (code) => choose(code, true),
+  });
+
+  window.addEventListener("hashchange", () => {
+    const code = countryFromHash();
+    if (code) choose(code, false);
+  });
+
+  // In-page links move the focus without touching the hash, which holds the country.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest('a[href^="#"]');
+    if (!link || link.getAttribute("href").startsWith("#country=")) return;
+    const target = document.getElementById(link.getAttribute("href").slice(1));
+    if (!target) return;
+    event.preventDefault();
+    target.scrollIntoView({ block: "start" });
+    target.focus({ preventScroll: true });
+  });
+
+  for (const button of document.querySelectorAll("[data-order-for]")) {
+    button.addEventListener("click", () => {
+      const source = button.dataset.orderFor;
+      state.order[source] = Number(button.dataset.order);
+      viewTables.renderMessaging(source, state.data, state.order[source]);
+    });
+  }
+
+  dom.byId("badge-copy").addEventListener("click", () => {
+    const snippet = dom.byId("badge-snippet");
+    const status = dom.byId("badge-copied");
+    const fallback = () => {
+      snippet.select();
+      status.textContent = "Selected: press Ctrl+C to copy.";
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(snippet.value).then(() => {
+        status.textContent = "Copied.";
+      }, fallback);
+    } else fallback();
+  });
+
+  for (const link of document.querySelectorAll("[data-api-link]")) {
+    link.href = base + link.dataset.apiLink;
+  }
+
+  const initial = countryFromHash();
+  if (initial) choose(initial, false);
+  render(true);
+  refresh();
+  const live = new api.Live(base, {
+    pollMs,
+    onChange: (etag) => {
+      if (etag && sameTag(etag, state.etag)) return;
+      refresh();
+    },
+    onTick: () => client.schedule("sources", refreshSources),
+    onMode: (mode) => {
+      state.mode = mode;
+      renderConnection();
+    },
+  });
+  live.start();
+  ns.app = { state, base, client, live };
+})((window.StatusPage = window.StatusPage || {}));
