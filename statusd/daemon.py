@@ -156,8 +156,15 @@ async def serve_daemon(
                 await serve(app, config, shutdown_trigger=stop.wait, task_status=task_status)
                 nursery.cancel_scope.cancel()
 
+            watchdog_scope = trio.CancelScope()
+
+            async def watchdog() -> None:
+                with watchdog_scope:
+                    await run_watchdog(notifier)
+
             async def on_stop() -> None:
                 await stop.wait()
+                watchdog_scope.cancel()  # no pings once systemd has been told we stop
                 if notifier:
                     notifier.stopping()
                 state.close()
@@ -196,6 +203,6 @@ async def serve_daemon(
             binds: list[str] = await nursery.start(serve_then_cancel)
             log.info("listening", extra={"url": binds[0] if binds else str(settings.listen)})
             if notifier:
-                nursery.start_soon(run_watchdog, notifier)
+                nursery.start_soon(watchdog)
             task_status.started(binds)
     log.info("stopped")
