@@ -27,52 +27,82 @@ def encode_json(value: Any) -> bytes:
 
 
 def encode_json_chunked(value: Any) -> bytes:
-    """The bytes of ``encode_json(value)``, encoded in bounded pieces (for big values, in a
-    worker thread: between pieces the event loop gets the GIL)."""
+    """The bytes of ``encode_json(value)``, encoded in pieces of about ``ENCODE_CHUNK_ITEMS``
+    items (for big values, in a worker thread: between pieces the event loop gets the GIL).
+
+    Long lists and objects are cut in slices sized after their first item, so their items
+    are assumed to be alike (records are); short ones with heavy items go item by item.
+    """
     parts: list[bytes] = []
     _encode_into(value, parts)
     return b"".join(parts)
 
 
-def _is_big(value: Any) -> bool:
-    return isinstance(value, list | dict) and len(value) > ENCODE_CHUNK_ITEMS
+def _weight(value: Any) -> int:
+    """The number of items in ``value`` at every depth, counted only up to just past
+    ``ENCODE_CHUNK_ITEMS`` (so it costs little however big ``value`` is)."""
+    count = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            children: Any = item
+        elif isinstance(item, dict):
+            children = item.values()
+        else:
+            continue
+        count += len(children)
+        if count > ENCODE_CHUNK_ITEMS:
+            break
+        stack.extend(child for child in children if isinstance(child, list | dict))
+    return count
 
 
 def _encode_into(value: Any, parts: list[bytes]) -> None:
-    """Append the JSON of ``value`` to ``parts``: whole when small, else piece by piece."""
-    if isinstance(value, list):
-        if len(value) > ENCODE_CHUNK_ITEMS:
-            parts.append(b"[")
-            for start in range(0, len(value), ENCODE_CHUNK_ITEMS):
-                chunk = encode_json(value[start : start + ENCODE_CHUNK_ITEMS])
-                parts.append(chunk[1:-1] if start == 0 else b"," + chunk[1:-1])
-            parts.append(b"]")
+    """Append the JSON of ``value`` to ``parts``: in one piece when small, else in several."""
+    if isinstance(value, list | dict) and _weight(value) > ENCODE_CHUNK_ITEMS:
+        if isinstance(value, list):
+            _encode_list(value, parts)
             return
-        if any(_is_big(item) for item in value):
-            parts.append(b"[")
-            for index, item in enumerate(value):
-                if index:
-                    parts.append(b",")
-                _encode_into(item, parts)
-            parts.append(b"]")
-            return
-    elif isinstance(value, dict) and all(isinstance(key, str) for key in value):
-        if len(value) > ENCODE_CHUNK_ITEMS:
-            items = list(value.items())
-            parts.append(b"{")
-            for start in range(0, len(items), ENCODE_CHUNK_ITEMS):
-                chunk = encode_json(dict(items[start : start + ENCODE_CHUNK_ITEMS]))
-                parts.append(chunk[1:-1] if start == 0 else b"," + chunk[1:-1])
-            parts.append(b"}")
-            return
-        if any(_is_big(item) for item in value.values()):
-            parts.append(b"{")
-            for index, (key, item) in enumerate(value.items()):
-                parts.append((b"," if index else b"") + encode_json(key) + b":")
-                _encode_into(item, parts)
-            parts.append(b"}")
+        if all(isinstance(key, str) for key in value):
+            _encode_object(value, parts)
             return
     parts.append(encode_json(value))
+
+
+def _step(first: Any) -> int:
+    """How many items like ``first`` make a piece of about ``ENCODE_CHUNK_ITEMS`` items."""
+    return max(1, ENCODE_CHUNK_ITEMS // (_weight(first) + 1))
+
+
+def _encode_list(items: list[Any], parts: list[bytes]) -> None:
+    parts.append(b"[")
+    if len(items) <= ENCODE_CHUNK_ITEMS:  # a few heavy items: one by one
+        for index, item in enumerate(items):
+            if index:
+                parts.append(b",")
+            _encode_into(item, parts)
+    else:  # many items: in slices
+        step = _step(items[0])
+        for start in range(0, len(items), step):
+            piece = encode_json(items[start : start + step])[1:-1]
+            parts.append(piece if start == 0 else b"," + piece)
+    parts.append(b"]")
+
+
+def _encode_object(members: dict[str, Any], parts: list[bytes]) -> None:
+    parts.append(b"{")
+    if len(members) <= ENCODE_CHUNK_ITEMS:  # a few heavy members: one by one
+        for index, (key, item) in enumerate(members.items()):
+            parts.append((b"," if index else b"") + encode_json(key) + b":")
+            _encode_into(item, parts)
+    else:  # many members: in slices
+        pairs = list(members.items())
+        step = _step(pairs[0][1])
+        for start in range(0, len(pairs), step):
+            piece = encode_json(dict(pairs[start : start + step]))[1:-1]
+            parts.append(piece if start == 0 else b"," + piece)
+    parts.append(b"}")
 
 
 @dataclass(frozen=True, slots=True)
