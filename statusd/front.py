@@ -7,16 +7,20 @@ version and max-age (``AnswerCache``), and the request headers are read in one p
 Everything else (and every other method on /api) goes to the Quart app, which answers /api
 identically for tests and for ``OPTIONS``.
 
-``wait_idle`` lets the daemon end a graceful shutdown as soon as the requests in flight are
-answered: hypercorn itself waits out its whole graceful timeout whenever a kept-alive client
-sent its next request just as the shutdown began (bench/README.md, "start and stop").
+``serve_front`` is hypercorn's ``serve`` that ends a graceful shutdown as soon as the
+requests in flight are answered (``FrontApp.wait_idle``): hypercorn 0.18 itself waits out its
+whole graceful timeout whenever a kept-alive client sent its next request just as the
+shutdown began (its h11 connection then waits for a read that never comes), which under
+load is every time (docs/bench.md, "start and stop").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
 from hypercorn.typing import (
     ASGIFramework,
     ASGIReceiveCallable,
@@ -101,6 +105,8 @@ class FrontApp:
 
 
 _FRONT_METHODS = frozenset({"GET", "HEAD"})
+IDLE_SETTLE = 0.05
+"""After a shutdown, how long no request must be in flight before the server is stopped."""
 
 
 def _read_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, str] | None:
@@ -116,3 +122,31 @@ def _read_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, str] | N
         elif name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
             return None
     return ", ".join(if_none_match), ", ".join(accept_encoding)
+
+
+async def serve_front(
+    app: FrontApp,
+    config: Config,
+    *,
+    shutdown_trigger: Callable[[], Awaitable[None]],
+    grace: float,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """``hypercorn.trio.serve(app, config, shutdown_trigger=…)``; once the trigger fires, it
+    returns as soon as no request is in flight (at most ``grace`` seconds later) instead of
+    waiting for hypercorn to close every connection."""
+    async with trio.open_nursery() as nursery:
+
+        async def end_when_idle() -> None:
+            await shutdown_trigger()
+            with trio.move_on_after(grace):
+                while True:  # idle, and still idle a moment later (no request was being read)
+                    await app.wait_idle()
+                    await trio.sleep(IDLE_SETTLE)
+                    if not app.in_flight:
+                        break
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(end_when_idle)
+        await serve(app, config, shutdown_trigger=shutdown_trigger, task_status=task_status)
+        nursery.cancel_scope.cancel()

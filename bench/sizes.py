@@ -1,0 +1,50 @@
+"""How big and how long each measurement is: the full run (``make bench``) or the smoke run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """Every knob of the benchmarks in one place."""
+
+    wrk_seconds: int
+    """Length of one wrk run (issue 7: 10 s)."""
+    connections: int
+    """wrk connections for /api throughput (issue 7: 32)."""
+    repeats: int
+    """Alternating runs of each side of a comparison; medians are compared."""
+    nginx_kill_seconds: int
+    """Length of the wrk run during which one statusd upstream is killed."""
+    big_rows: int
+    """Rows per data file for the big-input measurement (issue 7: 1,000,000)."""
+    big_connections: int
+    """wrk connections while the big collection runs (issue 7: 8)."""
+    start_repeats: int
+    """Cold starts timed for start-to-ready."""
+    settle_seconds: float
+    """Idle time before idle RSS is read, and load time before SIGTERM is sent."""
+
+
+FULL = Sizes(
+    wrk_seconds=10,
+    connections=32,
+    repeats=3,
+    nginx_kill_seconds=10,
+    big_rows=1_000_000,
+    big_connections=8,
+    start_repeats=5,
+    settle_seconds=2.0,
+)
+
+SMOKE = Sizes(
+    wrk_seconds=1,
+    connections=4,
+    repeats=1,
+    nginx_kill_seconds=3,
+    big_rows=2_000,
+    big_connections=2,
+    start_repeats=1,
+    settle_seconds=0.5,
+)

@@ -1,0 +1,21 @@
+# Benchmarks of issue 7 (bench/README.md). Included from the Makefile.
+#   make bench        every measurement at full size (several minutes; results in bench/results/)
+#   make bench-smoke  every measurement at tiny size (seconds): proves the harness works
+# wrk drives the load and nginx is the cache in front of statusd; both are Debian packages,
+# installed here when missing (as root). `make test` needs them too: the smoke run is a test.
+
+.PHONY: bench bench-smoke bench-tools
+
+bench-tools:
+	@if ! command -v wrk >/dev/null || ! { command -v nginx >/dev/null || test -x /usr/sbin/nginx; }; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk nginx; \
+	fi
+
+bench: $(STAMP) bench-tools
+	$(BIN)/python -m bench.run
+
+bench-smoke: $(STAMP) bench-tools
+	$(BIN)/python -m bench.run --smoke
+
+# tests/bench/test_bench_smoke.py runs the smoke benchmarks, so the test run needs the tools.
+test: bench-tools
