@@ -18,11 +18,10 @@ from functools import partial
 import httpx
 import trio
 from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
 
 from statusd.app import create_app
 from statusd.config import Listen, Settings
-from statusd.front import FrontApp
+from statusd.front import FrontApp, serve_front
 from statusd.history import HistoryReader
 from statusd.history_writer import HistoryInbox, run_history_writer
 from statusd.logs import StateChangeLogger, configure_logging
@@ -153,7 +152,13 @@ async def serve_daemon(
                     return
 
             async def serve_then_cancel(*, task_status: trio.TaskStatus[list[str]]) -> None:
-                await serve(app, config, shutdown_trigger=stop.wait, task_status=task_status)
+                await serve_front(
+                    app,
+                    config,
+                    shutdown_trigger=stop.wait,
+                    grace=settings.shutdown_timeout,
+                    task_status=task_status,
+                )
                 nursery.cancel_scope.cancel()
 
             watchdog_scope = trio.CancelScope()

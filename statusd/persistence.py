@@ -20,8 +20,9 @@ from typing import Any
 
 import trio
 
-from statusd.document import encode_json
+from statusd.document import encode_json, encode_json_chunked
 from statusd.outcome import GoodResult
+from statusd.records import record_json
 from statusd.sources.base import SourceSpec
 from statusd.state import StateView
 
@@ -44,20 +45,26 @@ class StateFileError(Exception):
     """The state file cannot be used; the message says why."""
 
 
-def encode_state(results: Iterable[GoodResult]) -> bytes:
-    """The state file's bytes for these results."""
-    sources = {
-        result.source: {
+def encode_source(result: GoodResult) -> bytes:
+    """One source's part of the state file (chunked: big record lists do not stall the loop)."""
+    return encode_json_chunked(
+        {
             "wall_time": result.wall_time,
             "skipped": dict(result.skipped),
-            "records": [
-                {f.name: getattr(record, f.name) for f in fields(record)}
-                for record in result.records
-            ],
+            "records": [record_json(record) for record in result.records],
         }
+    )
+
+
+def encode_state(results: Iterable[GoodResult], parts: Mapping[str, bytes] | None = None) -> bytes:
+    """The state file's bytes for these results; ``parts`` may hold sources already encoded."""
+    encoded = [
+        encode_json(result.source)
+        + b":"
+        + ((parts or {}).get(result.source) or encode_source(result))
         for result in results
-    }
-    return encode_json({"format": FORMAT_VERSION, "sources": sources})
+    ]
+    return b'{"format":%d,"sources":{' % FORMAT_VERSION + b",".join(encoded) + b"}}"
 
 
 def write_atomically(path: Path, content: bytes) -> None:
@@ -167,6 +174,7 @@ class StateWriter:
         self._path = path
         self._pending: Mapping[str, GoodResult] | None = None
         self._written: dict[str, bytes] = {}
+        self._parts: dict[str, tuple[GoodResult, bytes]] = {}
         self._wakeup = trio.Event()
         self._failed = False
 
@@ -196,7 +204,15 @@ class StateWriter:
             await trio.sleep(RETRY_AFTER_FAILURE)
 
     async def _write(self, goods: Mapping[str, GoodResult]) -> bool:
-        content = await trio.to_thread.run_sync(encode_state, list(goods.values()))
+        # Re-encode only the sources whose good result changed since the last write.
+        parts = {
+            name: part for name, (result, part) in self._parts.items() if goods.get(name) is result
+        }
+        for name, result in goods.items():
+            if name not in parts:
+                parts[name] = await trio.to_thread.run_sync(encode_source, result)
+        self._parts = {name: (goods[name], parts[name]) for name in goods}
+        content = await trio.to_thread.run_sync(encode_state, list(goods.values()), parts)
         try:
             await trio.to_thread.run_sync(write_atomically, self._path, content)
         except OSError as error:
