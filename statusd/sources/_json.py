@@ -77,6 +77,21 @@ def object_values(item: Any, keys: tuple[str, ...]) -> list[Any] | str:
         return MISSING_KEY
 
 
+INVALID_STRING = "invalid_string"
+
+
+def is_encodable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8: JSON's ``\\ud800`` escapes decode to lone
+    surrogates, which no UTF-8 document (and so no /api answer) can carry."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def string_values(item: Any, keys: tuple[str, ...]) -> list[str] | str:
     """The stripped string values of ``keys`` in an item, or the reason it is skipped."""
     values = object_values(item, keys)
@@ -85,4 +100,6 @@ def string_values(item: Any, keys: tuple[str, ...]) -> list[str] | str:
     for value in values:
         if not isinstance(value, str):
             return WRONG_TYPE
+        if not is_encodable(value):
+            return INVALID_STRING
     return [value.strip() for value in values]

@@ -1,9 +1,10 @@
 """Support: the JSON array of ``GET {base}/support`` (SPEC §1) and its /api value (SPEC §2).
 
 Each item is an object ``{"topic": str, "active_tickets": int}``; the topic is stripped,
-the ticket count must be a JSON integer (not ``true``/``false``, not ``3.0``) that is ≥ 0
-(reason ``active_tickets``). Items are skipped by reason; a body that is not a JSON array
-fails the source.
+the ticket count must be a JSON integer (not ``true``/``false``, not ``3.0``) from 0 to
+2**63 - 1 (reason ``active_tickets``); a topic that cannot be written as UTF-8 (a lone
+surrogate from a ``\ud800`` escape) is ``invalid_string``. Items are skipped by reason; a
+body that is not a JSON array fails the source.
 
 /api value: ``[load, wait_minutes]`` from the total of open tickets: load 1 below 9, 2 from
 9 to 16, 3 above 16; one agent answers 18 tickets an hour, so the wait is the total × 60 / 18
@@ -16,13 +17,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from statusd.records import SupportTopic
-from statusd.sources._json import WRONG_TYPE, object_values, parse_items
+from statusd.sources._json import (
+    INVALID_STRING,
+    WRONG_TYPE,
+    is_encodable,
+    object_values,
+    parse_items,
+)
 from statusd.sources.base import JsonValue, Limits, ParseResult, SourceSpec
 
 SUPPORT_KEYS = ("topic", "active_tickets")
 TICKETS_PER_HOUR = 18
 LOW_LOAD_BELOW = 9
 HIGH_LOAD_ABOVE = 16
+# The largest count a real ticket system stores (int64); bigger is skipped, which also bounds
+# the arithmetic (a 4300-digit count would make the wait time unencodable).
+MAX_TICKETS = 2**63 - 1
 
 
 def parse_support_item(item: Any) -> SupportTopic | str:
@@ -34,7 +44,9 @@ def parse_support_item(item: Any) -> SupportTopic | str:
     # bool is a subclass of int, and JSON true is not a count.
     if not isinstance(topic, str) or not isinstance(tickets, int) or isinstance(tickets, bool):
         return WRONG_TYPE
-    if tickets < 0:
+    if not is_encodable(topic):
+        return INVALID_STRING
+    if not 0 <= tickets <= MAX_TICKETS:
         return "active_tickets"
     return SupportTopic(topic.strip(), tickets)
 

@@ -21,7 +21,8 @@ from tests.sources.source_rules import PROPERTY
     [
         ({"topic": "SMS", "active_tickets": 3}, SupportTopic("SMS", 3)),
         ({"topic": " Billing ", "active_tickets": 0, "x": 1}, SupportTopic("Billing", 0)),
-        ({"topic": "", "active_tickets": 10**20}, SupportTopic("", 10**20)),
+        ({"topic": "", "active_tickets": 2**63 - 1}, SupportTopic("", 2**63 - 1)),
+        ({"topic": "", "active_tickets": 2**63}, "active_tickets"),
         ({"topic": "SMS", "active_tickets": -1}, "active_tickets"),
         ({"topic": "SMS", "active_tickets": True}, "wrong_type"),
         ({"topic": "SMS", "active_tickets": False}, "wrong_type"),
