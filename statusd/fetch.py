@@ -35,7 +35,7 @@ def read_file_capped(path: Path, max_bytes: int) -> bytes:
         content, torn = _read_once(path, max_bytes)
         if not torn:
             return content
-    raise SourceError("file changed while being read")
+    raise SourceError(f"{path.name}: file changed while being read")
 
 
 def _read_once(path: Path, max_bytes: int) -> tuple[bytes, bool]:

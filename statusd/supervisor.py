@@ -9,6 +9,7 @@ failed, goes to the state holder over the channel; a failure never ends the loop
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ from statusd.document import encode_json_chunked
 from statusd.fetch import fetch_body, read_source_file
 from statusd.outcome import CollectionOutcome, GoodResult
 from statusd.sources.base import Limits, SourceError, SourceSpec
+
+log = logging.getLogger("statusd.supervisor")
 
 Fetch = Callable[[], Awaitable[bytes]]
 
@@ -132,6 +135,10 @@ async def collect_once(
                 )
         except SourceError as failure:
             error = str(failure)
+        except Exception as failure:
+            # A bug in a parser must cost one collection of one source, never the daemon.
+            log.exception("unexpected error in a collection", extra={"source": spec.name})
+            error = f"internal error while reading the source ({type(failure).__name__})"
         else:
             return result, None
     if scope.cancelled_caught:

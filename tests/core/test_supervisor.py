@@ -13,7 +13,7 @@ import trio.testing
 
 from statusd.config import Settings
 from statusd.outcome import CollectionOutcome
-from statusd.sources.base import Limits
+from statusd.sources.base import Limits, ParseResult, SourceSpec
 from statusd.supervisor import collect_once, make_fetch, run_collectors
 from tests.core.fakes import FILE_SPEC, HTTP_SPEC
 
@@ -173,3 +173,21 @@ async def test_collectors_run_on_their_interval(
     assert by_source["numbers"] == [(0.0, True), (30.0, True), (60.0, True)]
     # the HTTP source spends its retry pauses (0.2 + 0.5 s) before reporting each failure
     assert by_source["remote"] == [(0.7, False), (30.7, False), (60.7, False)]
+
+
+async def test_a_parser_bug_is_a_failed_collection_not_a_crash(tmp_path: Path) -> None:
+    """An unexpected exception in parsing fails that collection with a short reason."""
+
+    def broken_parse(raw: bytes, limits: Limits) -> ParseResult[int]:
+        raise ZeroDivisionError
+
+    spec = SourceSpec("broken", "http", "/numbers", int, broken_parse, sorted)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=[1])
+
+    settings = settings_for(tmp_path)
+    async with client_for(httpx.MockTransport(handler)) as client:
+        result, error = await collect_once(spec, make_fetch(spec, settings, client), LIMITS, 5.0)
+    assert result is None
+    assert error == "internal error while reading the source (ZeroDivisionError)"
