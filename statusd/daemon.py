@@ -24,6 +24,7 @@ from statusd.config import Listen, Settings
 from statusd.front import FrontApp, serve_front
 from statusd.history import HistoryReader
 from statusd.history_writer import HistoryInbox, run_history_writer
+from statusd.limits import serve_limited
 from statusd.logs import StateChangeLogger, configure_logging
 from statusd.metrics import Metrics
 from statusd.notify import SystemdNotifier, run_watchdog, status_line
@@ -157,6 +158,11 @@ async def serve_daemon(
                     config,
                     shutdown_trigger=stop.wait,
                     grace=settings.shutdown_timeout,
+                    server=partial(
+                        serve_limited,
+                        max_connections=settings.max_connections,
+                        max_header_bytes=settings.max_header_bytes,
+                    ),
                     task_status=task_status,
                 )
                 nursery.cancel_scope.cancel()

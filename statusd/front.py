@@ -105,6 +105,8 @@ class FrontApp:
 
 
 _FRONT_METHODS = frozenset({"GET", "HEAD"})
+Server = Callable[..., Awaitable[None]]
+"""``hypercorn.trio.serve`` or a function with its signature (``limits.serve_limited``)."""
 IDLE_SETTLE = 0.05
 """After a shutdown, how long no request must be in flight before the server is stopped."""
 
@@ -130,11 +132,12 @@ async def serve_front(
     *,
     shutdown_trigger: Callable[[], Awaitable[None]],
     grace: float,
+    server: Server = serve,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """``hypercorn.trio.serve(app, config, shutdown_trigger=…)``; once the trigger fires, it
-    returns as soon as no request is in flight (at most ``grace`` seconds later) instead of
-    waiting for hypercorn to close every connection."""
+    """``server(app, config, shutdown_trigger=…)`` (hypercorn's ``serve`` unless given);
+    once the trigger fires, it returns as soon as no request is in flight (at most ``grace``
+    seconds later) instead of waiting for the server to close every connection."""
     async with trio.open_nursery() as nursery:
 
         async def end_when_idle() -> None:
@@ -148,5 +151,5 @@ async def serve_front(
             nursery.cancel_scope.cancel()
 
         nursery.start_soon(end_when_idle)
-        await serve(app, config, shutdown_trigger=shutdown_trigger, task_status=task_status)
+        await server(app, config, shutdown_trigger=shutdown_trigger, task_status=task_status)
         nursery.cancel_scope.cancel()

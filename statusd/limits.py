@@ -1,0 +1,285 @@
+"""Connection limits hypercorn does not have: a cap on concurrent connections, a bound on
+sends to clients that stopped reading, and keep-alive connections that really go idle.
+
+``serve_limited`` is ``hypercorn.trio.serve`` (its ``worker_serve``, plain HTTP only) with
+these changes, so the daemon can call it in the same place with the same arguments:
+
+- the listener is a ``GuardedListener``: it accepts a connection only while fewer than
+  ``max_connections`` are open (the rest wait in the kernel's backlog, as with nginx's
+  ``worker_connections``), and hands hypercorn ``GuardedStream``s, which give the slot back
+  when closed and cut a client that accepts no byte for ``send_timeout`` seconds. Without
+  that, hypercorn's socket write (shielded from cancellation) waits forever on a client
+  that stopped reading a large response, pinning the connection and holding shutdown past
+  ``graceful_timeout``. When shutdown starts, every send is bounded by the graceful
+  timeout as well;
+- the app is wrapped by ``shield_sends``: quart-trio cancels its own request nursery when
+  hypercorn delivers ``http.disconnect`` during the response's last send, which interrupts
+  hypercorn's bookkeeping, so the keep-alive connection never becomes idle, is never closed
+  by ``keep_alive_timeout`` and holds shutdown for the whole ``graceful_timeout``.
+  Finishing each send under a shield lets the bookkeeping complete;
+- with ``max_header_bytes``, a request head over it is answered 431 even when it arrived
+  in one read (``refuse_large_headers``).
+
+Everything hypercorn-specific is imported from its modules as ``worker_serve`` uses them
+(hypercorn is pinned below 0.19); ``tests/faults/test_limits.py`` checks the behaviour.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, cast
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio.lifespan import Lifespan
+from hypercorn.trio.statsd import StatsdLogger
+from hypercorn.trio.tcp_server import TCPServer
+from hypercorn.trio.worker_context import WorkerContext
+from hypercorn.typing import (
+    ASGIFramework,
+    ASGIReceiveCallable,
+    ASGISendCallable,
+    ASGISendEvent,
+    ConnectionState,
+    HTTPScope,
+    LifespanState,
+    Scope,
+)
+from hypercorn.utils import ShutdownError, raise_shutdown, repr_socket_addr, wrap_app
+
+DEFAULT_SEND_TIMEOUT = 10.0
+"""Seconds a client may accept no data before its connection is closed."""
+SEND_CHUNK = 64 * 1024
+"""Sends are made in pieces of this size, each under its own ``send_timeout``: a slow but
+moving client is never cut, a stalled one is cut after ``send_timeout``."""
+
+
+class GuardedListener(trio.abc.Listener["GuardedStream"]):
+    """A listener that keeps at most ``max_connections`` accepted connections open."""
+
+    def __init__(self, inner: trio.SocketListener, max_connections: int, send_timeout: float):
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be >= 1, got {max_connections}")
+        self._inner = inner
+        self._slots = trio.CapacityLimiter(max_connections)
+        self.send_timeout = send_timeout
+        self.abort_sends_at = math.inf
+        """trio time after which no send may wait any more (set when shutdown starts)."""
+        self._sending: set[trio.CancelScope] = set()
+
+    @property
+    def open_connections(self) -> int:
+        """Accepted connections not closed yet."""
+        return int(self._slots.borrowed_tokens)
+
+    @property
+    def socket(self) -> trio.socket.SocketType:
+        return self._inner.socket
+
+    async def accept(self) -> GuardedStream:
+        """Wait for a free slot, then for a connection; the slot is the stream's until
+        it is closed."""
+        token = object()
+        await self._slots.acquire_on_behalf_of(token)
+        try:
+            stream = await self._inner.accept()
+        except BaseException:
+            self._slots.release_on_behalf_of(token)
+            raise
+        return GuardedStream(stream, self, token)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def stop_waiting_sends(self, deadline: float) -> None:
+        """From now on no send waits past ``deadline`` (trio time), current ones included."""
+        self.abort_sends_at = min(self.abort_sends_at, deadline)
+        for scope in self._sending:
+            scope.deadline = min(scope.deadline, deadline)
+
+    def _release(self, token: object) -> None:
+        self._slots.release_on_behalf_of(token)
+
+
+class GuardedStream(trio.abc.HalfCloseableStream):
+    """A connection of a ``GuardedListener``: bounded sends, slot released on close.
+
+    hypercorn's ``TCPServer`` reads ``.socket`` and, as this is no TLS stream, finds no
+    ``do_handshake``; everything else is the trio stream interface.
+    """
+
+    def __init__(self, inner: trio.SocketStream, owner: GuardedListener, token: object) -> None:
+        self._inner = inner
+        self._owner = owner
+        self._token: object | None = token
+
+    @property
+    def socket(self) -> trio.socket.SocketType:
+        return self._inner.socket
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(data)
+        for start in range(0, max(len(view), 1), SEND_CHUNK):
+            deadline = min(
+                trio.current_time() + self._owner.send_timeout, self._owner.abort_sends_at
+            )
+            with trio.CancelScope(deadline=deadline) as scope:
+                self._owner._sending.add(scope)
+                try:
+                    await self._inner.send_all(view[start : start + SEND_CHUNK])
+                finally:
+                    self._owner._sending.discard(scope)
+            if scope.cancelled_caught:
+                await trio.aclose_forcefully(self._inner)
+                raise trio.BrokenResourceError("the client accepted no data in time")
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self._inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self._inner.receive_some(max_bytes)
+
+    async def send_eof(self) -> None:
+        await self._inner.send_eof()
+
+    async def aclose(self) -> None:
+        """Give the slot back first: this runs even when the caller is cancelled."""
+        if self._token is not None:
+            token, self._token = self._token, None
+            self._owner._release(token)
+        await self._inner.aclose()
+
+
+def head_size(scope: HTTPScope) -> int:
+    """Bytes of a request head as sent: request line and ``name: value`` lines."""
+    line = len(scope["method"]) + len(scope["raw_path"]) + len(scope["query_string"]) + 12
+    return line + sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+
+
+def refuse_large_headers(app: ASGIFramework, max_header_bytes: int) -> ASGIFramework:
+    """``app`` behind a check that answers 431 to a request head over ``max_header_bytes``.
+
+    hypercorn's ``h11_max_incomplete_size`` only counts a head still incomplete after a read,
+    so a head that arrives whole (up to 64 KiB per read) passes it; this makes the limit hold
+    for every head.
+    """
+
+    async def limited_app(
+        scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        if scope["type"] == "http" and head_size(scope) > max_header_bytes:
+            body = b'{"error":"request header fields too large"}'
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 431,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"connection", b"close"),
+                    ],
+                    "trailers": False,
+                }
+            )
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        await app(scope, receive, send)
+
+    return limited_app
+
+
+def shield_sends(app: ASGIFramework) -> ASGIFramework:
+    """``app`` whose every ``send`` finishes even if the app cancels itself meanwhile."""
+
+    async def shielded_app(
+        scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def shielded_send(message: ASGISendEvent) -> None:
+            with trio.CancelScope(shield=True):
+                await send(message)
+
+        await app(scope, receive, shielded_send)
+
+    return shielded_app
+
+
+async def serve_limited(
+    app: ASGIFramework,
+    config: Config,
+    *,
+    max_connections: int,
+    max_header_bytes: int | None = None,
+    send_timeout: float = DEFAULT_SEND_TIMEOUT,
+    shutdown_trigger: Callable[[], Awaitable[Any]],
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``app`` like ``hypercorn.trio.serve`` (plain HTTP), with the limits above.
+
+    ``max_header_bytes`` (when given) is enforced for every request head, not only for
+    heads that arrive in several reads. Reports the bound URLs through ``task_status``;
+    returns after a graceful shutdown:
+    ``shutdown_trigger`` returned, listeners closed, open connections given at most
+    ``config.graceful_timeout`` (sends included) before they are cut.
+    """
+    config.set_statsd_logger_class(StatsdLogger)
+    if max_header_bytes is not None:
+        app = refuse_large_headers(app, max_header_bytes)
+    wrapped = wrap_app(shield_sends(app), config.wsgi_max_body_size, "asgi")
+    lifespan_state: LifespanState = {}
+    lifespan = Lifespan(wrapped, config, lifespan_state)
+    context = WorkerContext(None)
+    sockets = config.create_sockets()
+    if sockets.secure_sockets or sockets.quic_sockets:
+        raise ValueError("serve_limited serves plain HTTP only")
+
+    async with trio.open_nursery() as lifespan_nursery:
+        await lifespan_nursery.start(lifespan.handle_lifespan)
+        await lifespan.wait_for_startup()
+
+        async with trio.open_nursery() as server_nursery:
+            listeners: list[GuardedListener] = []
+            binds: list[str] = []
+            for sock in sockets.insecure_sockets:
+                sock.listen(config.backlog)
+                inner = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
+                listeners.append(GuardedListener(inner, max_connections, send_timeout))
+                bind = repr_socket_addr(sock.family, sock.getsockname())
+                binds.append(f"http://{bind}")
+                await config.log.info(f"Running on http://{bind} (CTRL + C to quit)")
+
+            handler = partial(
+                TCPServer, wrapped, config, context, ConnectionState(lifespan_state.copy())
+            )
+            task_status.started(binds)
+            try:
+                async with trio.open_nursery(strict_exception_groups=True) as nursery:
+                    nursery.start_soon(raise_shutdown, shutdown_trigger)
+                    nursery.start_soon(raise_shutdown, context.terminate.wait)
+                    nursery.start_soon(
+                        partial(
+                            trio.serve_listeners,
+                            cast(Callable[[GuardedStream], Awaitable[object]], handler),
+                            listeners,
+                            handler_nursery=server_nursery,
+                        )
+                    )
+                    await trio.sleep_forever()
+            except BaseExceptionGroup as error:
+                _, other_errors = error.split((ShutdownError, KeyboardInterrupt))
+                if other_errors is not None:
+                    raise other_errors from None
+            finally:
+                await context.terminated.set()
+                deadline = trio.current_time() + config.graceful_timeout
+                server_nursery.cancel_scope.deadline = deadline
+                for listener in listeners:
+                    listener.stop_waiting_sends(deadline)
+
+        await lifespan.wait_for_shutdown()
+        lifespan_nursery.cancel_scope.cancel()
