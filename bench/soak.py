@@ -181,7 +181,12 @@ async def generate_load(url: str, rate: float, until: float, tally: Tally) -> No
     limiter = trio.CapacityLimiter(50)
     period = 1.0 / rate
     async with (
-        httpx.AsyncClient(base_url=url, timeout=10.0) as client,
+        # Idle connections expire on the client first (4 s) rather than racing statusd's 5 s
+        # keep-alive timeout: a request sent as the server closes an idle connection gets a
+        # reset, which HTTP/1.1 leaves to the client to retry (RFC 9112 §9.3.1); httpx does not.
+        httpx.AsyncClient(
+            base_url=url, timeout=10.0, limits=httpx.Limits(keepalive_expiry=4.0)
+        ) as client,
         trio.open_nursery() as nursery,
     ):
 
