@@ -37,7 +37,15 @@ def test_every_requirement_has_a_floor_and_a_ceiling() -> None:
     assert not unbounded, f"pin these by a range (>=x,<y): {unbounded}"
 
 
-@pytest.mark.parametrize("requirement", requirements(), ids=str)
+def installed_by_make_test() -> list[Requirement]:
+    """What `make test` installs: the runtime dependencies and the ``test`` extra."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    declared = list(project["project"]["dependencies"])
+    declared.extend(project["project"]["optional-dependencies"]["test"])
+    return [Requirement(text) for text in declared]
+
+
+@pytest.mark.parametrize("requirement", installed_by_make_test(), ids=str)
 def test_installed_version_is_in_range(requirement: Requirement) -> None:
     if requirement.marker is not None and not requirement.marker.evaluate():
         pytest.skip(f"not for this platform: {requirement.marker}")
