@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -59,10 +60,8 @@ class Bench:
             self.server.put(endpoint, json.dumps(items).encode())
 
 
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
-    workdir = tmp_path_factory.mktemp("http-bodies")
-    data = workdir / "data"
+def write_simulated_files(data: Path) -> None:
+    """The four data files of ``statusd-sim --seed 4``, written once (no server)."""
     subprocess.run(
         [sys.executable, "-m", "simulator", "--once", "--data-dir", str(data), "--seed", "4"],
         cwd=ROOT,
@@ -70,6 +69,13 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
         capture_output=True,
         timeout=60,
     )
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
+    workdir = tmp_path_factory.mktemp("http-bodies")
+    data = workdir / "data"
+    write_simulated_files(data)
     with run_body_server(workdir / "bodies") as server:
         for endpoint, items in GOOD_BODIES.items():
             server.put(endpoint, json.dumps(items).encode())
@@ -167,13 +173,7 @@ def test_hostile_body_does_not_kill_statusd(
     endpoint, body = HOSTILE_BODIES[case]
     workdir = tmp_path_factory.mktemp(case)
     data = workdir / "data"
-    subprocess.run(
-        [sys.executable, "-m", "simulator", "--once", "--data-dir", str(data), "--seed", "4"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    write_simulated_files(data)
     with run_body_server(workdir / "bodies") as server:
         for name, items in GOOD_BODIES.items():
             server.put(name, json.dumps(items).encode())
