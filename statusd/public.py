@@ -1,16 +1,20 @@
 """The public view of the state (SPEC §7): verdicts, the incident timeline and the encoded
-Statuspage-compatible documents, rebuilt by one task whenever the state changes.
+Statuspage-compatible documents.
 
 ``PublicState.observe`` is a state-holder observer: it only hands over the latest view and
-never blocks. ``PublicState.run`` recomputes verdicts and documents from the latest view
-(in a worker thread when the records are many), advances the timeline and offers the new
-verdicts to the history writer. Request handlers read the finished attributes.
+never blocks. ``PublicState.run`` recomputes the verdicts from the latest view (the state
+changes up to seven times per collection round; changes that arrive within
+``SETTLE_SECONDS`` are taken together), advances the timeline and offers the new verdicts
+to the history writer. The documents (half a megabyte of JSON for ``--countries all``) are
+encoded only when someone asks for one, at most once per published view: a status page
+under load serves /api, and encoding documents nobody reads cost /api a fifth of its
+throughput (bench/history_http_bench.py).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +25,7 @@ from statusd.history_writer import HistoryInbox
 from statusd.state import StateView
 from statusd.statuspage import PageInfo, public_documents
 from statusd.verdicts import (
+    CountryCellCache,
     Timeline,
     VerdictSet,
     VerdictThresholds,
@@ -28,12 +33,16 @@ from statusd.verdicts import (
     compute_verdicts,
 )
 
-# Above this many records in all, verdicts and documents are computed in a worker thread.
+# Above this many records in all, verdicts are computed in a worker thread.
 THREAD_ABOVE_RECORDS = 20_000
+# Above this many cells, the documents are encoded in a worker thread.
+THREAD_ABOVE_CELLS = 300
+# Changes of the state this close together make one rebuild.
+SETTLE_SECONDS = 0.05
 
 
 class PublicState:
-    """Verdicts, timeline and encoded public documents of the latest state."""
+    """Verdicts, timeline and (on demand) encoded public documents of the latest state."""
 
     def __init__(
         self,
@@ -46,9 +55,11 @@ class PublicState:
         self.thresholds = thresholds
         self.inbox = inbox
         self.timeline = timeline
-        empty = self.build(PublicInputs({}, frozenset(), {}, False, time.time()))
-        self.verdicts: VerdictSet = empty.verdicts
-        self.documents: dict[str, Document] = empty.documents
+        self._cells = CountryCellCache()
+        self._inputs = PublicInputs({}, frozenset(), {}, False, time.time())
+        self.verdicts: VerdictSet = self.build(self._inputs).verdicts
+        self._documents: dict[str, Document] | None = None
+        self._encoding = trio.Lock()
         self._latest: StateView | None = None
         self._wakeup = trio.Event()
 
@@ -62,6 +73,7 @@ class PublicState:
         task_status.started()
         while True:
             await self._wakeup.wait()
+            await trio.sleep(SETTLE_SECONDS)
             self._wakeup = trio.Event()
             view, self._latest = self._latest, None
             if view is None:
@@ -88,23 +100,63 @@ class PublicState:
         self.publish(self.build(inputs))
 
     def build(self, inputs: PublicInputs) -> Built:
-        """Verdicts, the advanced timeline and the documents; pure, so it may run in a thread."""
+        """Verdicts and the advanced timeline; may run in a thread (``run`` awaits it, so
+        the cell cache is never used by two builds at once)."""
         verdicts = compute_verdicts(
-            inputs.records, self.thresholds, stale=inputs.stale, document_ok=inputs.document_ok
+            inputs.records,
+            self.thresholds,
+            stale=inputs.stale,
+            document_ok=inputs.document_ok,
+            cache=self._cells,
         )
         timeline = advance_timeline(self.timeline, verdicts, inputs.now)
-        built = public_documents(
-            self.page, self.thresholds, verdicts, timeline, inputs.source_times, inputs.now
-        )
-        documents = {path: Document.of(encode_json(doc)) for path, doc in built.items()}
-        return Built(inputs.now, verdicts, timeline, documents)
+        return Built(inputs, verdicts, timeline)
 
     def publish(self, built: Built) -> None:
         """Make a build current and offer its verdicts to the history (on the event loop)."""
+        self._inputs = built.inputs
         self.timeline = built.timeline
         self.verdicts = built.verdicts
-        self.documents = built.documents
-        self.inbox.offer(built.now, built.verdicts.verdict_map(), built.timeline.incidents)
+        self._documents = None
+        self.inbox.offer(built.inputs.now, built.verdicts.verdict_map(), built.timeline.incidents)
+
+    @property
+    def documents(self) -> dict[str, Document]:
+        """The documents of the current view, keyed by path (encoded now if not yet)."""
+        if self._documents is None:
+            self._documents = self._encode()
+        return self._documents
+
+    async def document(self, path: str) -> Document | None:
+        """The document served at ``path`` for the current view, or None if there is none.
+
+        Encoded at most once per view, in a worker thread when the cells are many; requests
+        that arrive meanwhile wait for that one encoding.
+        """
+        async with self._encoding:
+            if self._documents is None:
+                if len(self.verdicts.cells) > THREAD_ABOVE_CELLS:
+                    encode = self._encoder()
+                    self._documents = await trio.to_thread.run_sync(encode)
+                else:
+                    self._documents = self._encode()
+            return self._documents.get(path)
+
+    def _encode(self) -> dict[str, Document]:
+        return self._encoder()()
+
+    def _encoder(self) -> Callable[[], dict[str, Document]]:
+        """Encoding of the current view as a pure call (its inputs taken now, on the loop)."""
+        page, thresholds = self.page, self.thresholds
+        verdicts, timeline, inputs = self.verdicts, self.timeline, self._inputs
+
+        def encode() -> dict[str, Document]:
+            built = public_documents(
+                page, thresholds, verdicts, timeline, inputs.source_times, inputs.now
+            )
+            return {path: Document.of(encode_json(doc)) for path, doc in built.items()}
+
+        return encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +174,9 @@ class PublicInputs:
 class Built:
     """One computed public view, ready to publish."""
 
-    now: float
+    inputs: PublicInputs
     verdicts: VerdictSet
     timeline: Timeline
-    documents: dict[str, Document]
 
 
 def inputs_of(view: StateView) -> PublicInputs:

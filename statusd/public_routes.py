@@ -1,13 +1,15 @@
 """The routes of SPEC §7: Statuspage v2 documents, /api/verdicts, history, feed and badges.
 
-Documents are served from the bytes ``PublicState`` built once per change; history, feed and
-CSV are read from SQLite in a worker thread. Query errors are 400/404 JSON, history trouble
-503 JSON. All are read-only with CORS and ETag/304 like /api.
+Documents are served from the bytes ``PublicState`` encodes at most once per change;
+history, feed and CSV are read from SQLite in a worker thread. Query errors are 400/404
+JSON, history trouble 503 JSON. All are read-only with CORS and ETag/304 like /api.
 """
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
 
 import trio
 from quart import Response, request
@@ -36,10 +38,40 @@ PUBLIC_MAX_AGE = 5
 READ_ONLY = ["GET", "HEAD", "OPTIONS"]
 
 
+# History answers (JSON, CSV, feed) are reused this long per query: during an outage many
+# readers ask for the same few cells, and one database read a second serves them all (the
+# same freshness a micro-caching proxy in front would give; max-age is longer anyway).
+HISTORY_REUSE_SECONDS = 1.0
+HISTORY_REUSE_ENTRIES = 512
+
+
+class RecentAnswers:
+    """Documents built for a query, reused for ``seconds`` (at most ``entries`` kept)."""
+
+    def __init__(self, seconds: float, entries: int) -> None:
+        self.seconds = seconds
+        self.entries = entries
+        self._items: OrderedDict[Hashable, tuple[float, Document]] = OrderedDict()
+
+    async def get(self, key: Hashable, build: Callable[[], Awaitable[Document]]) -> Document:
+        """The document of ``key`` built less than ``seconds`` ago, or a new one."""
+        now = trio.current_time()
+        found = self._items.get(key)
+        if found is not None and found[0] > now:
+            return found[1]
+        document = await build()
+        self._items[key] = (trio.current_time() + self.seconds, document)
+        self._items.move_to_end(key)
+        while len(self._items) > self.entries:
+            self._items.popitem(last=False)
+        return document
+
+
 def register_public_routes(
     app: QuartTrio, public: PublicState, reader: HistoryReader, base_url: str
 ) -> None:
     """Add the SPEC §7 routes to ``app``."""
+    recent = RecentAnswers(HISTORY_REUSE_SECONDS, HISTORY_REUSE_ENTRIES)
 
     @app.errorhandler(QueryError)
     async def query_error(error: QueryError) -> Response:
@@ -51,46 +83,59 @@ def register_public_routes(
 
     @app.route("/api/v2/<name>.json", methods=READ_ONLY)
     async def statuspage(name: str) -> Response:
-        document = public.documents.get(f"/api/v2/{name}.json")
+        document = await public.document(f"/api/v2/{name}.json")
         if document is None:
             return json_response({"error": "not found"}, 404)
         return document_response(document, PUBLIC_MAX_AGE)
 
     @app.route("/api/verdicts", methods=READ_ONLY)
     async def verdicts() -> Response:
-        return document_response(public.documents["/api/verdicts"], PUBLIC_MAX_AGE)
+        document = await public.document("/api/verdicts")
+        assert document is not None, "public_documents always has /api/verdicts"
+        return document_response(document, PUBLIC_MAX_AGE)
 
     @app.route("/api/history", methods=READ_ONLY)
     async def history() -> Response:
         product, key, days = parse_history_query(request.args)
-        buckets = await trio.to_thread.run_sync(
-            reader.daily, cell_id(product, key), days, time.time()
-        )
-        body = encode_json(history_json(product, key, buckets))
-        return document_response(Document.of(body), PUBLIC_MAX_AGE)
+
+        async def build() -> Document:
+            buckets = await trio.to_thread.run_sync(
+                reader.daily, cell_id(product, key), days, time.time()
+            )
+            return Document.of(encode_json(history_json(product, key, buckets)))
+
+        document = await recent.get(("history", product, key, days), build)
+        return document_response(document, PUBLIC_MAX_AGE)
 
     @app.route("/api/history.csv", methods=READ_ONLY)
     async def history_export() -> Response:
         now = time.time()
         month = parse_month(request.args.get("month"), now)
-        rows = await trio.to_thread.run_sync(reader.month_rows, month, now)
-        body = await trio.to_thread.run_sync(history_csv, rows)
-        response = document_response(
-            await trio.to_thread.run_sync(Document.of, body),
-            PUBLIC_MAX_AGE,
-            b"text/csv; charset=utf-8",
-        )
+
+        async def build() -> Document:
+            rows = await trio.to_thread.run_sync(reader.month_rows, month, now)
+            body = await trio.to_thread.run_sync(history_csv, rows)
+            return await trio.to_thread.run_sync(Document.of, body)
+
+        document = await recent.get(("csv", month), build)
+        response = document_response(document, PUBLIC_MAX_AGE, b"text/csv; charset=utf-8")
         response.headers["Content-Disposition"] = f'attachment; filename="history-{month}.csv"'
         return response
 
     @app.route("/feed.atom", methods=READ_ONLY)
     async def feed() -> Response:
         filters = parse_feed_query(request.args)
-        entries = await trio.to_thread.run_sync(
-            lambda: reader.feed_entries(filters.get("country"), filters.get("product"))
-        )
-        body = atom_feed(entries, base_url=base_url, filters=filters, now=time.time())
-        return document_response(Document.of(body), PUBLIC_MAX_AGE, ATOM_TYPE.encode())
+
+        async def build() -> Document:
+            entries = await trio.to_thread.run_sync(
+                lambda: reader.feed_entries(filters.get("country"), filters.get("product"))
+            )
+            return Document.of(
+                atom_feed(entries, base_url=base_url, filters=filters, now=time.time())
+            )
+
+        document = await recent.get(("feed", *sorted(filters.items())), build)
+        return document_response(document, PUBLIC_MAX_AGE, ATOM_TYPE.encode())
 
     @app.route("/badge/<product>/<key>.svg", methods=READ_ONLY)
     async def badge(product: str, key: str) -> Response:

@@ -184,12 +184,13 @@ def components_json(
     timeline: Timeline,
     source_times: Mapping[str, float],
     now: float,
+    *,
+    components: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """``/api/v2/components.json``."""
-    return {
-        "page": page_json(page, now),
-        "components": components_list(page, verdicts, timeline, source_times, now),
-    }
+    """``/api/v2/components.json`` (``components``: the list, if already built)."""
+    if components is None:
+        components = components_list(page, verdicts, timeline, source_times, now)
+    return {"page": page_json(page, now), "components": components}
 
 
 def _incident_update(incident: Incident, status: str, at: float) -> dict[str, Any]:
@@ -250,11 +251,16 @@ def summary_json(
     timeline: Timeline,
     source_times: Mapping[str, float],
     now: float,
+    *,
+    components: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """``/api/v2/summary.json``: page, components, unresolved incidents, status."""
+    """``/api/v2/summary.json``: page, components, unresolved incidents, status
+    (``components``: the list, if already built)."""
+    if components is None:
+        components = components_list(page, verdicts, timeline, source_times, now)
     return {
         "page": page_json(page, now),
-        "components": components_list(page, verdicts, timeline, source_times, now),
+        "components": components,
         "incidents": [
             incident_object(i, page) for i in timeline.incidents if i.status != "resolved"
         ],
@@ -301,10 +307,16 @@ def public_documents(
     now: float,
 ) -> dict[str, dict[str, Any]]:
     """Every public JSON document of one state, keyed by the path that serves it."""
+    # One list for both documents: they are encoded, never mutated.
+    components = components_list(page, verdicts, timeline, source_times, now)
     return {
         "/api/v2/status.json": status_json(page, verdicts, now),
-        "/api/v2/summary.json": summary_json(page, verdicts, timeline, source_times, now),
-        "/api/v2/components.json": components_json(page, verdicts, timeline, source_times, now),
+        "/api/v2/summary.json": summary_json(
+            page, verdicts, timeline, source_times, now, components=components
+        ),
+        "/api/v2/components.json": components_json(
+            page, verdicts, timeline, source_times, now, components=components
+        ),
         "/api/v2/incidents.json": incidents_json(page, timeline, now),
         "/api/verdicts": verdicts_json(verdicts, thresholds, source_times, now),
     }

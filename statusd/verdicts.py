@@ -13,6 +13,7 @@ was first seen and last changed, and the incidents with stable ids (``advance_ti
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
@@ -381,12 +382,36 @@ ROW_RULES: Mapping[str, RowRule] = {
 }
 
 
+class CountryCellCache:
+    """The country cells of each product, kept while its records and staleness stay the same.
+
+    A collection whose input did not change hands over the very same records object
+    (``supervisor.collect_once``), so most rebuilds find every product here and only the
+    billing, support and incident parts are computed again.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[Sequence[Any], bool, VerdictThresholds, list[Cell]]] = {}
+
+    def cells(
+        self, product: str, rows: Sequence[Any], thresholds: VerdictThresholds, stale: bool
+    ) -> list[Cell]:
+        entry = self._entries.get(product)
+        # Identity, not equality: the cache keeps ``rows`` alive, so the id cannot be reused.
+        if entry is not None and entry[0] is rows and entry[1] == stale and entry[2] == thresholds:
+            return entry[3]
+        cells = _country_cells(product, rows, ROW_RULES[product], thresholds, stale)
+        self._entries[product] = (rows, stale, thresholds, cells)
+        return cells
+
+
 def compute_verdicts(
     records_by_source: Mapping[str, Sequence[Any] | None],
     thresholds: VerdictThresholds,
     *,
     stale: Set[str] = frozenset(),
     document_ok: bool = True,
+    cache: CountryCellCache | None = None,
 ) -> VerdictSet:
     """The verdict of every cell and the overall indicator.
 
@@ -395,14 +420,16 @@ def compute_verdicts(
     even an old one; a missing key or ``None`` means no result at all (no country cells;
     billing and support cells ``unknown``). Sources named in ``stale`` have no good result
     younger than ``stale_after``: their cells are ``unknown``. ``document_ok`` is False when
-    ``/api`` serves the error document (indicator ``critical``).
+    ``/api`` serves the error document (indicator ``critical``). ``cache`` keeps country cells
+    between calls (see ``CountryCellCache``).
     """
+    cache = cache or CountryCellCache()
     cells: list[Cell] = []
     for product in COUNTRY_PRODUCTS:
         source = PRODUCT_SOURCE[product]
         rows = records_by_source.get(source)
         if rows is not None:
-            cells += _country_cells(product, rows, ROW_RULES[product], thresholds, source in stale)
+            cells += cache.cells(product, rows, thresholds, source in stale)
     cells += _billing_cells(records_by_source.get("billing"), "billing" in stale)
     cells.append(_support_cell(records_by_source.get("support"), "support" in stale))
     cells.sort(key=lambda cell: cell_sort_key(cell.product, cell.key))
@@ -474,10 +501,16 @@ class Timeline:
     incidents: tuple[Incident, ...] = ()
 
 
+@functools.lru_cache(maxsize=16384)
 def short_id(text: str) -> str:
-    """A stable 12-character id in Statuspage's alphabet (lower-case base32 of a SHA-256)."""
+    """A stable 12-character id in Statuspage's alphabet (lower-case base32 of a SHA-256).
+
+    Cached: the public documents name every cell's id on every rebuild (thousands of ids
+    for ``--countries all``). Twelve base32 characters are the first 60 bits, so encoding
+    the first 10 bytes gives the same id as encoding the whole digest.
+    """
     digest = hashlib.sha256(text.encode()).digest()
-    return base64.b32encode(digest).decode().lower()[:12]
+    return base64.b32encode(digest[:10]).decode().lower()[:12]
 
 
 def incident_id(topic: str, started_at: float) -> str:

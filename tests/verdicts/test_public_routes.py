@@ -6,7 +6,7 @@ import csv
 import io
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +15,17 @@ import pytest
 import trio
 from quart_trio import QuartTrio
 
+import statusd.public as public_module
+from statusd import statuspage
 from statusd.badges import CONTENT_TYPE as SVG_TYPE
+from statusd.document import ERROR_DOCUMENT, Document
 from statusd.feed import CONTENT_TYPE as ATOM_TYPE
 from statusd.history import HistoryReader, HistoryStore
 from statusd.history_writer import HistoryInbox
 from statusd.public import PublicState
-from statusd.public_routes import register_public_routes
+from statusd.public_routes import RecentAnswers, register_public_routes
 from statusd.records import BillingRecord, IncidentRecord, SmsRecord, SupportTopic
+from statusd.state import StateView
 from statusd.statuspage import PageInfo
 from statusd.verdicts import VerdictSet, VerdictThresholds
 
@@ -138,3 +142,78 @@ def test_state_changes_reach_the_inbox_and_the_documents(
     assert public.documents["/api/v2/status.json"].etag != before
     assert public.verdicts.indicator == "critical"
     assert isinstance(public.verdicts, VerdictSet)
+
+
+async def test_documents_are_encoded_once_per_view_and_only_when_asked(
+    wired: tuple[QuartTrio, PublicState, HistoryInbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent readers share one encoding; a new view is encoded again, lazily."""
+    _, public, _ = wired
+    calls: list[float] = []
+    real = statuspage.public_documents
+
+    def counted(*args: Any) -> dict[str, dict[str, Any]]:
+        calls.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(public_module, "public_documents", counted)
+    public.update(RECORDS, stale=frozenset(), source_times={}, document_ok=True, now=NOW + 1)
+    assert calls == []  # nobody asked yet
+    seen: list[Any] = []
+
+    async def read() -> None:
+        seen.append(await public.document("/api/v2/summary.json"))
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            for _ in range(5):
+                nursery.start_soon(read)
+    assert calls == [NOW + 1]
+    assert all(document is seen[0] for document in seen)
+    assert await public.document("/api/v2/nothing.json") is None
+    public.update(RECORDS, stale=frozenset(), source_times={}, document_ok=False, now=NOW + 2)
+    assert (await public.document("/api/v2/summary.json")) is not seen[0]
+    assert calls == [NOW + 1, NOW + 2]
+
+
+async def test_a_burst_of_state_changes_makes_one_rebuild(
+    wired: tuple[QuartTrio, PublicState, HistoryInbox], autojump_clock: trio.abc.Clock
+) -> None:
+    """Changes within SETTLE_SECONDS (the sources of one round) are taken together."""
+    _, public, inbox = wired
+    inbox.take()
+    view = StateView(ERROR_DOCUMENT, {}, frozenset(), True, 0, NOW)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(public.run)
+        for _ in range(7):
+            public.observe(view)
+            await trio.sleep(public_module.SETTLE_SECONDS / 10)
+        await trio.sleep(1)
+        assert len(inbox.take()) == 1
+        public.observe(view)
+        await trio.sleep(1)
+        assert len(inbox.take()) == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_recent_answers_are_reused_for_a_second_then_rebuilt(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    recent = RecentAnswers(seconds=1.0, entries=2)
+    built: list[str] = []
+
+    def builder(text: str) -> Callable[[], Awaitable[Document]]:
+        async def build() -> Document:
+            built.append(text)
+            return Document.of(text.encode())
+
+        return build
+
+    first = await recent.get("a", builder("a"))
+    assert await recent.get("a", builder("a")) is first
+    await trio.sleep(1.0)
+    assert await recent.get("a", builder("a")) is not first
+    await recent.get("b", builder("b"))
+    await recent.get("c", builder("c"))  # over two entries: the oldest ("a") goes
+    await recent.get("a", builder("a"))
+    assert built == ["a", "a", "b", "c", "a"]
