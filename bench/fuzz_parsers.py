@@ -80,7 +80,7 @@ def exercise(source: str, raw: bytes) -> None:
     except SourceError:
         return
     json.loads(result.prepared_json)  # what /api embeds is JSON
-    loaded = decode_state(encode_state([result]), ALL_SOURCES)  # the state file round trip
+    loaded = decode_state(encode_state([result]), ALL_SOURCES, limits)  # the state file round trip
     if loaded != [result]:
         raise AssertionError(f"state file round trip changed the {source} result")
     records: dict[str, Sequence[Any] | None] = {spec.name: None for spec in ALL_SOURCES}

@@ -112,7 +112,9 @@ async def serve_daemon(
         failures.note(outcome.source, outcome.error)
 
     state = StateHolder(names, settings.stale_after, on_outcome=on_outcome)
-    state.restore(await trio.to_thread.run_sync(load_state, settings.state_file, ALL_SOURCES))
+    state.restore(
+        await trio.to_thread.run_sync(load_state, settings.state_file, ALL_SOURCES, settings.limits)
+    )
     state_writer = StateWriter(settings.state_file)
     state.add_observer(state_writer.observe)
     ready = trio.Event()

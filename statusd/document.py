@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Sequence
+import struct
+import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,34 @@ FAST_GZIP_ABOVE = 4 * 1024 * 1024
 def encode_json(value: Any) -> bytes:
     """Compact UTF-8 JSON, the one encoding every statusd document uses."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class JsonStrings(dict[str, str]):
+    """The JSON text of strings (as ``encode_json`` writes them), each encoded once.
+
+    For encoders that write a million records as text: their values repeat (countries,
+    providers, small numbers), so ``strings[text]`` is one dictionary hit per field.
+    """
+
+    def __missing__(self, text: str) -> str:
+        quoted = self[text] = json.dumps(text, ensure_ascii=False)
+        return quoted
+
+
+def join_json_rows(rows: Iterable[str], per_piece: int = ENCODE_CHUNK_ITEMS) -> bytes:
+    """``b",".join`` of the UTF-8 of JSON texts, encoded a piece at a time: one non-ASCII
+    character would make a single joined ``str`` of a million rows take 2-4 bytes per
+    character, and its bytes would be a second copy of it all."""
+    pieces: list[bytes] = []
+    batch: list[str] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == per_piece:
+            pieces.append(",".join(batch).encode())
+            batch = []
+    if batch:
+        pieces.append(",".join(batch).encode())
+    return b",".join(pieces)
 
 
 def encode_json_chunked(value: Any) -> bytes:
@@ -115,9 +145,20 @@ class Document:
 
     @classmethod
     def of(cls, body: bytes) -> Document:
-        level = 1 if len(body) > FAST_GZIP_ABOVE else 6
         digest = hashlib.sha256(body).hexdigest()[:32]
-        return cls(body=body, gzip_body=gzip.compress(body, level, mtime=0), etag=f'"{digest}"')
+        gzip_body = gzip.compress(body, gzip_level(len(body)), mtime=0)
+        return cls(body=body, gzip_body=gzip_body, etag=f'"{digest}"')
+
+
+def result_parts(fragments: Sequence[tuple[str, bytes]]) -> list[bytes]:
+    """The ResultT bytes in pieces: glue, first value, glue, second value, …, glue."""
+    parts = [b'{"status":true,"data":{']
+    for index, (name, value) in enumerate(fragments):
+        glue = (b"," if index else b"") + encode_json(name) + b":"
+        parts[-1] += glue
+        parts += [value, b""]
+    parts[-1] += b'},"error":""}'
+    return parts
 
 
 def result_body(fragments: Sequence[tuple[str, bytes]] | None) -> bytes:
@@ -125,18 +166,60 @@ def result_body(fragments: Sequence[tuple[str, bytes]] | None) -> bytes:
     or the error document when ``fragments`` is None (a source without fresh data)."""
     if fragments is None:
         return ERROR_BODY
-    parts = [b'{"status":true,"data":{']
-    for index, (name, value) in enumerate(fragments):
-        if index:
-            parts.append(b",")
-        parts.append(encode_json(name) + b":" + value)
-    parts.append(b'},"error":""}')
-    return b"".join(parts)
+    return b"".join(result_parts(fragments))
 
 
-def build_result_document(fragments: Sequence[tuple[str, bytes]] | None) -> Document:
-    """``Document`` of ``result_body``; CPU-heavy for big inputs, so run it in a thread."""
-    return Document.of(result_body(fragments))
+def gzip_level(size: int) -> int:
+    """Level 1 for big bodies (a rebuild stays within a second or two), else 6."""
+    return 1 if size > FAST_GZIP_ABOVE else 6
+
+
+def deflate_segment(data: bytes) -> bytes:
+    """Raw deflate of ``data`` that ends on a byte boundary and is not final (a sync flush),
+    so that segments compressed on their own concatenate into one valid stream (as ``pigz``
+    does). A source's big value is compressed once, by its collector; a document rebuilt
+    because another source changed reuses it instead of compressing 300 MB again."""
+    compressor = zlib.compressobj(gzip_level(len(data)), zlib.DEFLATED, -zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+
+
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # no name, mtime 0, OS unknown
+_FINAL_EMPTY_BLOCK = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS).flush()
+
+
+def gzip_of_segments(parts: Sequence[bytes], segments: Sequence[bytes]) -> bytes:
+    """A gzip member whose content is ``b"".join(parts)``, made of each part's
+    ``deflate_segment`` (``segments``, in the same order)."""
+    crc, size = 0, 0
+    for part in parts:
+        crc = zlib.crc32(part, crc)
+        size += len(part)
+    trailer = struct.pack("<II", crc, size & 0xFFFFFFFF)
+    return b"".join([_GZIP_HEADER, *segments, _FINAL_EMPTY_BLOCK, trailer])
+
+
+def build_result_document(
+    fragments: Sequence[tuple[str, bytes]] | None,
+    segments: Sequence[bytes] | None = None,
+) -> Document:
+    """``Document`` of ``result_body``; CPU-heavy for big inputs, so run it in a thread.
+
+    ``segments`` may hold each fragment's ``deflate_segment`` (``b""`` where not known):
+    a big document's gzip body is then assembled from them, not compressed again.
+    """
+    if fragments is None:
+        return ERROR_DOCUMENT
+    parts = result_parts(fragments)
+    body = b"".join(parts)
+    if len(body) <= FAST_GZIP_ABOVE:
+        return Document.of(body)
+    known = list(segments or [b""] * len(fragments))
+    deflated = []
+    for index, part in enumerate(parts):
+        known_segment = known[index // 2] if index % 2 else b""
+        deflated.append(known_segment or deflate_segment(part))
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    return Document(body, gzip_of_segments(parts, deflated), f'"{digest}"')
 
 
 ERROR_DOCUMENT = Document.of(ERROR_BODY)

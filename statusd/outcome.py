@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -14,6 +14,9 @@ class GoodResult:
     ``prepared_json`` is the JSON of the source's value in the /api ``data`` object, encoded
     in the collector's worker thread so the state holder only concatenates bytes.
     ``wall_time`` is when the collection finished (UNIX seconds; survives restarts).
+    ``raw`` is the input the parser read (the source's bytes, kept as they are): the state
+    file stores it and parses it again at start. A result without it (``b""``: restored
+    from a format-1 state file, or built by hand in tests) has its records stored instead.
     """
 
     source: str
@@ -21,6 +24,10 @@ class GoodResult:
     prepared_json: bytes
     skipped: Mapping[str, int]
     wall_time: float
+    raw: bytes = field(default=b"", repr=False)  # megabytes: kept out of reprs
+    prepared_deflate: bytes = field(default=b"", repr=False)
+    """``document.deflate_segment(prepared_json)`` for a big value (else ``b""``): compressed
+    once by the collector, reused by every /api document it is part of."""
 
 
 @dataclass(frozen=True, slots=True)

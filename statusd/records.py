@@ -1,19 +1,18 @@
 """The valid records of every source, and their JSON shape (SPEC §3) in one place.
 
-Each record is a frozen dataclass whose fields are declared in the order of the JSON keys,
-so ``record_json`` is the only shaping function: a record becomes an object with exactly
-those keys, in that order.
+Each record is a named tuple whose fields are declared in the order of the JSON keys, so
+``record_json`` is the only shaping function: a record becomes an object with exactly those
+keys, in that order. Named tuples, not dataclasses: they are as immutable, and a parser can
+make a million of them from the tuples a regular expression returns in C
+(``tuple.__new__``), about 8 times faster than a dataclass ``__init__`` per record.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from functools import cache
-from typing import Any
+from typing import Any, NamedTuple, get_type_hints
 
 
-@dataclass(frozen=True, slots=True)
-class SmsRecord:
+class SmsRecord(NamedTuple):
     """One SMS provider row; numbers stay the validated decimal strings (SPEC §2)."""
 
     country: str
@@ -22,8 +21,7 @@ class SmsRecord:
     provider: str
 
 
-@dataclass(frozen=True, slots=True)
-class MmsRecord:
+class MmsRecord(NamedTuple):
     """One MMS provider row; same values as SMS, JSON keys in MMS order."""
 
     country: str
@@ -32,8 +30,7 @@ class MmsRecord:
     response_time: str
 
 
-@dataclass(frozen=True, slots=True)
-class VoiceRecord:
+class VoiceRecord(NamedTuple):
     """One voice-call provider row; bandwidth is the current load in percent."""
 
     country: str
@@ -46,8 +43,7 @@ class VoiceRecord:
     median_of_calls_time: int
 
 
-@dataclass(frozen=True, slots=True)
-class EmailRecord:
+class EmailRecord(NamedTuple):
     """One email provider row for one country."""
 
     country: str
@@ -55,8 +51,7 @@ class EmailRecord:
     delivery_time: int
 
 
-@dataclass(frozen=True, slots=True)
-class BillingRecord:
+class BillingRecord(NamedTuple):
     """The six billing functions, up (True) or down; ``reccuring`` is the contract's spelling."""
 
     create_customer: bool
@@ -67,28 +62,33 @@ class BillingRecord:
     checkout_page: bool
 
 
-@dataclass(frozen=True, slots=True)
-class SupportTopic:
+class SupportTopic(NamedTuple):
     """Open tickets of one support topic."""
 
     topic: str
     active_tickets: int
 
 
-@dataclass(frozen=True, slots=True)
-class IncidentRecord:
+class IncidentRecord(NamedTuple):
     """One incident; ``status`` is ``active`` or ``closed``."""
 
     topic: str
     status: str
 
 
-@cache
-def _field_names(record_type: type) -> tuple[str, ...]:
-    """The field names of a record type, computed once (``fields()`` is slow per record)."""
-    return tuple(f.name for f in fields(record_type))
+_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def record_fields(record_type: type) -> tuple[tuple[str, str], ...]:
+    """(name, type name) of every field of a record type, in order (``("country", "str")``)."""
+    found = _FIELDS.get(record_type)
+    if found is None:
+        hints = get_type_hints(record_type)
+        names: tuple[str, ...] = record_type._fields  # type: ignore[attr-defined]
+        found = _FIELDS[record_type] = tuple((name, hints[name].__name__) for name in names)
+    return found
 
 
 def record_json(record: Any) -> dict[str, Any]:
     """The JSON object of a record: its fields, in declaration order."""
-    return {name: getattr(record, name) for name in _field_names(record.__class__)}
+    return dict(zip(record._fields, record, strict=True))

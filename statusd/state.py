@@ -196,7 +196,10 @@ class StateHolder:
         view = self._view
         if fragments != self._fragments:
             self._fragments = fragments
-            document = await self._build(fragments)
+            segments = None
+            if fragments is not None:
+                segments = tuple(self._good(name).prepared_deflate for name in self._names)
+            document = await self._build(fragments, segments)
             if document.etag != view.document.etag:
                 view = replace(
                     view,
@@ -219,12 +222,14 @@ class StateHolder:
         assert good is not None, "a fresh source has a good result"
         return good
 
-    async def _build(self, fragments: tuple[bytes, ...] | None) -> Document:
+    async def _build(
+        self, fragments: tuple[bytes, ...] | None, segments: tuple[bytes, ...] | None
+    ) -> Document:
         if fragments is None:
             return ERROR_DOCUMENT
         pairs = list(zip(self._names, fragments, strict=True))
         if sum(len(f) for f in fragments) > THREAD_BUILD_ABOVE:
             return await trio.to_thread.run_sync(
-                build_result_document, pairs, abandon_on_cancel=True
+                build_result_document, pairs, segments, abandon_on_cancel=True
             )
-        return build_result_document(pairs)
+        return build_result_document(pairs, segments)

@@ -9,10 +9,12 @@ failed, goes to the state holder over the channel; a failure never ends the loop
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -20,7 +22,7 @@ import httpx
 import trio
 
 from statusd.config import Settings
-from statusd.document import encode_json_chunked
+from statusd.document import deflate_segment
 from statusd.fetch import fetch_body, read_source_file
 from statusd.outcome import CollectionOutcome, GoodResult
 from statusd.sources.base import Limits, SourceError, SourceSpec
@@ -38,6 +40,9 @@ RETRY_PAUSES = (0.2, 0.5)
 # worker processes here: sending a million records back from a process (pickling) costs more
 # CPU than parsing them, and unpickling holds the GIL (bench/README.md, "thread vs process").
 INLINE_PARSE_BELOW = 128 * 1024
+
+# A value this big is compressed by its collector (see ``GoodResult.prepared_deflate``).
+DEFLATE_ABOVE = 1024 * 1024
 
 
 @contextmanager
@@ -78,13 +83,15 @@ def make_fetch(spec: SourceSpec[Any], settings: Settings, client: httpx.AsyncCli
 def parse_and_encode(spec: SourceSpec[Any], raw: bytes, limits: Limits, wall: float) -> GoodResult:
     """Parse, prepare and encode one source's bytes; CPU only, run in a worker thread."""
     parsed = spec.parse(raw, limits)
-    prepared = spec.prepare(parsed.records)
+    prepared = spec.prepared_json(parsed.records)
     return GoodResult(
         source=spec.name,
         records=parsed.records,
-        prepared_json=encode_json_chunked(prepared),
+        prepared_json=prepared,
         skipped=dict(parsed.skipped),
         wall_time=wall,
+        raw=raw,
+        prepared_deflate=deflate_segment(prepared) if len(prepared) > DEFLATE_ABOVE else b"",
     )
 
 
@@ -104,6 +111,26 @@ async def fetch_with_retries(fetch: Fetch, failures: list[str] | None = None) ->
     return await fetch()
 
 
+@dataclass
+class LastInput:
+    """What a collector remembers of its last good collection: a digest of the bytes read
+    and the result made of them. Most collections read the very bytes of the one before;
+    their result is then the previous one with a new time, not parsed again, and the same
+    records object lets the verdicts' cache (``verdicts.CountryCellCache``) skip work too."""
+
+    digest: bytes = b""
+    result: GoodResult | None = None
+
+    def reuse(self, digest: bytes) -> GoodResult | None:
+        if self.result is None or digest != self.digest:
+            return None
+        return replace(self.result, wall_time=time.time())
+
+
+def input_digest(raw: bytes) -> bytes:
+    return hashlib.blake2b(raw, digest_size=16).digest()
+
+
 async def collect_once(
     spec: SourceSpec[Any],
     fetch: Fetch,
@@ -111,17 +138,23 @@ async def collect_once(
     deadline: float,
     *,
     big_inputs: trio.CapacityLimiter | None = None,
+    last: LastInput | None = None,
 ) -> tuple[GoodResult | None, str | None]:
     """One collection under ``deadline``: the good result, or the reason it failed.
 
     A big input is parsed in a worker thread holding a token of ``big_inputs`` (when given).
+    With ``last``, input identical to the last good collection's is not parsed again.
     """
     error: str | None = None
     failures: list[str] = []
     with trio.move_on_after(deadline) as scope:
         try:
             raw = await fetch_with_retries(fetch, failures)
-            if len(raw) < INLINE_PARSE_BELOW:
+            digest = input_digest(raw)
+            reused = last.reuse(digest) if last is not None else None
+            if reused is not None:
+                result = reused
+            elif len(raw) < INLINE_PARSE_BELOW:
                 result = parse_and_encode(spec, raw, limits, time.time())
             else:
                 result = await trio.to_thread.run_sync(
@@ -140,6 +173,8 @@ async def collect_once(
             log.exception("unexpected error in a collection", extra={"source": spec.name})
             error = f"internal error while reading the source ({type(failure).__name__})"
         else:
+            if last is not None:
+                last.digest, last.result = digest, result
             return result, None
     if scope.cancelled_caught:
         error = f"no result within the {deadline:g} s deadline"
@@ -157,13 +192,14 @@ async def run_collector(
     big_inputs: trio.CapacityLimiter | None = None,
 ) -> None:
     """Collect one source every ``interval`` seconds, forever, sending every outcome."""
+    last = LastInput()
     async with outcomes:
         next_start = trio.current_time()
         while True:
             await trio.sleep_until(next_start)
             started = trio.current_time()
             result, error = await collect_once(
-                spec, fetch, settings.limits, settings.deadline, big_inputs=big_inputs
+                spec, fetch, settings.limits, settings.deadline, big_inputs=big_inputs, last=last
             )
             finished = trio.current_time()
             next_start = started + settings.interval

@@ -17,12 +17,17 @@ the slower line-by-line path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Generic, TypeVar
 
 from statusd.sources.base import Limits, ParseResult, SkipCounter
 
 R = TypeVar("R")
+NT = TypeVar("NT", bound=tuple[Any, ...])
 
 BOM = b"\xef\xbb\xbf"
 
@@ -31,19 +36,127 @@ INVALID_UTF8 = "invalid_utf8"
 FIELD_COUNT = "field_count"
 
 
-def parse_lines(raw: bytes, limits: Limits, parse_line: Callable[[str], R | str]) -> ParseResult[R]:
-    """Run ``parse_line`` on every non-blank line; keep records, count the skip reasons."""
+@dataclass(frozen=True, slots=True)
+class PlainLines(Generic[R]):
+    """A fast path for a source's lines in their plain, common form.
+
+    ``pattern`` matches one line (``re.MULTILINE``: ``^…$``) in a conservative subset of
+    the valid spellings — no surrounding spaces, short numbers — with one group per field,
+    and cannot match a newline. ``build`` gets the matched fields (a tuple per line) and
+    returns the records, or None when some value breaks a rule the pattern cannot check
+    (an unassigned country code); those lines then take the exact path. ``max_length`` is
+    the longest line the pattern matches.
+    """
+
+    pattern: re.Pattern[str]
+    build: Callable[[list[tuple[str, ...]]], list[R] | None]
+    max_length: int
+
+
+def shared_columns(rows: list[tuple[str, ...]]) -> list[list[str]]:
+    """The fields of ``rows`` as columns, every value one shared string (``sys.intern``): a
+    million records then hold a few thousand strings instead of millions of copies."""
+    return [list(map(sys.intern, column)) for column in zip(*rows, strict=True)]
+
+
+def converted(column: Iterable[str], convert: Callable[[str], Any]) -> list[Any]:
+    """``[convert(text) for text in column]``, converting each distinct text once (numbers
+    repeat: the same objects are shared, and ``convert`` runs a few hundred times)."""
+    column = list(column)
+    values = {text: convert(text) for text in set(column)}
+    return list(map(values.__getitem__, column))
+
+
+def records_of(record_type: type[NT], columns: Iterable[Iterable[Any]]) -> list[NT]:
+    """Records of a named-tuple type from its columns, made in C (no ``__new__`` in Python)."""
+    make = partial(tuple.__new__, record_type)
+    return list(map(make, zip(*columns, strict=True)))
+
+
+# The fast path works on pieces of about this many characters (cut at a newline). A piece
+# with an odd line is cut in PLAIN_PIECE_SPLIT smaller ones, down to PLAIN_PIECE_MIN_CHARS,
+# so a few odd lines send only a few hundred lines around them down the exact path.
+PLAIN_PIECE_CHARS = 256 * 1024
+PLAIN_PIECE_SPLIT = 8
+PLAIN_PIECE_MIN_CHARS = 4 * 1024
+
+
+def parse_lines(
+    raw: bytes,
+    limits: Limits,
+    parse_line: Callable[[str], R | str],
+    plain: PlainLines[R] | None = None,
+) -> ParseResult[R]:
+    """Run ``parse_line`` on every non-blank line; keep records, count the skip reasons.
+
+    With ``plain``, a piece of the file whose every line matches ``plain.pattern`` is turned
+    into records column by column by ``plain.build`` (regular expressions and C loops: several
+    times faster for a million lines); any other piece goes line by line through
+    ``parse_line``. The result is the same either way (property-tested).
+    """
     skipped = SkipCounter()
     records: list[R] = []
+    if raw.startswith(BOM):
+        raw = raw[len(BOM) :]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or plain is None or plain.max_length > limits.max_line_bytes:
+        lines: Iterable[str] = (
+            _iter_lines_bytewise(raw, limits.max_line_bytes, skipped)
+            if text is None
+            else _iter_text_lines(text, limits.max_line_bytes, skipped)
+        )
+        _parse_each(lines, parse_line, records, skipped)
+        return skipped.result(records)
+    pending = list(_pieces(text, PLAIN_PIECE_CHARS))
+    pending.reverse()
+    while pending:  # a stack of pieces, the next one last
+        piece = pending.pop()
+        rows = plain.pattern.findall(piece)
+        built = None
+        if len(rows) == piece.count("\n") + (not piece.endswith("\n")):
+            built = plain.build(rows) if rows else []
+        if built is not None:
+            records += built
+            continue
+        smaller = []
+        if len(piece) > PLAIN_PIECE_MIN_CHARS:  # look closer: the odd lines are few
+            smaller = list(_pieces(piece, len(piece) // PLAIN_PIECE_SPLIT))
+        if len(smaller) > 1:
+            pending += reversed(smaller)
+        else:
+            lines = _iter_text_lines(piece, limits.max_line_bytes, skipped)
+            _parse_each(lines, parse_line, records, skipped)
+    return skipped.result(records)
+
+
+def _parse_each(
+    lines: Iterable[str],
+    parse_line: Callable[[str], R | str],
+    records: list[R],
+    skipped: SkipCounter,
+) -> None:
     append = records.append
     skip = skipped.skip
-    for line in iter_lines(raw, limits.max_line_bytes, skipped):
+    for line in lines:
         result = parse_line(line)
         if isinstance(result, str):
             skip(result)
         else:
             append(result)
-    return skipped.result(records)
+
+
+def _pieces(text: str, size: int) -> Iterator[str]:
+    """``text`` in pieces of about ``size`` characters, each ending after a newline (but
+    the last); whole lines only, so every line is in exactly one piece."""
+    start = 0
+    while start < len(text):
+        cut = text.find("\n", start + size)
+        end = len(text) if cut < 0 else cut + 1
+        yield text[start:end]
+        start = end
 
 
 def iter_lines(raw: bytes, max_line_bytes: int, skipped: SkipCounter) -> Iterator[str]:

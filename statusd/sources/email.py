@@ -14,11 +14,20 @@ the last three, both ascending. With three records or fewer both lists are the s
 from __future__ import annotations
 
 import heapq
+import re
 from collections.abc import Sequence
 
 from statusd.countries import country_codes
 from statusd.records import EmailRecord, record_json
-from statusd.sources._lines import FIELD_COUNT, parse_lines, parse_uint
+from statusd.sources._lines import (
+    FIELD_COUNT,
+    PlainLines,
+    converted,
+    parse_lines,
+    parse_uint,
+    records_of,
+    shared_columns,
+)
 from statusd.sources.base import JsonValue, Limits, ParseResult, SourceSpec
 
 EMAIL_PROVIDERS = frozenset(
@@ -61,9 +70,31 @@ def parse_email_line(line: str) -> EmailRecord | str:
     return EmailRecord(country, provider, milliseconds)
 
 
+def _plain_email(rows: list[tuple[str, ...]]) -> list[EmailRecord] | None:
+    """Records of lines that match ``PLAIN_EMAIL``, or None if a country is not assigned."""
+    countries, providers = shared_columns([row[:2] for row in rows])
+    if not _COUNTRIES.issuperset(countries):
+        return None
+    delivery_times = converted((row[2] for row in rows), int)
+    return records_of(EmailRecord, (countries, providers, delivery_times))
+
+
+PLAIN_EMAIL = PlainLines(
+    re.compile(
+        r"^([A-Z]{2});("
+        + "|".join(re.escape(name) for name in sorted(EMAIL_PROVIDERS))
+        + r");([0-9]{1,9})$",
+        re.MULTILINE,
+    ),
+    _plain_email,
+    max_length=2 + 1 + max(map(len, EMAIL_PROVIDERS)) + 1 + 9,
+)
+"""The plain form of an email line (``RU;Gmail;141``)."""
+
+
 def parse_email(raw: bytes, limits: Limits) -> ParseResult[EmailRecord]:
     """Every line of ``email.data``: the valid records in file order, the rest counted."""
-    return parse_lines(raw, limits, parse_email_line)
+    return parse_lines(raw, limits, parse_email_line, PLAIN_EMAIL)
 
 
 def _delivery_order(record: EmailRecord) -> tuple[int, str]:

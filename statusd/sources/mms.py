@@ -17,7 +17,7 @@ from typing import Any
 from statusd.records import MmsRecord
 from statusd.sources._json import parse_items, string_values
 from statusd.sources.base import JsonValue, Limits, ParseResult, SourceSpec
-from statusd.sources.sms import prepare_provider_lists, sms_value_error
+from statusd.sources.sms import encode_provider_lists, prepare_provider_lists, sms_value_error
 
 MMS_KEYS = ("country", "provider", "bandwidth", "response_time")
 
@@ -52,4 +52,5 @@ SPEC: SourceSpec[MmsRecord] = SourceSpec(
     record_type=MmsRecord,
     parse=parse_mms,
     prepare=prepare_mms,
+    encode_prepared=encode_provider_lists,
 )

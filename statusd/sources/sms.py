@@ -18,12 +18,22 @@ short name, sorted by (provider, name) and by (name, provider); full ties keep s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TypeVar
 
 from statusd.countries import country_codes, country_name
+from statusd.document import JsonStrings, join_json_rows
 from statusd.records import MmsRecord, SmsRecord, record_json
-from statusd.sources._lines import FIELD_COUNT, parse_lines, parse_percent, parse_uint
+from statusd.sources._lines import (
+    FIELD_COUNT,
+    PlainLines,
+    parse_lines,
+    parse_percent,
+    parse_uint,
+    records_of,
+    shared_columns,
+)
 from statusd.sources.base import JsonValue, Limits, ParseResult, SourceSpec
 
 SMS_PROVIDERS = frozenset({"Topolo", "Rond", "Kildy"})
@@ -62,9 +72,25 @@ def parse_sms_line(line: str) -> SmsRecord | str:
     return SmsRecord(country, bandwidth, response_time, provider)
 
 
+def _plain_sms(rows: list[tuple[str, ...]]) -> list[SmsRecord] | None:
+    """Records of lines that match ``PLAIN_SMS``, or None if a country is not assigned."""
+    countries, bandwidths, response_times, providers = shared_columns(rows)
+    if not _COUNTRIES.issuperset(countries):
+        return None
+    return records_of(SmsRecord, (countries, bandwidths, response_times, providers))
+
+
+PLAIN_SMS = PlainLines(
+    re.compile(r"^([A-Z]{2});(100|[1-9]?[0-9]);([0-9]{1,9});(Topolo|Rond|Kildy)$", re.MULTILINE),
+    _plain_sms,
+    max_length=2 + 1 + 3 + 1 + 9 + 1 + len("Topolo"),
+)
+"""The plain form of an SMS line (``RU;65;758;Topolo``): most lines of a big file."""
+
+
 def parse_sms(raw: bytes, limits: Limits) -> ParseResult[SmsRecord]:
     """Every line of ``sms.data``: the valid records in file order, the rest counted."""
-    return parse_lines(raw, limits, parse_sms_line)
+    return parse_lines(raw, limits, parse_sms_line, PLAIN_SMS)
 
 
 def prepare_provider_lists(records: Sequence[SmsLike]) -> list[list[JsonValue]]:
@@ -94,6 +120,44 @@ def _name_then_provider(key: tuple[str, str]) -> tuple[str, str]:
     return (key[1], key[0])
 
 
+def encode_provider_lists(records: Sequence[SmsLike]) -> bytes:
+    """The bytes of ``encode_json(prepare_provider_lists(records))``, written directly.
+
+    Same groups as ``prepare_provider_lists``; each row is formatted as JSON text (values
+    through ``JsonStrings``, so any string is escaped as ``json.dumps`` would) and each group
+    encoded once, then placed in both orders. Property-tested against the slow path.
+    """
+    quoted = JsonStrings()
+    names = {code: country_name(code) for code in {r.country for r in records}}
+    name_json = {code: quoted[name] for code, name in names.items()}
+    sms = bool(records) and isinstance(records[0], SmsRecord)
+    groups: dict[tuple[str, str], list[str]] = {}
+    for record in records:
+        country = name_json[record.country]
+        if sms:
+            row = (
+                f'{{"country":{country},"bandwidth":{quoted[record.bandwidth]},'
+                f'"response_time":{quoted[record.response_time]},'
+                f'"provider":{quoted[record.provider]}}}'
+            )
+        else:
+            row = (
+                f'{{"country":{country},"provider":{quoted[record.provider]},'
+                f'"bandwidth":{quoted[record.bandwidth]},'
+                f'"response_time":{quoted[record.response_time]}}}'
+            )
+        key = (record.provider, names[record.country])
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [row]
+        else:
+            group.append(row)
+    encoded = {key: join_json_rows(rows) for key, rows in groups.items()}
+    by_provider = b",".join(encoded[key] for key in sorted(encoded))
+    by_country = b",".join(encoded[key] for key in sorted(encoded, key=_name_then_provider))
+    return b"[[" + by_provider + b"],[" + by_country + b"]]"
+
+
 def prepare_sms(records: Sequence[SmsRecord]) -> JsonValue:
     """The /api value of SMS: ``[by_provider, by_country]`` (see ``prepare_provider_lists``)."""
     return prepare_provider_lists(records)
@@ -106,4 +170,5 @@ SPEC: SourceSpec[SmsRecord] = SourceSpec(
     record_type=SmsRecord,
     parse=parse_sms,
     prepare=prepare_sms,
+    encode_prepared=encode_provider_lists,
 )

@@ -17,16 +17,22 @@ line is the first rule it breaks; another number of fields is ``field_count``):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from statusd.countries import country_codes
+from statusd.document import JsonStrings, join_json_rows
 from statusd.records import VoiceRecord, record_json
 from statusd.sources._lines import (
     FIELD_COUNT,
+    PlainLines,
+    converted,
     parse_lines,
     parse_percent,
     parse_uint,
     parse_unit_decimal,
+    records_of,
+    shared_columns,
 )
 from statusd.sources.base import JsonValue, Limits, ParseResult, SourceSpec
 
@@ -77,14 +83,57 @@ def parse_voice_call_line(line: str) -> VoiceRecord | str:
     )
 
 
+def _plain_voice_call(rows: list[tuple[str, ...]]) -> list[VoiceRecord] | None:
+    """Records of lines that match ``PLAIN_VOICE_CALL``, or None if a country is not assigned."""
+    strings = shared_columns([row[:4] for row in rows])
+    if not _COUNTRIES.issuperset(strings[0]):
+        return None
+    stability, ttfb, purity, median = zip(*(row[4:] for row in rows), strict=True)
+    numbers = (
+        converted(stability, float),
+        converted(ttfb, int),
+        converted(purity, int),
+        converted(median, int),
+    )
+    return records_of(VoiceRecord, (*strings, *numbers))
+
+
+PLAIN_VOICE_CALL = PlainLines(
+    re.compile(
+        r"^([A-Z]{2});(100|[1-9]?[0-9]);([0-9]{1,9});(TransparentCalls|E-Voice|JustPhone);"
+        r"(0(?:\.[0-9]{1,2})?|1(?:\.00?)?);([0-9]{1,9});(100|[1-9]?[0-9]);([0-9]{1,9})$",
+        re.MULTILINE,
+    ),
+    _plain_voice_call,
+    max_length=2 + 1 + 3 + 1 + 9 + 1 + len("TransparentCalls") + 1 + 4 + 1 + 9 + 1 + 3 + 1 + 9,
+)
+"""The plain form of a voice line (``RU;68;226;E-Voice;0.91;267;56;31``): whole numbers
+without leading zeros, a stability of at most two decimals."""
+
+
 def parse_voice_call(raw: bytes, limits: Limits) -> ParseResult[VoiceRecord]:
     """Every line of ``voice.data``: the valid records in file order, the rest counted."""
-    return parse_lines(raw, limits, parse_voice_call_line)
+    return parse_lines(raw, limits, parse_voice_call_line, PLAIN_VOICE_CALL)
 
 
 def prepare_voice_call(records: Sequence[VoiceRecord]) -> JsonValue:
     """The /api value of voice calls: every valid record, in source order."""
     return [record_json(record) for record in records]
+
+
+def encode_voice_call(records: Sequence[VoiceRecord]) -> bytes:
+    """The bytes of ``encode_json(prepare_voice_call(records))``, written directly: strings
+    through ``JsonStrings``, the float as ``repr`` and the integers as ``str`` (what
+    ``json.dumps`` writes for them). Property-tested against the slow path."""
+    quoted = JsonStrings()
+    rows = (
+        f'{{"country":{quoted[r.country]},"bandwidth":{quoted[r.bandwidth]},'
+        f'"response_time":{quoted[r.response_time]},"provider":{quoted[r.provider]},'
+        f'"connection_stability":{r.connection_stability!r},"ttfb":{r.ttfb},'
+        f'"voice_purity":{r.voice_purity},"median_of_calls_time":{r.median_of_calls_time}}}'
+        for r in records
+    )
+    return b"[" + join_json_rows(rows) + b"]"
 
 
 SPEC: SourceSpec[VoiceRecord] = SourceSpec(
@@ -94,4 +143,5 @@ SPEC: SourceSpec[VoiceRecord] = SourceSpec(
     record_type=VoiceRecord,
     parse=parse_voice_call,
     prepare=prepare_voice_call,
+    encode_prepared=encode_voice_call,
 )

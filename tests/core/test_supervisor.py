@@ -14,7 +14,7 @@ import trio.testing
 from statusd.config import Settings
 from statusd.outcome import CollectionOutcome
 from statusd.sources.base import Limits, ParseResult, SourceSpec
-from statusd.supervisor import collect_once, make_fetch, run_collectors
+from statusd.supervisor import LastInput, collect_once, make_fetch, run_collectors
 from tests.core.fakes import FILE_SPEC, HTTP_SPEC
 
 LIMITS = Limits()
@@ -191,3 +191,64 @@ async def test_a_parser_bug_is_a_failed_collection_not_a_crash(tmp_path: Path) -
         result, error = await collect_once(spec, make_fetch(spec, settings, client), LIMITS, 5.0)
     assert result is None
     assert error == "internal error while reading the source (ZeroDivisionError)"
+
+
+def counting_spec(parsed: list[bytes]) -> SourceSpec[int]:
+    """A JSON-numbers source that notes every input it parses in ``parsed``."""
+
+    def counting_parse(raw: bytes, limits: Limits) -> ParseResult[int]:
+        parsed.append(raw)
+        return ParseResult(tuple(json.loads(raw)))
+
+    return SourceSpec("counted", "http", "/numbers", int, counting_parse, sorted)
+
+
+async def test_unchanged_input_reuses_the_last_result(tmp_path: Path) -> None:
+    """The same bytes again: the previous records with a new time, not parsed again."""
+    parsed: list[bytes] = []
+    spec = counting_spec(parsed)
+    bodies = [b"[2, 1]", b"[2, 1]", b"[3, 1]"]
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=bodies.pop(0))
+
+    last = LastInput()
+    settings = settings_for(tmp_path)
+    async with client_for(httpx.MockTransport(handler)) as client:
+        fetch = make_fetch(spec, settings, client)
+        first, _ = await collect_once(spec, fetch, LIMITS, 5.0, last=last)
+        second, _ = await collect_once(spec, fetch, LIMITS, 5.0, last=last)
+        third, _ = await collect_once(spec, fetch, LIMITS, 5.0, last=last)
+    assert first is not None
+    assert second is not None
+    assert third is not None
+    assert parsed == [b"[2, 1]", b"[3, 1]"]
+    assert second.records is first.records
+    assert second.prepared_json is first.prepared_json
+    assert second.wall_time >= first.wall_time
+    assert json.loads(third.prepared_json) == [1, 3]
+    assert last.result is third
+
+
+async def test_a_failed_collection_keeps_the_last_input(tmp_path: Path) -> None:
+    """A failure in between does not make the next identical input parse again."""
+    parsed: list[bytes] = []
+    spec = counting_spec(parsed)
+    statuses = [200, 404, 404, 404, 200]
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(statuses.pop(0), content=b"[1]")
+
+    last = LastInput()
+    settings = settings_for(tmp_path)
+    async with client_for(httpx.MockTransport(handler)) as client:
+        fetch = make_fetch(spec, settings, client)
+        good, _ = await collect_once(spec, fetch, LIMITS, 5.0, last=last)
+        failed, error = await collect_once(spec, fetch, LIMITS, 0.1, last=last)
+        again, _ = await collect_once(spec, fetch, LIMITS, 5.0, last=last)
+    assert failed is None
+    assert error is not None
+    assert good is not None
+    assert again is not None
+    assert again.records is good.records
+    assert parsed == [b"[1]"]

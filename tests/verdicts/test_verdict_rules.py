@@ -154,7 +154,7 @@ def test_mms_uses_its_own_thresholds() -> None:
 )
 def test_voice_rows_at_the_limits(change: dict[str, Any], good: bool) -> None:
     """Voice: stability ≥ 0.8, purity ≥ 50, ttfb ≤ 500, load ≤ 90, limits included."""
-    assert is_good_voice_row(replace(GOOD_VOICE, **change), T) is good
+    assert is_good_voice_row(GOOD_VOICE._replace(**change), T) is good
 
 
 @pytest.mark.parametrize(("delivery_time", "good"), [(300, True), (301, False), (0, True)])
