@@ -46,20 +46,28 @@ HISTORY_REUSE_ENTRIES = 512
 
 
 class RecentAnswers:
-    """Documents built for a query, reused for ``seconds`` (at most ``entries`` kept)."""
+    """Documents built for a query, reused for ``seconds`` (at most ``entries`` kept).
+
+    One build per query at a time: while a request rebuilds an expired answer, the others
+    asking for it get the previous one at once rather than reading the database too.
+    """
 
     def __init__(self, seconds: float, entries: int) -> None:
         self.seconds = seconds
         self.entries = entries
         self._items: OrderedDict[Hashable, tuple[float, Document]] = OrderedDict()
+        self._building: set[Hashable] = set()
 
     async def get(self, key: Hashable, build: Callable[[], Awaitable[Document]]) -> Document:
         """The document of ``key`` built less than ``seconds`` ago, or a new one."""
-        now = trio.current_time()
         found = self._items.get(key)
-        if found is not None and found[0] > now:
+        if found is not None and (found[0] > trio.current_time() or key in self._building):
             return found[1]
-        document = await build()
+        self._building.add(key)
+        try:
+            document = await build()
+        finally:
+            self._building.discard(key)
         self._items[key] = (trio.current_time() + self.seconds, document)
         self._items.move_to_end(key)
         while len(self._items) > self.entries:
