@@ -217,3 +217,37 @@ async def test_recent_answers_are_reused_for_a_second_then_rebuilt(
     await recent.get("c", builder("c"))  # over two entries: the oldest ("a") goes
     await recent.get("a", builder("a"))
     assert built == ["a", "a", "b", "c", "a"]
+
+
+async def test_while_one_request_rebuilds_the_others_get_the_previous_answer(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    recent = RecentAnswers(seconds=1.0, entries=4)
+    release = trio.Event()
+    builds: list[int] = []
+
+    async def slow_build() -> Document:
+        builds.append(len(builds))
+        await release.wait()
+        return Document.of(b"new")
+
+    async def old_build() -> Document:
+        return Document.of(b"old")
+
+    await recent.get("k", old_build)
+    await trio.sleep(2)  # expired
+    answers: list[bytes] = []
+
+    async def ask() -> None:
+        answers.append((await recent.get("k", slow_build)).body)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ask)
+        await trio.sleep(0.1)  # the first asker is rebuilding
+        await ask()
+        await ask()
+        assert answers == [b"old", b"old"]
+        release.set()
+    assert answers == [b"old", b"old", b"new"]
+    assert builds == [0]
+    assert (await recent.get("k", slow_build)).body == b"new"
