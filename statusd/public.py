@@ -59,7 +59,7 @@ class PublicState:
         self._inputs = PublicInputs({}, frozenset(), {}, False, time.time())
         self.verdicts: VerdictSet = self.build(self._inputs).verdicts
         self._documents: dict[str, Document] | None = None
-        self._encoding = trio.Lock()
+        self._lock = trio.Lock()  # one build or encoding at a time
         self._latest: StateView | None = None
         self._wakeup = trio.Event()
 
@@ -75,16 +75,25 @@ class PublicState:
             await self._wakeup.wait()
             await trio.sleep(SETTLE_SECONDS)
             self._wakeup = trio.Event()
+            await self.catch_up()
+
+    async def catch_up(self) -> VerdictSet:
+        """The verdicts of the newest view observed, rebuilt first if one is pending.
+
+        Readers call it too: a page that saw /api change asks for the verdicts at once, and
+        must not get those of the view before (the run task may still be settling).
+        """
+        async with self._lock:
             view, self._latest = self._latest, None
-            if view is None:
-                continue
-            inputs = inputs_of(view)
-            records = sum(len(rows) for rows in inputs.records.values() if rows)
-            if records > THREAD_ABOVE_RECORDS:
-                built = await trio.to_thread.run_sync(self.build, inputs)
-            else:
-                built = self.build(inputs)
-            self.publish(built)
+            if view is not None:
+                inputs = inputs_of(view)
+                records = sum(len(rows) for rows in inputs.records.values() if rows)
+                if records > THREAD_ABOVE_RECORDS:
+                    built = await trio.to_thread.run_sync(self.build, inputs)
+                else:
+                    built = self.build(inputs)
+                self.publish(built)
+        return self.verdicts
 
     def update(
         self,
@@ -100,8 +109,8 @@ class PublicState:
         self.publish(self.build(inputs))
 
     def build(self, inputs: PublicInputs) -> Built:
-        """Verdicts and the advanced timeline; may run in a thread (``run`` awaits it, so
-        the cell cache is never used by two builds at once)."""
+        """Verdicts and the advanced timeline; may run in a thread (``catch_up`` awaits it
+        under its lock, so the cell cache is never used by two builds at once)."""
         verdicts = compute_verdicts(
             inputs.records,
             self.thresholds,
@@ -133,7 +142,8 @@ class PublicState:
         Encoded at most once per view, in a worker thread when the cells are many; requests
         that arrive meanwhile wait for that one encoding.
         """
-        async with self._encoding:
+        await self.catch_up()
+        async with self._lock:
             if self._documents is None:
                 if len(self.verdicts.cells) > THREAD_ABOVE_CELLS:
                     encode = self._encoder()

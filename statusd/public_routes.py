@@ -147,13 +147,12 @@ def register_public_routes(
 
     @app.route("/badge/<product>/<key>.svg", methods=READ_ONLY)
     async def badge(product: str, key: str) -> Response:
-        body = cell_badge(public.verdicts, product, key)
+        body = cell_badge(await public.catch_up(), product, key)
         return document_response(Document.of(body), PUBLIC_MAX_AGE, SVG_TYPE.encode())
 
     @app.route("/badge/<name>.svg", methods=READ_ONLY)
     async def single_badge(name: str) -> Response:
-        if name == "overall":
-            body = overall_badge(public.verdicts)
-        else:
-            body = cell_badge(public.verdicts, name, None)  # support; others: 400/404
+        verdicts = await public.catch_up()
+        # support (one cell); any other name is a 400/404 from cell_badge
+        body = overall_badge(verdicts) if name == "overall" else cell_badge(verdicts, name, None)
         return document_response(Document.of(body), PUBLIC_MAX_AGE, SVG_TYPE.encode())

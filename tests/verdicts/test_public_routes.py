@@ -25,7 +25,7 @@ from statusd.history_writer import HistoryInbox
 from statusd.public import PublicState
 from statusd.public_routes import RecentAnswers, register_public_routes
 from statusd.records import BillingRecord, IncidentRecord, SmsRecord, SupportTopic
-from statusd.state import StateView
+from statusd.state import SourceStatus, StateView
 from statusd.statuspage import PageInfo
 from statusd.verdicts import VerdictSet, VerdictThresholds
 
@@ -251,3 +251,18 @@ async def test_while_one_request_rebuilds_the_others_get_the_previous_answer(
     assert answers == [b"old", b"old", b"new"]
     assert builds == [0]
     assert (await recent.get("k", slow_build)).body == b"new"
+
+
+async def test_a_reader_never_gets_verdicts_older_than_the_state_it_observed(
+    wired: tuple[QuartTrio, PublicState, HistoryInbox],
+) -> None:
+    """The page fetches /api/verdicts as soon as /api changes: the view observed then is
+    built for that request even though the run task (settling) has not got to it yet."""
+    _, public, _ = wired
+    assert public.verdicts.indicator != "critical"
+    down = StateView(ERROR_DOCUMENT, {"sms": SourceStatus("sms")}, frozenset(), True, 1, NOW)
+    public.observe(down)  # /api serves the error document now; no run task here
+    document = await public.document("/api/v2/status.json")
+    assert document is not None
+    assert b'"indicator":"critical"' in document.body
+    assert (await public.catch_up()).indicator == "critical"
