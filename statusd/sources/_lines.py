@@ -96,14 +96,9 @@ def parse_lines(
     """
     skipped = SkipCounter()
     records: list[R] = []
-    if raw.startswith(BOM):
-        raw = raw[len(BOM) :]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
+    raw, text = _decoded(raw)
     if text is None or plain is None or plain.max_length > limits.max_line_bytes:
-        lines: Iterable[str] = (
+        lines = (
             _iter_lines_bytewise(raw, limits.max_line_bytes, skipped)
             if text is None
             else _iter_text_lines(text, limits.max_line_bytes, skipped)
@@ -161,13 +156,20 @@ def _pieces(text: str, size: int) -> Iterator[str]:
 
 def iter_lines(raw: bytes, max_line_bytes: int, skipped: SkipCounter) -> Iterator[str]:
     """The non-blank lines of a file as text; too long and undecodable lines are counted."""
+    raw, text = _decoded(raw)
+    if text is None:
+        return _iter_lines_bytewise(raw, max_line_bytes, skipped)
+    return _iter_text_lines(text, max_line_bytes, skipped)
+
+
+def _decoded(raw: bytes) -> tuple[bytes, str | None]:
+    """``raw`` without a leading BOM, and its text (None if it is not valid UTF-8 as a whole)."""
     if raw.startswith(BOM):
         raw = raw[len(BOM) :]
     try:
-        text = raw.decode("utf-8")
+        return raw, raw.decode("utf-8")
     except UnicodeDecodeError:
-        return _iter_lines_bytewise(raw, max_line_bytes, skipped)
-    return _iter_text_lines(text, max_line_bytes, skipped)
+        return raw, None
 
 
 def _iter_text_lines(text: str, max_line_bytes: int, skipped: SkipCounter) -> Iterator[str]:
