@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import logging
 import math
 import sqlite3
@@ -628,10 +629,16 @@ def read_daily(
     if conn is not None:
         row = conn.execute("SELECT id FROM cells WHERE name = ?", (cell,)).fetchone()
     if conn is not None and row is not None:
-        for day, verdict, amount in conn.execute(
-            "SELECT day, verdict, seconds FROM daily WHERE cell = ? AND day BETWEEN ? AND ?",
+        # One row holding them all: sqlite3 releases and retakes the GIL for every row it
+        # steps to, and while the event loop is busy each retake waits for the switch
+        # interval, so a read of a few hundred rows stalled requests for tens of ms. (JSON
+        # keeps 15 significant digits of a real: far finer than the whole seconds served.)
+        (rows,) = conn.execute(
+            "SELECT json_group_array(json_array(day, verdict, seconds)) FROM daily"
+            " WHERE cell = ? AND day BETWEEN ? AND ?",
             (row[0], first, last),
-        ):
+        ).fetchone()
+        for day, verdict, amount in json.loads(rows):
             seconds[day][verdict] = seconds[day].get(verdict, 0.0) + amount
         for _, verdict, start, end in _open_rows(conn, now, row[0]):
             for day, amount in split_by_day(max(start, first * DAY), end):
