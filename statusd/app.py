@@ -85,7 +85,7 @@ def document_response(
         max_age=max_age,
         content_type=content_type,
     )
-    response = Response(body, status=status)
+    response = Response(b"".join(body), status=status)
     for name, value in headers:
         response.headers[name.decode()] = value.decode()
     return response

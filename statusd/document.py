@@ -137,17 +137,42 @@ def _encode_object(members: dict[str, Any], parts: list[bytes]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """Immutable bytes of one version of a JSON document and its validators."""
+    """Immutable bytes of one version of a JSON document and its validators.
 
-    body: bytes
-    gzip_body: bytes
+    The body is kept in the pieces it was built from (``parts``; one piece for most
+    documents) and sent piece by piece: joining a million-row /api body would copy 300 MB
+    while holding the GIL, and keep that copy besides the pieces.
+    """
+
+    parts: tuple[bytes, ...]
+    gzip_parts: tuple[bytes, ...]
     etag: str
+    length: int
+    gzip_length: int
 
     @classmethod
     def of(cls, body: bytes) -> Document:
         digest = hashlib.sha256(body).hexdigest()[:32]
         gzip_body = gzip.compress(body, gzip_level(len(body)), mtime=0)
-        return cls(body=body, gzip_body=gzip_body, etag=f'"{digest}"')
+        return cls.of_parts((body,), (gzip_body,), f'"{digest}"')
+
+    @classmethod
+    def of_parts(cls, parts: Sequence[bytes], gzip_parts: Sequence[bytes], etag: str) -> Document:
+        """A document of pieces (empty pieces are dropped)."""
+        plain = tuple(part for part in parts if part)
+        gzipped = tuple(part for part in gzip_parts if part)
+        length = sum(map(len, plain))
+        return cls(plain, gzipped, etag, length, sum(map(len, gzipped)))
+
+    @property
+    def body(self) -> bytes:
+        """The whole body (a copy when it has several parts: for tests and small documents)."""
+        return b"".join(self.parts)
+
+    @property
+    def gzip_body(self) -> bytes:
+        """The whole gzip body (see ``body``)."""
+        return b"".join(self.gzip_parts)
 
 
 def result_parts(fragments: Sequence[tuple[str, bytes]]) -> list[bytes]:
@@ -187,15 +212,15 @@ _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # no name, mtime 0, 
 _FINAL_EMPTY_BLOCK = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS).flush()
 
 
-def gzip_of_segments(parts: Sequence[bytes], segments: Sequence[bytes]) -> bytes:
-    """A gzip member whose content is ``b"".join(parts)``, made of each part's
-    ``deflate_segment`` (``segments``, in the same order)."""
+def gzip_of_segments(parts: Sequence[bytes], segments: Sequence[bytes]) -> list[bytes]:
+    """The pieces of a gzip member whose content is ``b"".join(parts)``, made of each
+    part's ``deflate_segment`` (``segments``, in the same order)."""
     crc, size = 0, 0
     for part in parts:
         crc = zlib.crc32(part, crc)
         size += len(part)
     trailer = struct.pack("<II", crc, size & 0xFFFFFFFF)
-    return b"".join([_GZIP_HEADER, *segments, _FINAL_EMPTY_BLOCK, trailer])
+    return [_GZIP_HEADER, *segments, _FINAL_EMPTY_BLOCK + trailer]
 
 
 def build_result_document(
@@ -210,16 +235,17 @@ def build_result_document(
     if fragments is None:
         return ERROR_DOCUMENT
     parts = result_parts(fragments)
-    body = b"".join(parts)
-    if len(body) <= FAST_GZIP_ABOVE:
-        return Document.of(body)
+    if sum(map(len, parts)) <= FAST_GZIP_ABOVE:
+        return Document.of(b"".join(parts))
     known = list(segments or [b""] * len(fragments))
     deflated = []
+    digest = hashlib.sha256()
     for index, part in enumerate(parts):
         known_segment = known[index // 2] if index % 2 else b""
         deflated.append(known_segment or deflate_segment(part))
-    digest = hashlib.sha256(body).hexdigest()[:32]
-    return Document(body, gzip_of_segments(parts, deflated), f'"{digest}"')
+        digest.update(part)
+    etag = f'"{digest.hexdigest()[:32]}"'
+    return Document.of_parts(parts, gzip_of_segments(parts, deflated), etag)
 
 
 ERROR_DOCUMENT = Document.of(ERROR_BODY)

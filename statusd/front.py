@@ -95,12 +95,17 @@ class FrontApp:
             "headers": response_headers,
         }
         await send(start)
-        content: HTTPResponseBodyEvent = {
-            "type": "http.response.body",
-            "body": b"" if scope["method"] == "HEAD" else body,
-            "more_body": False,
-        }
-        await send(content)
+        parts = () if scope["method"] == "HEAD" else body
+        last = len(parts) - 1
+        for index, part in enumerate(parts):
+            content: HTTPResponseBodyEvent = {
+                "type": "http.response.body",
+                "body": part,
+                "more_body": index < last,
+            }
+            await send(content)
+        if not parts:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
         self._metrics.request_served("/api", status)
 
 

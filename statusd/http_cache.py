@@ -65,8 +65,8 @@ def accepts_gzip(accept_encoding: str) -> bool:
     return False
 
 
-Answer = tuple[int, Headers, bytes]
-"""Status, headers and body of one response."""
+Answer = tuple[int, Headers, tuple[bytes, ...]]
+"""Status, headers and body of one response (the body in pieces: ``Document.parts``)."""
 
 
 def negotiate(
@@ -104,13 +104,13 @@ def build_answer(
         (b"vary", b"Accept-Encoding"),
     ]
     if not_modified:
-        return 304, headers, b""
-    body = document.gzip_body if use_gzip else document.body
+        return 304, headers, ()
     headers.append((b"content-type", content_type))
     if use_gzip:
         headers.append((b"content-encoding", b"gzip"))
-    headers.append((b"content-length", str(len(body)).encode()))
-    return 200, headers, body
+    length = document.gzip_length if use_gzip else document.length
+    headers.append((b"content-length", str(length).encode()))
+    return 200, headers, document.gzip_parts if use_gzip else document.parts
 
 
 class AnswerCache:

@@ -5,9 +5,11 @@ cyclic GC paused. (Timings are in bench/; these tests check only what must stay 
 from __future__ import annotations
 
 import gc
+import gzip
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 from unittest.mock import patch
@@ -21,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from statusd import document
-from statusd.document import Document, encode_json, encode_json_chunked
+from statusd.document import Document, encode_json, encode_json_chunked, result_parts
 from statusd.front import FrontApp, serve_front
 from statusd.http_cache import AnswerCache, negotiate
 from statusd.metrics import Metrics
@@ -86,7 +88,7 @@ def test_answer_cache_follows_a_new_document() -> None:
     cache.answer(DOC, if_none_match="", accept_encoding="", max_age=5)
     status, headers, body = cache.answer(OTHER, if_none_match="", accept_encoding="", max_age=5)
     assert status == 200
-    assert body == OTHER.body
+    assert b"".join(body) == OTHER.body
     assert (b"etag", OTHER.etag.encode()) in headers
 
 
@@ -145,8 +147,34 @@ async def test_api_is_answered_in_front_like_negotiate() -> None:
         )
         assert sent[0]["status"] == status
         assert sent[0]["headers"] == headers
-        assert sent[1]["body"] == (body if method == "GET" else b"")
+        pieces = sent[1:]
+        assert b"".join(m["body"] for m in pieces) == (b"".join(body) if method == "GET" else b"")
+        assert [m["more_body"] for m in pieces] == [True] * (len(pieces) - 1) + [False]
     assert inner.calls == []
+
+
+async def test_a_document_in_parts_is_sent_part_by_part() -> None:
+    """A big /api body is never joined: each part is one body message, the last one ends
+    it, and Content-Length counts them all (plain and gzip)."""
+    front, _ = front_app()
+    parts = result_parts([("sms", b"[" + b"1," * 40 + b"1]"), ("support", b"[1,0]")])
+    document = Document.of_parts(parts, [gzip.compress(b"".join(parts), mtime=0)], '"parts"')
+    assert len(document.parts) > 1
+    front._state._view = replace(front._state.view, document=document)
+    for encoding, expected in ((b"identity", document.parts), (b"gzip", document.gzip_parts)):
+        sent: list[Any] = []
+
+        async def send(message: Any, sent: list[Any] = sent) -> None:
+            sent.append(message)
+
+        with trio.fail_after(5):
+            await front(
+                http_scope("/api", "GET", [(b"accept-encoding", encoding)]), no_receive, send
+            )
+        headers = dict(sent[0]["headers"])
+        assert [m["body"] for m in sent[1:]] == list(expected)
+        assert [m["more_body"] for m in sent[1:]][-1] is False
+        assert int(headers[b"content-length"]) == sum(map(len, expected))
 
 
 async def test_api_request_with_a_body_goes_to_the_inner_app() -> None:
