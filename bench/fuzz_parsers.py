@@ -79,7 +79,7 @@ def exercise(source: str, raw: bytes) -> None:
         result = parse_and_encode(spec, raw, limits, 1_800_000_000.0)
     except SourceError:
         return
-    json.loads(result.prepared_json)  # what /api embeds is JSON
+    json.loads(b"".join(result.prepared_json))  # what /api embeds is JSON
     loaded = decode_state(encode_state([result]), ALL_SOURCES, limits)  # the state file round trip
     if loaded != [result]:
         raise AssertionError(f"state file round trip changed the {source} result")

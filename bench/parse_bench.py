@@ -92,7 +92,7 @@ def parser_rates(inputs: dict[str, bytes], limits: Limits) -> Section:
             "bytes": len(raw),
             "rows": rows,
             "records": len(parsed.records),
-            "json_bytes": len(encoded),
+            "json_bytes": sum(map(len, encoded)),
             "parse_cpu_s": parse_s,
             "prepare_encode_cpu_s": encode_s,
         }

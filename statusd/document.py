@@ -7,7 +7,7 @@ import hashlib
 import json
 import struct
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,32 +40,74 @@ class JsonStrings(dict[str, str]):
         return quoted
 
 
-def join_json_rows(rows: Iterable[str], per_piece: int = ENCODE_CHUNK_ITEMS) -> bytes:
-    """``b",".join`` of the UTF-8 of JSON texts, encoded a piece at a time: one non-ASCII
-    character would make a single joined ``str`` of a million rows take 2-4 bytes per
-    character, and its bytes would be a second copy of it all."""
-    pieces: list[bytes] = []
+JsonPieces = tuple[bytes, ...]
+"""The UTF-8 JSON of a value cut in pieces (their concatenation is the JSON): a big value is
+never joined into one bytes object, which would copy hundreds of MB while holding the GIL."""
+
+PIECE_BYTES = 1024 * 1024
+"""``coalesce`` joins small pieces up to about this size (a join this small is brief)."""
+
+
+def coalesce(pieces: Iterable[bytes], size: int = PIECE_BYTES) -> JsonPieces:
+    """``pieces`` with the small ones joined into pieces of about ``size`` bytes (a piece
+    bigger than that is kept as it is; empty ones are dropped)."""
+    out: list[bytes] = []
+    batch: list[bytes] = []
+    batch_bytes = 0
+    for piece in pieces:
+        if not piece:
+            continue
+        batch.append(piece)
+        batch_bytes += len(piece)
+        if batch_bytes >= size:
+            out.append(b"".join(batch))
+            batch, batch_bytes = [], 0
+    if batch:
+        out.append(b"".join(batch))
+    return tuple(out)
+
+
+def json_rows_pieces(rows: Iterable[str], per_piece: int = ENCODE_CHUNK_ITEMS) -> Iterator[bytes]:
+    """The UTF-8 of ``",".join(rows)`` (JSON texts), encoded ``per_piece`` rows at a time:
+    one non-ASCII character would make a single joined ``str`` of a million rows take 2-4
+    bytes per character, and its bytes would be a second copy of it all."""
     batch: list[str] = []
+    separator = b""
     for row in rows:
         batch.append(row)
         if len(batch) == per_piece:
-            pieces.append(",".join(batch).encode())
-            batch = []
+            yield separator + ",".join(batch).encode()
+            batch, separator = [], b","
     if batch:
-        pieces.append(",".join(batch).encode())
-    return b",".join(pieces)
+        yield separator + ",".join(batch).encode()
 
 
-def encode_json_chunked(value: Any) -> bytes:
-    """The bytes of ``encode_json(value)``, encoded in pieces of about ``ENCODE_CHUNK_ITEMS``
-    items (for big values, in a worker thread: between pieces the event loop gets the GIL).
+def json_list_pieces(items: Iterable[Iterable[bytes]]) -> Iterator[bytes]:
+    """The pieces of a JSON list whose items' JSON are given in pieces."""
+    yield b"["
+    separator = b""
+    for item in items:
+        yield separator
+        yield from item
+        separator = b","
+    yield b"]"
+
+
+def encode_json_pieces(value: Any) -> JsonPieces:
+    """``encode_json(value)`` in pieces, encoded about ``ENCODE_CHUNK_ITEMS`` items at a time
+    (for big values, in a worker thread: between pieces the event loop gets the GIL).
 
     Long lists and objects are cut in slices sized after their first item, so their items
     are assumed to be alike (records are); short ones with heavy items go item by item.
     """
     parts: list[bytes] = []
     _encode_into(value, parts)
-    return b"".join(parts)
+    return coalesce(parts)
+
+
+def encode_json_chunked(value: Any) -> bytes:
+    """The bytes of ``encode_json(value)``, made by ``encode_json_pieces``."""
+    return b"".join(encode_json_pieces(value))
 
 
 def _weight(value: Any) -> int:
@@ -175,18 +217,23 @@ class Document:
         return b"".join(self.gzip_parts)
 
 
-def result_parts(fragments: Sequence[tuple[str, bytes]]) -> list[bytes]:
-    """The ResultT bytes in pieces: glue, first value, glue, second value, …, glue."""
-    parts = [b'{"status":true,"data":{']
+def result_sections(fragments: Sequence[tuple[str, JsonPieces]]) -> list[JsonPieces]:
+    """The ResultT bytes in sections: glue, first value, glue, second value, …, glue."""
+    sections: list[JsonPieces] = []
+    glue = b'{"status":true,"data":{'
     for index, (name, value) in enumerate(fragments):
-        glue = (b"," if index else b"") + encode_json(name) + b":"
-        parts[-1] += glue
-        parts += [value, b""]
-    parts[-1] += b'},"error":""}'
-    return parts
+        sections += [(glue + (b"," if index else b"") + encode_json(name) + b":",), value]
+        glue = b""
+    sections.append((glue + b'},"error":""}',))
+    return sections
 
 
-def result_body(fragments: Sequence[tuple[str, bytes]] | None) -> bytes:
+def result_parts(fragments: Sequence[tuple[str, JsonPieces]]) -> list[bytes]:
+    """The ResultT bytes in pieces (``result_sections`` one after the other)."""
+    return [part for section in result_sections(fragments) for part in section]
+
+
+def result_body(fragments: Sequence[tuple[str, JsonPieces]] | None) -> bytes:
     """The ResultT bytes: the ``data`` object from each source's encoded value, in order,
     or the error document when ``fragments`` is None (a source without fresh data)."""
     if fragments is None:
@@ -199,13 +246,17 @@ def gzip_level(size: int) -> int:
     return 1 if size > FAST_GZIP_ABOVE else 6
 
 
-def deflate_segment(data: bytes) -> bytes:
-    """Raw deflate of ``data`` that ends on a byte boundary and is not final (a sync flush),
-    so that segments compressed on their own concatenate into one valid stream (as ``pigz``
-    does). A source's big value is compressed once, by its collector; a document rebuilt
-    because another source changed reuses it instead of compressing 300 MB again."""
-    compressor = zlib.compressobj(gzip_level(len(data)), zlib.DEFLATED, -zlib.MAX_WBITS)
-    return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+def deflate_segment(pieces: Sequence[bytes]) -> bytes:
+    """Raw deflate of the concatenated ``pieces`` that ends on a byte boundary and is not
+    final (a sync flush), so that segments compressed on their own concatenate into one
+    valid stream (as ``pigz`` does). A source's big value is compressed once, by its
+    collector; a document rebuilt because another source changed reuses it instead of
+    compressing 300 MB again."""
+    size = sum(map(len, pieces))
+    compressor = zlib.compressobj(gzip_level(size), zlib.DEFLATED, -zlib.MAX_WBITS)
+    out = [compressor.compress(piece) for piece in pieces]
+    out.append(compressor.flush(zlib.Z_SYNC_FLUSH))
+    return b"".join(out)
 
 
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # no name, mtime 0, OS unknown
@@ -224,7 +275,7 @@ def gzip_of_segments(parts: Sequence[bytes], segments: Sequence[bytes]) -> list[
 
 
 def build_result_document(
-    fragments: Sequence[tuple[str, bytes]] | None,
+    fragments: Sequence[tuple[str, JsonPieces]] | None,
     segments: Sequence[bytes] | None = None,
 ) -> Document:
     """``Document`` of ``result_body``; CPU-heavy for big inputs, so run it in a thread.
@@ -234,15 +285,17 @@ def build_result_document(
     """
     if fragments is None:
         return ERROR_DOCUMENT
-    parts = result_parts(fragments)
+    sections = result_sections(fragments)
+    parts = [part for section in sections for part in section]
     if sum(map(len, parts)) <= FAST_GZIP_ABOVE:
         return Document.of(b"".join(parts))
     known = list(segments or [b""] * len(fragments))
-    deflated = []
+    deflated = [
+        (known[index // 2] if index % 2 else b"") or deflate_segment(section)
+        for index, section in enumerate(sections)
+    ]
     digest = hashlib.sha256()
-    for index, part in enumerate(parts):
-        known_segment = known[index // 2] if index % 2 else b""
-        deflated.append(known_segment or deflate_segment(part))
+    for part in parts:
         digest.update(part)
     etag = f'"{digest.hexdigest()[:32]}"'
     return Document.of_parts(parts, gzip_of_segments(parts, deflated), etag)

@@ -6,13 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from statusd.document import JsonPieces
+
 
 @dataclass(frozen=True, slots=True)
 class GoodResult:
     """The valid records of one successful collection, prepared and encoded once.
 
     ``prepared_json`` is the JSON of the source's value in the /api ``data`` object, encoded
-    in the collector's worker thread so the state holder only concatenates bytes.
+    in the collector's worker thread (in pieces: see ``document.JsonPieces``), so the state
+    holder only lines pieces up.
     ``wall_time`` is when the collection finished (UNIX seconds; survives restarts).
     ``raw`` is the input the parser read (the source's bytes, kept as they are): the state
     file stores it and parses it again at start. A result without it (``b""``: restored
@@ -21,7 +24,7 @@ class GoodResult:
 
     source: str
     records: tuple[Any, ...]
-    prepared_json: bytes
+    prepared_json: JsonPieces
     skipped: Mapping[str, int]
     wall_time: float
     raw: bytes = field(default=b"", repr=False)  # megabytes: kept out of reprs

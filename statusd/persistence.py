@@ -42,7 +42,7 @@ from typing import Any
 
 import trio
 
-from statusd.document import encode_json, encode_json_chunked
+from statusd.document import JsonPieces, encode_json, encode_json_chunked
 from statusd.outcome import GoodResult
 from statusd.records import record_fields, record_json
 from statusd.sources.base import Limits, SourceError, SourceSpec
@@ -273,7 +273,7 @@ class StateWriter:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._pending: Mapping[str, GoodResult] | None = None
-        self._written: dict[str, bytes] = {}
+        self._written: dict[str, JsonPieces] = {}
         self._parts: dict[str, tuple[GoodResult, bytes]] = {}
         self._wakeup = trio.Event()
         self._failed = False

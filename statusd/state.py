@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 import trio
 
-from statusd.document import ERROR_DOCUMENT, Document, build_result_document
+from statusd.document import ERROR_DOCUMENT, Document, JsonPieces, build_result_document
 from statusd.outcome import CollectionOutcome, GoodResult
 
 log = logging.getLogger("statusd.state")
@@ -87,7 +87,7 @@ class StateHolder:
         self._on_outcome = on_outcome
         self._observers = list(observers)
         self._statuses = {name: SourceStatus(name) for name in self._names}
-        self._fragments: tuple[bytes, ...] | None = None
+        self._fragments: tuple[JsonPieces, ...] | None = None
         self._ever_ready = False
         self._document_changed = trio.Event()
         self._closed = False
@@ -190,7 +190,7 @@ class StateHolder:
         fresh = frozenset(
             name for name, s in self._statuses.items() if s.is_fresh(now, self._stale_after)
         )
-        fragments: tuple[bytes, ...] | None = None
+        fragments: tuple[JsonPieces, ...] | None = None
         if len(fresh) == len(self._names):
             fragments = tuple(self._good(name).prepared_json for name in self._names)
         view = self._view
@@ -223,12 +223,12 @@ class StateHolder:
         return good
 
     async def _build(
-        self, fragments: tuple[bytes, ...] | None, segments: tuple[bytes, ...] | None
+        self, fragments: tuple[JsonPieces, ...] | None, segments: tuple[bytes, ...] | None
     ) -> Document:
         if fragments is None:
             return ERROR_DOCUMENT
         pairs = list(zip(self._names, fragments, strict=True))
-        if sum(len(f) for f in fragments) > THREAD_BUILD_ABOVE:
+        if sum(len(piece) for pieces in fragments for piece in pieces) > THREAD_BUILD_ABOVE:
             return await trio.to_thread.run_sync(
                 build_result_document, pairs, segments, abandon_on_cancel=True
             )

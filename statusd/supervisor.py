@@ -91,7 +91,9 @@ def parse_and_encode(spec: SourceSpec[Any], raw: bytes, limits: Limits, wall: fl
         skipped=dict(parsed.skipped),
         wall_time=wall,
         raw=raw,
-        prepared_deflate=deflate_segment(prepared) if len(prepared) > DEFLATE_ABOVE else b"",
+        prepared_deflate=(
+            deflate_segment(prepared) if sum(map(len, prepared)) > DEFLATE_ABOVE else b""
+        ),
     )
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
-from statusd.document import encode_json_chunked
+from statusd.document import JsonPieces, encode_json_pieces
 
 JsonValue = Any
 """A value ``json.dumps`` accepts (dicts, lists, str, int, float, bool, None)."""
@@ -80,12 +80,12 @@ class SourceSpec(Generic[R]):
     record_type: type[R]
     parse: Callable[[bytes, Limits], ParseResult[R]]
     prepare: Callable[[Sequence[R]], JsonValue]
-    encode_prepared: Callable[[Sequence[R]], bytes] | None = None
-    """Optional: the bytes of ``encode_json(prepare(records))``, written directly (sources
+    encode_prepared: Callable[[Sequence[R]], JsonPieces] | None = None
+    """Optional: ``encode_json(prepare(records))`` in pieces, written directly (sources
     with a million records: building and encoding a dict per record costs seconds)."""
 
-    def prepared_json(self, records: Sequence[R]) -> bytes:
-        """The JSON of the /api value of ``records``."""
+    def prepared_json(self, records: Sequence[R]) -> JsonPieces:
+        """The JSON of the /api value of ``records``, in pieces."""
         if self.encode_prepared is not None:
             return self.encode_prepared(records)
-        return encode_json_chunked(self.prepare(records))
+        return encode_json_pieces(self.prepare(records))

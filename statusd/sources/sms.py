@@ -23,7 +23,13 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from statusd.countries import country_codes, country_name
-from statusd.document import JsonStrings, join_json_rows
+from statusd.document import (
+    JsonPieces,
+    JsonStrings,
+    coalesce,
+    json_list_pieces,
+    json_rows_pieces,
+)
 from statusd.records import MmsRecord, SmsRecord, record_json
 from statusd.sources._lines import (
     FIELD_COUNT,
@@ -120,8 +126,8 @@ def _name_then_provider(key: tuple[str, str]) -> tuple[str, str]:
     return (key[1], key[0])
 
 
-def encode_provider_lists(records: Sequence[SmsLike]) -> bytes:
-    """The bytes of ``encode_json(prepare_provider_lists(records))``, written directly.
+def encode_provider_lists(records: Sequence[SmsLike]) -> JsonPieces:
+    """``encode_json(prepare_provider_lists(records))`` in pieces, written directly.
 
     Same groups as ``prepare_provider_lists``; each row is formatted as JSON text (values
     through ``JsonStrings``, so any string is escaped as ``json.dumps`` would) and each group
@@ -152,10 +158,10 @@ def encode_provider_lists(records: Sequence[SmsLike]) -> bytes:
             groups[key] = [row]
         else:
             group.append(row)
-    encoded = {key: join_json_rows(rows) for key, rows in groups.items()}
-    by_provider = b",".join(encoded[key] for key in sorted(encoded))
-    by_country = b",".join(encoded[key] for key in sorted(encoded, key=_name_then_provider))
-    return b"[[" + by_provider + b"],[" + by_country + b"]]"
+    encoded = {key: tuple(json_rows_pieces(rows)) for key, rows in groups.items()}
+    by_provider = json_list_pieces(encoded[key] for key in sorted(encoded))
+    by_country = json_list_pieces(encoded[key] for key in sorted(encoded, key=_name_then_provider))
+    return coalesce(json_list_pieces([by_provider, by_country]))
 
 
 def prepare_sms(records: Sequence[SmsRecord]) -> JsonValue:

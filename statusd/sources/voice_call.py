@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 
 from statusd.countries import country_codes
-from statusd.document import JsonStrings, join_json_rows
+from statusd.document import JsonPieces, JsonStrings, coalesce, json_list_pieces, json_rows_pieces
 from statusd.records import VoiceRecord, record_json
 from statusd.sources._lines import (
     FIELD_COUNT,
@@ -121,8 +121,8 @@ def prepare_voice_call(records: Sequence[VoiceRecord]) -> JsonValue:
     return [record_json(record) for record in records]
 
 
-def encode_voice_call(records: Sequence[VoiceRecord]) -> bytes:
-    """The bytes of ``encode_json(prepare_voice_call(records))``, written directly: strings
+def encode_voice_call(records: Sequence[VoiceRecord]) -> JsonPieces:
+    """``encode_json(prepare_voice_call(records))`` in pieces, written directly: strings
     through ``JsonStrings``, the float as ``repr`` and the integers as ``str`` (what
     ``json.dumps`` writes for them). Property-tested against the slow path."""
     quoted = JsonStrings()
@@ -133,7 +133,7 @@ def encode_voice_call(records: Sequence[VoiceRecord]) -> bytes:
         f'"voice_purity":{r.voice_purity},"median_of_calls_time":{r.median_of_calls_time}}}'
         for r in records
     )
-    return b"[" + join_json_rows(rows) + b"]"
+    return coalesce(json_list_pieces([json_rows_pieces(rows)]))
 
 
 SPEC: SourceSpec[VoiceRecord] = SourceSpec(

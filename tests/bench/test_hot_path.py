@@ -52,6 +52,33 @@ def test_chunked_encoding_gives_the_same_bytes(value: Any) -> None:
         assert encode_json_chunked(value) == encode_json(value)
 
 
+@given(st.lists(st.binary(max_size=40), max_size=30), st.integers(1, 100))
+def test_coalesce_keeps_the_bytes_in_bounded_pieces(pieces: list[bytes], size: int) -> None:
+    """Joined, the pieces are the input; none is empty; all but the last reach ``size``
+    and none passes it by more than one input piece."""
+    joined = document.coalesce(pieces, size)
+    assert b"".join(joined) == b"".join(pieces)
+    assert all(joined)
+    assert all(len(piece) >= size for piece in joined[:-1])
+    assert all(len(piece) < size + 40 for piece in joined)
+
+
+@given(st.lists(st.text(max_size=8), max_size=30), st.integers(1, 5))
+def test_json_rows_pieces_join_with_commas(rows: list[str], per_piece: int) -> None:
+    pieces = list(document.json_rows_pieces(rows, per_piece))
+    assert b"".join(pieces) == ",".join(rows).encode()
+    assert len(pieces) == -(-len(rows) // per_piece)
+
+
+def test_big_values_are_encoded_in_pieces() -> None:
+    """A million-row value is never one bytes object: its pieces are about a MiB."""
+    rows = [{"country": "Türkiye", "n": i} for i in range(100_000)]
+    pieces = document.encode_json_pieces([rows, rows])
+    assert b"".join(pieces) == encode_json([rows, rows])
+    assert len(pieces) > 2
+    assert max(map(len, pieces)) < 2 * document.PIECE_BYTES
+
+
 def test_chunked_encoding_of_big_nested_lists() -> None:
     """The shape of a big SMS value (two long lists of objects) encodes identically."""
     rows = [{"country": "Türkiye", "bandwidth": str(i % 101), "n": i} for i in range(10_000)]
@@ -157,7 +184,7 @@ async def test_a_document_in_parts_is_sent_part_by_part() -> None:
     """A big /api body is never joined: each part is one body message, the last one ends
     it, and Content-Length counts them all (plain and gzip)."""
     front, _ = front_app()
-    parts = result_parts([("sms", b"[" + b"1," * 40 + b"1]"), ("support", b"[1,0]")])
+    parts = result_parts([("sms", (b"[" + b"1," * 40, b"1]")), ("support", (b"[1,0]",))])
     document = Document.of_parts(parts, [gzip.compress(b"".join(parts), mtime=0)], '"parts"')
     assert len(document.parts) > 1
     front._state._view = replace(front._state.view, document=document)

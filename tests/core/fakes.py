@@ -32,7 +32,7 @@ HTTP_SPEC = SourceSpec("remote", "http", "/numbers", int, parse_numbers, prepare
 
 
 def good(source: str, value: object, wall: float = 1_800_000_000.0) -> GoodResult:
-    return GoodResult(source, (), encode_json(value), {}, wall)
+    return GoodResult(source, (), (encode_json(value),), {}, wall)
 
 
 def outcome(

@@ -166,7 +166,7 @@ def test_partial_sources_are_restored(tmp_path: Path) -> None:
     path.write_bytes(encode_state(results[:2]))
     loaded = load_state(path, ALL_SOURCES, LIMITS)
     assert [r.source for r in loaded] == ["sms", "mms"]
-    by_provider = json.loads(loaded[0].prepared_json)[0]
+    by_provider = json.loads(b"".join(loaded[0].prepared_json))[0]
     assert [row["country"] for row in by_provider] == ["United States", "Russian Federation"]
 
 

@@ -47,7 +47,7 @@ async def test_http_success_is_parsed_prepared_and_encoded(tmp_path: Path) -> No
         result, error = await collect_once(HTTP_SPEC, fetch, LIMITS, 5.0)
     assert error is None
     assert result is not None
-    assert json.loads(result.prepared_json) == [1, 2, 3]
+    assert json.loads(b"".join(result.prepared_json)) == [1, 2, 3]
     assert result.skipped == {"wrong_type": 1}
 
 
@@ -226,7 +226,7 @@ async def test_unchanged_input_reuses_the_last_result(tmp_path: Path) -> None:
     assert second.records is first.records
     assert second.prepared_json is first.prepared_json
     assert second.wall_time >= first.wall_time
-    assert json.loads(third.prepared_json) == [1, 3]
+    assert json.loads(b"".join(third.prepared_json)) == [1, 3]
     assert last.result is third
 
 
