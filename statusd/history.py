@@ -7,10 +7,13 @@ short-lived connection in the calling worker thread, so readers never share a co
 never wait for the writer (WAL).
 
 Model: every change of a cell's verdict closes the cell's open interval and opens a new one.
-Closing an interval adds its seconds to the daily rollup of each UTC day it covers. A heartbeat
-(every write, and periodically) records that statusd was alive; time after the last heartbeat
-— statusd stopped, killed, or the history paused — becomes an ``unknown`` *gap* interval, never
-counted as up. Raw intervals are kept ``raw_days``, rollups ``rollup_days``, pruned by ``prune``.
+Closing an interval adds its time to the daily rollup of each UTC day it covers (one row per
+cell and day, whole milliseconds per verdict; in the file a verdict is its position in
+``STORED_VERDICTS``). A heartbeat (every write, and periodically) records that statusd was
+alive; time after the last heartbeat — statusd stopped, killed, or the history paused —
+becomes an ``unknown`` *gap* interval, never counted as up. Raw intervals are kept
+``raw_days``, rollups ``rollup_days``, pruned by ``prune``. A version-1 file (text verdicts,
+a rollup row per verdict) is converted when the writer opens it.
 
 Errors::
 
@@ -61,7 +64,7 @@ from statusd.verdicts import (
 log = logging.getLogger(__name__)
 
 DAY = 86400
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_DAYS = 400
 DEFAULT_DAYS = 90
 FEED_LIMIT = 100
@@ -69,48 +72,63 @@ KEEP_INCIDENTS = 50
 FEED_NAMESPACE = uuid.UUID("5b0d4c2e-6f0a-4d8e-9a51-6d7461747573")
 """Namespace of the feed's ``urn:uuid`` entry ids (uuid5 of the entry's identity)."""
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS cells (
+STORED_VERDICTS = (
+    "operational",
+    "degraded_performance",
+    "partial_outage",
+    "major_outage",
+    "unknown",
+)
+"""The verdicts as the file stores them: ``intervals.verdict`` and ``intervals.previous`` hold
+a verdict's position in this tuple. The order is the file format: never reorder it; a new
+verdict is appended (and ``daily`` gains its column) with a new schema version."""
+VERDICT_CODES = {verdict: code for code, verdict in enumerate(STORED_VERDICTS)}
+DAILY_COLUMNS = {verdict: f"{verdict}_ms" for verdict in STORED_VERDICTS}
+"""``daily``'s column of each verdict: whole milliseconds. SQL names come only from here."""
+
+TABLES = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS cells (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     first_seen REAL NOT NULL,
     verdict TEXT,
     changed_at REAL,
     known TEXT
-);
-CREATE TABLE IF NOT EXISTS intervals (
+)""",
+    """CREATE TABLE IF NOT EXISTS intervals (
     id INTEGER PRIMARY KEY,
     cell INTEGER NOT NULL REFERENCES cells (id),
-    verdict TEXT NOT NULL,
+    verdict INTEGER NOT NULL,
     start REAL NOT NULL,
     "end" REAL,
     gap INTEGER NOT NULL DEFAULT 0,
-    previous TEXT,
+    previous INTEGER,
     notable INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS intervals_open ON intervals (cell) WHERE "end" IS NULL;
-CREATE INDEX IF NOT EXISTS intervals_cell_start ON intervals (cell, start);
-CREATE INDEX IF NOT EXISTS intervals_end ON intervals ("end");
-CREATE INDEX IF NOT EXISTS intervals_notable ON intervals (start) WHERE notable = 1;
-CREATE TABLE IF NOT EXISTS daily (
+)""",
+    f"""CREATE TABLE IF NOT EXISTS daily (
     cell INTEGER NOT NULL,
     day INTEGER NOT NULL,
-    verdict TEXT NOT NULL,
-    seconds REAL NOT NULL,
-    PRIMARY KEY (cell, day, verdict)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS daily_day ON daily (day);
-CREATE TABLE IF NOT EXISTS incidents (
+    {", ".join(f"{column} INTEGER NOT NULL DEFAULT 0" for column in DAILY_COLUMNS.values())},
+    PRIMARY KEY (cell, day)
+) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS incidents (
     id TEXT PRIMARY KEY,
     topic TEXT NOT NULL,
     status TEXT NOT NULL,
     started_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     resolved_at REAL
-);
-CREATE INDEX IF NOT EXISTS incidents_topic ON incidents (topic, started_at);
-"""
+)""",
+)
+# No index on intervals ("end"): only the daily prune looks for old ends, and it may scan.
+INDEXES = (
+    'CREATE INDEX IF NOT EXISTS intervals_open ON intervals (cell) WHERE "end" IS NULL',
+    "CREATE INDEX IF NOT EXISTS intervals_cell_start ON intervals (cell, start)",
+    "CREATE INDEX IF NOT EXISTS intervals_notable ON intervals (start) WHERE notable = 1",
+    "CREATE INDEX IF NOT EXISTS daily_day ON daily (day)",
+    "CREATE INDEX IF NOT EXISTS incidents_topic ON incidents (topic, started_at)",
+)
 
 
 class HistoryError(Exception):
@@ -162,6 +180,27 @@ def uptime(seconds: Mapping[str, float]) -> float | None:
     up = seconds.get(OPERATIONAL, 0.0) + seconds.get(DEGRADED, 0.0)
     known = up + seconds.get(PARTIAL, 0.0) + seconds.get(MAJOR, 0.0)
     return None if known <= 0 else up / known
+
+
+def split_ms_by_day(start: float, end: float) -> Iterator[tuple[int, int]]:
+    """The whole milliseconds of [start, end) in each UTC day it touches, without zeros.
+
+    Each piece is the difference of its rounded ends, so the pieces of consecutive
+    intervals add up to their whole span: rounding never drifts over a day's intervals.
+    """
+    while start < end:
+        day = utc_day(start)
+        stop = min(end, (day + 1) * DAY)
+        ms = round(stop * 1000) - round(start * 1000)
+        if ms:
+            yield day, ms
+        start = stop
+
+
+def _seconds(row: Sequence[int]) -> dict[str, float]:
+    """{verdict: seconds} of ``daily``'s millisecond columns (in ``STORED_VERDICTS`` order);
+    verdicts without time are left out."""
+    return {verdict: ms / 1000 for verdict, ms in zip(STORED_VERDICTS, row, strict=True) if ms}
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +277,94 @@ def move_aside(path: Path, now: float) -> Path:
     return target
 
 
+def _prepare(conn: sqlite3.Connection, max_gap: float) -> None:
+    """Create the schema in a new file or convert a version-1 file, in one transaction;
+    ``HistoryCorrupt`` for a file of an unknown version."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+        version = None
+        if "meta" in tables:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            version = None if row is None else row[0]
+        if version is None and "daily" in tables:
+            raise HistoryCorrupt("history tables without a schema version")
+        if version == "1":
+            _migrate_v1(conn)
+        elif version is None:
+            for statement in (*TABLES, *INDEXES):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif version != str(SCHEMA_VERSION):
+            raise HistoryCorrupt(f"unknown schema version {version!r}")
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('max_gap', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (repr(float(max_gap)),),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _verdict_code_sql(column: str) -> str:
+    """SQL turning a version-1 verdict text in ``column`` into its code (NULL stays NULL)."""
+    cases = " ".join(f"WHEN '{verdict}' THEN {code}" for verdict, code in VERDICT_CODES.items())
+    return f"CASE {column} {cases} END"
+
+
+def _migrate_v1(conn: sqlite3.Connection) -> None:
+    """Version 1 -> 2 inside the caller's transaction: one ``daily`` row per (cell, day) with
+    whole milliseconds per verdict; verdict codes in ``intervals``; no ``intervals_end``."""
+    texts = ", ".join(f"'{verdict}'" for verdict in STORED_VERDICTS)
+    (unknown,) = conn.execute(
+        f"SELECT (SELECT count(*) FROM intervals WHERE verdict NOT IN ({texts})"
+        f" OR previous NOT IN ({texts}))"
+        f" + (SELECT count(*) FROM daily WHERE verdict NOT IN ({texts}))"
+    ).fetchone()
+    if unknown:
+        raise HistoryCorrupt(f"{unknown} version-1 rows hold no known verdict")
+    for name in ("intervals_open", "intervals_cell_start", "intervals_end", "intervals_notable"):
+        conn.execute(f"DROP INDEX IF EXISTS {name}")
+    conn.execute("DROP INDEX IF EXISTS daily_day")
+    conn.execute("ALTER TABLE intervals RENAME TO intervals_v1")
+    conn.execute("ALTER TABLE daily RENAME TO daily_v1")
+    for statement in TABLES:
+        conn.execute(statement)
+    conn.execute(
+        'INSERT INTO intervals (id, cell, verdict, start, "end", gap, previous, notable) '
+        f'SELECT id, cell, {_verdict_code_sql("verdict")}, start, "end", gap, '
+        f"{_verdict_code_sql('previous')}, notable FROM intervals_v1 ORDER BY id"
+    )
+    sums = ", ".join(
+        f"sum(CASE verdict WHEN '{verdict}' THEN CAST(round(seconds * 1000) AS INTEGER) ELSE 0 END)"
+        for verdict in DAILY_COLUMNS
+    )
+    conn.execute(
+        f"INSERT INTO daily (cell, day, {', '.join(DAILY_COLUMNS.values())}) "
+        f"SELECT cell, day, {sums} FROM daily_v1 GROUP BY cell, day ORDER BY cell, day"
+    )
+    conn.execute("DROP TABLE intervals_v1")
+    conn.execute("DROP TABLE daily_v1")
+    for statement in INDEXES:
+        conn.execute(statement)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+    log.info("history database converted from schema version 1 to %d", SCHEMA_VERSION)
+
+
+_ADD_DAILY = {
+    verdict: f"INSERT INTO daily (cell, day, {column}) VALUES (?, ?, ?) "
+    f"ON CONFLICT (cell, day) DO UPDATE SET {column} = {column} + excluded.{column}"
+    for verdict, column in DAILY_COLUMNS.items()
+}
+"""Add milliseconds of a verdict to a cell's day (the statement of each verdict)."""
+_DAILY_MS = ", ".join(DAILY_COLUMNS.values())
+
+
 class HistoryStore:
     """The writer's view of the history database (one per process; see the module doc)."""
 
@@ -294,19 +421,7 @@ class HistoryStore:
                 conn.execute("PRAGMA synchronous=NORMAL")
                 if conn.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
                     raise HistoryCorrupt("integrity check failed")
-                conn.executescript(SCHEMA)
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('max_gap', ?) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (repr(float(max_gap)),),
-                )
-                row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-                if row is None:
-                    conn.execute(
-                        "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
-                    )
-                elif row[0] != str(SCHEMA_VERSION):
-                    raise HistoryCorrupt(f"unknown schema version {row[0]!r}")
+                _prepare(conn, max_gap)
             except sqlite3.Error as error:
                 raise _history_error(error) from error
             store = cls(conn, path, max_gap=max_gap, rollup_days=rollup_days)
@@ -361,7 +476,7 @@ class HistoryStore:
                 self._last_known[name] = known
         names = {row_id: name for name, row_id in self._cells.items()}
         self._current = {
-            names[cell]: _Open(row, verdict, start, bool(gap))
+            names[cell]: _Open(row, STORED_VERDICTS[verdict], start, bool(gap))
             for row, cell, verdict, start, gap in conn.execute(
                 'SELECT id, cell, verdict, start, gap FROM intervals WHERE "end" IS NULL'
             )
@@ -425,7 +540,14 @@ class HistoryStore:
         cursor = self._conn.execute(
             "INSERT INTO intervals (cell, verdict, start, gap, previous, notable) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (cell, verdict, at, int(gap), previous, int(notable)),
+            (
+                cell,
+                VERDICT_CODES[verdict],
+                at,
+                int(gap),
+                None if previous is None else VERDICT_CODES[previous],
+                int(notable),
+            ),
         )
         assert cursor.lastrowid is not None
         self._current[name] = _Open(cursor.lastrowid, verdict, at, gap)
@@ -441,13 +563,10 @@ class HistoryStore:
         self._conn.execute('UPDATE intervals SET "end" = ? WHERE id = ?', (end, current.row))
         del self._current[name]
         start = max(current.start, end - self._rollup_days * DAY)
+        cell = self._cells[name]
         self._conn.executemany(
-            "INSERT INTO daily (cell, day, verdict, seconds) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (cell, day, verdict) DO UPDATE SET seconds = seconds + excluded.seconds",
-            [
-                (self._cells[name], day, current.verdict, seconds)
-                for day, seconds in split_by_day(start, end)
-            ],
+            _ADD_DAILY[current.verdict],
+            [(cell, day, ms) for day, ms in split_ms_by_day(start, end)],
         )
 
     def _verdicts(self, at: float, verdicts: Mapping[str, str]) -> int:
@@ -607,7 +726,8 @@ def _open_rows(
     max_gap = _meta_float(conn, "max_gap")
     silent = heartbeat is not None and max_gap is not None and now - heartbeat > max_gap
     out = []
-    for row_cell, verdict, start, gap in rows:
+    for row_cell, code, start, gap in rows:
+        verdict = STORED_VERDICTS[code]
         if silent and not gap and heartbeat is not None:
             out.append((row_cell, verdict, start, heartbeat))
             out.append((row_cell, UNKNOWN, max(start, heartbeat), now))
@@ -631,15 +751,14 @@ def read_daily(
     if conn is not None and row is not None:
         # One row holding them all: sqlite3 releases and retakes the GIL for every row it
         # steps to, and while the event loop is busy each retake waits for the switch
-        # interval, so a read of a few hundred rows stalled requests for tens of ms. (JSON
-        # keeps 15 significant digits of a real: far finer than the whole seconds served.)
+        # interval, so a read of a few hundred rows stalled requests for tens of ms.
         (rows,) = conn.execute(
-            "SELECT json_group_array(json_array(day, verdict, seconds)) FROM daily"
+            f"SELECT json_group_array(json_array(day, {_DAILY_MS})) FROM daily"
             " WHERE cell = ? AND day BETWEEN ? AND ?",
             (row[0], first, last),
         ).fetchone()
-        for day, verdict, amount in json.loads(rows):
-            seconds[day][verdict] = seconds[day].get(verdict, 0.0) + amount
+        for day, *ms in json.loads(rows):
+            seconds[day] = _seconds(ms)
         for _, verdict, start, end in _open_rows(conn, now, row[0]):
             for day, amount in split_by_day(max(start, first * DAY), end):
                 seconds[day][verdict] = seconds[day].get(verdict, 0.0) + amount
@@ -664,11 +783,10 @@ def read_month(conn: sqlite3.Connection, month: str, now: float) -> list[MonthRo
     last = min(last, utc_day(now))
     names: dict[int, str] = dict(conn.execute("SELECT id, name FROM cells"))
     table: dict[tuple[int, int], dict[str, float]] = {}
-    for cell, day, verdict, amount in conn.execute(
-        "SELECT cell, day, verdict, seconds FROM daily WHERE day BETWEEN ? AND ?", (first, last)
+    for cell, day, *ms in conn.execute(
+        f"SELECT cell, day, {_DAILY_MS} FROM daily WHERE day BETWEEN ? AND ?", (first, last)
     ):
-        bucket = table.setdefault((day, cell), {})
-        bucket[verdict] = bucket.get(verdict, 0.0) + amount
+        table[day, cell] = _seconds(ms)
     for cell, verdict, start, end in _open_rows(conn, now):
         for day, amount in split_by_day(max(start, first * DAY), min(end, (last + 1) * DAY)):
             bucket = table.setdefault((day, cell), {})
@@ -715,13 +833,15 @@ def read_feed(
         where.append("c.name GLOB ?")
         args.append(f"{product}:*")
     entries = []
-    for name, verdict, previous, start in conn.execute(
+    for name, code, previous_code, start in conn.execute(
         "SELECT c.name, i.verdict, i.previous, i.start FROM intervals i "
         f"JOIN cells c ON c.id = i.cell WHERE {' AND '.join(where)} "
         "ORDER BY i.start DESC, c.name LIMIT ?",
         (*args, limit),
     ):
         cell_product, key = split_cell_id(name)
+        verdict = STORED_VERDICTS[code]
+        previous = None if previous_code is None else STORED_VERDICTS[previous_code]
         entries.append(
             FeedEntry(
                 id=verdict_entry_id(name, start, verdict),

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from hypothesis import strategies as st
 
 from statusd.history import (
     DAY,
+    STORED_VERDICTS,
     DayBucket,
     HistoryFull,
     HistoryReader,
@@ -26,11 +30,14 @@ from statusd.history import (
     parse_history_query,
     parse_month,
     read_daily,
+    read_feed,
+    read_month,
     split_by_day,
+    split_ms_by_day,
     uptime,
     utc_day,
 )
-from statusd.verdicts import Incident, QueryError
+from statusd.verdicts import VERDICTS, Incident, QueryError
 
 D0 = 1_764_028_800.0  # 2025-11-25T00:00:00Z
 H = 3600.0
@@ -483,7 +490,7 @@ def test_unknown_schema_version_is_treated_as_damage(path: Path) -> None:
     try:
         assert list(path.parent.glob("*.corrupt-*"))
         assert store.connection.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (
-            "1",
+            "2",
         )
     finally:
         store.close()
@@ -500,3 +507,274 @@ def test_timeline_keeps_the_newest_incident_of_every_topic(store: HistoryStore) 
     assert len(incidents) == 80
     assert "older" not in {i.id for i in incidents}
     assert incidents[0].id == "id79"
+
+
+# --- storage format -----------------------------------------------------------------------------
+
+
+def test_stored_verdicts_are_the_verdicts_in_their_file_order() -> None:
+    """The codes in the file are positions in STORED_VERDICTS: every verdict once, and the
+    order never changes (it is the file format)."""
+    assert sorted(STORED_VERDICTS) == sorted(VERDICTS)
+    assert len(set(STORED_VERDICTS)) == len(STORED_VERDICTS)
+    assert STORED_VERDICTS == (OP, DEG, PART, MAJ, UNK)
+
+
+@given(
+    start=st.floats(1e9, 2e9),
+    lengths=st.lists(st.floats(0, DAY / 3), min_size=1, max_size=20),
+)
+def test_milliseconds_of_consecutive_intervals_add_up_to_their_span(
+    start: float, lengths: list[float]
+) -> None:
+    """Rollups are whole milliseconds of rounded ends: no drift over many intervals."""
+    ends = list(itertools.accumulate(lengths, initial=start))
+    pieces = [piece for a, b in itertools.pairwise(ends) for piece in split_ms_by_day(a, b)]
+    assert sum(ms for _, ms in pieces) == round(ends[-1] * 1000) - round(start * 1000)
+    assert all(0 < ms <= DAY * 1000 for _, ms in pieces)
+
+
+def test_a_day_of_odd_interval_lengths_adds_up_to_the_whole_day(store: HistoryStore) -> None:
+    """200 intervals at sub-millisecond times still fill their day's rollup exactly."""
+    verdicts = [OP, DEG, PART, MAJ, UNK]
+    for n in range(200):
+        store.record_verdicts(D0 + n * 431.9997, {"sms:DE": verdicts[n % 5]})
+    store.record_verdicts(D0 + DAY, {"sms:DE": OP})
+    (total,) = store.connection.execute(
+        "SELECT operational_ms + degraded_performance_ms + partial_outage_ms + major_outage_ms"
+        " + unknown_ms FROM daily WHERE day = ?",
+        (utc_day(D0),),
+    ).fetchone()
+    assert total == DAY * 1000
+    [bucket] = read_daily(store.connection, "sms:DE", 1, D0 + DAY - 1)
+    assert sum(bucket.seconds.values()) == pytest.approx(DAY, abs=1e-6)
+
+
+# --- version 1 files ------------------------------------------------------------------------------
+
+V1_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cells (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    first_seen REAL NOT NULL,
+    verdict TEXT,
+    changed_at REAL,
+    known TEXT
+);
+CREATE TABLE IF NOT EXISTS intervals (
+    id INTEGER PRIMARY KEY,
+    cell INTEGER NOT NULL REFERENCES cells (id),
+    verdict TEXT NOT NULL,
+    start REAL NOT NULL,
+    "end" REAL,
+    gap INTEGER NOT NULL DEFAULT 0,
+    previous TEXT,
+    notable INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS intervals_open ON intervals (cell) WHERE "end" IS NULL;
+CREATE INDEX IF NOT EXISTS intervals_cell_start ON intervals (cell, start);
+CREATE INDEX IF NOT EXISTS intervals_end ON intervals ("end");
+CREATE INDEX IF NOT EXISTS intervals_notable ON intervals (start) WHERE notable = 1;
+CREATE TABLE IF NOT EXISTS daily (
+    cell INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    verdict TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    PRIMARY KEY (cell, day, verdict)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS daily_day ON daily (day);
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    topic TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    resolved_at REAL
+);
+CREATE INDEX IF NOT EXISTS incidents_topic ON incidents (topic, started_at);
+"""
+"""The schema of version-1 files, as statusd wrote them (copied, not imported)."""
+
+
+def write_v1(source: Path, target: Path) -> None:
+    """The version-1 file of the (unpruned) history in ``source``: the same cells, meta,
+    incidents and intervals (verdicts as text), and the daily rows the version-1 writer
+    made — float seconds per (cell, day, verdict), added up from the closed intervals."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(source)) as new, closing(sqlite3.connect(target)) as old:
+        old.executescript(V1_SCHEMA)
+        for key, value in new.execute("SELECT key, value FROM meta"):
+            old.execute("INSERT INTO meta VALUES (?, ?)", (key, "1" if key == "schema" else value))
+        old.executemany(
+            "INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?)", new.execute("SELECT * FROM cells")
+        )
+        old.executemany(
+            "INSERT INTO incidents VALUES (?, ?, ?, ?, ?, ?)",
+            new.execute("SELECT * FROM incidents"),
+        )
+        daily: dict[tuple[int, int, str], float] = {}
+        for row_id, cell, code, start, end, gap, previous, notable in new.execute(
+            'SELECT id, cell, verdict, start, "end", gap, previous, notable FROM intervals'
+        ):
+            verdict = STORED_VERDICTS[code]
+            old.execute(
+                "INSERT INTO intervals VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row_id,
+                    cell,
+                    verdict,
+                    start,
+                    end,
+                    gap,
+                    None if previous is None else STORED_VERDICTS[previous],
+                    notable,
+                ),
+            )
+            if end is not None:
+                for day, seconds in split_by_day(start, end):
+                    daily[cell, day, verdict] = daily.get((cell, day, verdict), 0.0) + seconds
+        old.executemany(
+            "INSERT INTO daily VALUES (?, ?, ?, ?)",
+            [(*key, seconds) for key, seconds in daily.items()],
+        )
+        old.commit()
+
+
+def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """The rows of the history tables and the schema of a file."""
+    with closing(sqlite3.connect(path)) as conn:
+        return {
+            "schema": conn.execute(
+                "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+            ).fetchall(),
+            "meta": conn.execute("SELECT * FROM meta ORDER BY key").fetchall(),
+            **{
+                table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+                for table in ("cells", "intervals", "daily", "incidents")
+            },
+        }
+
+
+def write_history(path: Path) -> None:
+    """Three cells over two days, a clean stop and restart, incidents, then a SIGKILL-like
+    close (open intervals, heartbeat only); times with binary fractions of a second."""
+    store = HistoryStore.open(path, now=D0 - 2 * DAY, max_gap=1e12)
+    store.apply(
+        [
+            Snapshot(D0 - DAY - 2 * H, {"sms:DE": OP, "billing:payout": MAJ, "voice:FR": DEG}),
+            Snapshot(D0 - DAY + 0.125, {"sms:DE": DEG, "billing:payout": MAJ, "voice:FR": DEG}),
+            Snapshot(
+                D0 - 3 * H + 0.5,
+                {"sms:DE": OP, "billing:payout": MAJ, "voice:FR": UNK},
+                (
+                    Incident("old", "db", "resolved", D0 - DAY, D0 - DAY, D0 - 20 * H),
+                    Incident("now", "dns", "investigating", D0 - 3 * H, D0 - 3 * H),
+                ),
+            ),
+            Snapshot(D0 + H + 0.75, {"sms:DE": OP, "billing:payout": OP}),
+        ]
+    )
+    store.mark_stopped(D0 + 2 * H)
+    store.close()
+    store = HistoryStore.open(path, now=D0 + 3 * H, max_gap=1e12)
+    store.record_verdicts(D0 + 3 * H, {"sms:DE": PART, "billing:payout": OP, "voice:FR": MAJ})
+    store.heartbeat(D0 + 4 * H)
+    store.close()
+
+
+def answers(store: HistoryStore, now: float) -> dict[str, object]:
+    """Everything the readers answer about the history, and the timeline."""
+    conn = store.connection
+    return {
+        "daily": {
+            cell: read_daily(conn, cell, 4, now)
+            for cell in ("sms:DE", "billing:payout", "voice:FR")
+        },
+        "month": read_month(conn, "2025-11", now),
+        "feed": read_feed(conn),
+        "feed_country": read_feed(conn, country="DE"),
+        "feed_product": read_feed(conn, product="billing"),
+        "timeline": store.load_timeline(),
+    }
+
+
+def test_a_version_1_file_is_converted_at_open(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A version-1 file reads, and goes on, exactly as the same history written natively."""
+    native, old = tmp_path / "native.sqlite3", tmp_path / "v1" / "history.sqlite3"
+    write_history(native)
+    write_v1(native, old)
+    opened = D0 + 5 * H
+    with caplog.at_level(logging.INFO, logger="statusd.history"):
+        stores = [HistoryStore.open(p, now=opened, max_gap=1e12) for p in (native, old)]
+    try:
+        assert [r.getMessage() for r in caplog.records] == [
+            "history database converted from schema version 1 to 2"
+        ]
+        assert not list(old.parent.glob("*.corrupt-*"))
+        for now in (opened, D0 + 6 * H + 0.25):
+            first, second = (answers(store, now) for store in stores)
+            assert first == second
+        assert read_daily(stores[1].connection, "sms:DE", 2, opened)[0] == DayBucket(
+            "2025-11-24", {OP: 3 * H - 0.375, DEG: 21 * H + 0.375}
+        )
+        for store in stores:  # both go on writing the same way
+            store.record_verdicts(D0 + 6 * H + 0.25, {"sms:DE": OP, "voice:FR": MAJ})
+        first, second = (answers(store, D0 + 7 * H) for store in stores)
+        assert first == second
+        for store in stores:
+            store.mark_stopped(D0 + 7 * H)
+    finally:
+        for store in stores:
+            store.close()
+    assert dump(native) == dump(old)  # the same rows, the same schema and indexes
+    converted = dump(old)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="statusd.history"):
+        HistoryStore.open(old, now=D0 + 7 * H, max_gap=1e12).close()  # no new gap: stopped
+    assert caplog.records == []
+    assert dump(old) == converted  # opening again changes nothing
+
+
+def test_version_1_daily_seconds_become_rounded_milliseconds(path: Path) -> None:
+    """Old float seconds per verdict are summed per (cell, day) in whole milliseconds."""
+    path.parent.mkdir(parents=True)
+    with closing(sqlite3.connect(path)) as conn:
+        conn.executescript(V1_SCHEMA)
+        conn.execute("INSERT INTO meta VALUES ('schema', '1')")
+        conn.execute("INSERT INTO cells (id, name, first_seen) VALUES (1, 'sms:DE', 0)")
+        day = utc_day(D0)
+        conn.executemany(
+            "INSERT INTO daily VALUES (1, ?, ?, ?)",
+            [(day, OP, 100.00049), (day, MAJ, 0.0006), (day - 1, UNK, 3.3333333)],
+        )
+        conn.commit()
+    HistoryStore.open(path, now=D0 + DAY, max_gap=1e12).close()
+    with closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute("SELECT * FROM daily ORDER BY day").fetchall()
+        types = conn.execute("SELECT DISTINCT typeof(operational_ms) FROM daily").fetchall()
+    assert rows == [(1, day - 1, 0, 0, 0, 0, 3333), (1, day, 100000, 0, 0, 1, 0)]
+    assert types == [("integer",)]
+
+
+def test_a_version_1_file_that_cannot_be_converted_is_moved_aside_unchanged(path: Path) -> None:
+    """A verdict the format does not know: damage. The conversion is one transaction, so the
+    file moved aside is the version-1 file as it was."""
+    path.parent.mkdir(parents=True)
+    with closing(sqlite3.connect(path)) as conn:
+        conn.executescript(V1_SCHEMA)
+        conn.execute("INSERT INTO meta VALUES ('schema', '1')")
+        conn.execute("INSERT INTO cells (id, name, first_seen) VALUES (1, 'sms:DE', 0)")
+        conn.execute("INSERT INTO daily VALUES (1, 1, 'operational', 5.0)")
+        conn.execute("INSERT INTO intervals (cell, verdict, start) VALUES (1, 'sideways', 0)")
+        conn.commit()
+    before = dump(path)
+    store = HistoryStore.open(path, now=D0)
+    try:
+        [aside] = list(path.parent.glob("*.corrupt-*"))
+        assert dump(aside) == before
+        assert store.connection.execute("SELECT count(*) FROM intervals").fetchone() == (0,)
+    finally:
+        store.close()
