@@ -138,7 +138,8 @@ def measure_reads(path: Path, cells: list[str], now: float) -> dict[str, Any]:
 
 
 def measure_restart(path: Path, now: float) -> dict[str, Any]:
-    """Opening the year-old file (quick_check included), the timeline, one prune."""
+    """Opening the year-old file (quick_check included), the timeline, one prune, and the
+    file's biggest tables and indexes (SQLite's ``dbstat``)."""
     result: dict[str, Any] = {}
     began = time.perf_counter()
     store = HistoryStore.open(path, now=now)
@@ -152,6 +153,12 @@ def measure_restart(path: Path, now: float) -> dict[str, Any]:
         for table in ("cells", "intervals", "daily", "incidents"):
             (count,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
             result[f"rows_{table}"] = count
+        result["mib_by_table"] = {
+            name: round(size / 2**20, 1)
+            for name, size in conn.execute(
+                "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 8"
+            )
+        }
     finally:
         store.close()
     result["file_mib"] = round(path.stat().st_size / 2**20, 1)
