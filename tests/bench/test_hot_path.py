@@ -70,6 +70,15 @@ def test_json_rows_pieces_join_with_commas(rows: list[str], per_piece: int) -> N
     assert len(pieces) == -(-len(rows) // per_piece)
 
 
+@given(st.lists(st.lists(st.binary(max_size=20), max_size=4), max_size=12), st.integers(1, 60))
+def test_json_list_pieces_is_the_list_in_bounded_pieces(
+    items: list[list[bytes]], size: int
+) -> None:
+    pieces = list(document.json_list_pieces(items, size))
+    assert b"".join(pieces) == b"[" + b",".join(b"".join(item) for item in items) + b"]"
+    assert all(len(piece) < size + 21 for piece in pieces)
+
+
 def test_big_values_are_encoded_in_pieces() -> None:
     """A million-row value is never one bytes object: its pieces are about a MiB."""
     rows = [{"country": "Türkiye", "n": i} for i in range(100_000)]
