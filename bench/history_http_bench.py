@@ -23,7 +23,7 @@ snapshots is one transaction, as the writer batches what piled up.
 
     .venv/bin/python -m bench.history_http_bench              # both parts: about 4 minutes
     .venv/bin/python -m bench.history_http_bench --smoke      # tiny sizes: under a minute
-    .venv/bin/python -m bench.history_http_bench --only control,profile --repeats 5
+    .venv/bin/python -m bench.history_http_bench --only writes,profile --repeats 5
     .venv/bin/python -m bench.run --only history              # both parts, tables in its JSON
 
 ``--only control`` is part 2 (kept as a name; part 2 always runs its three modes) and
