@@ -73,56 +73,68 @@ class StateFileError(Exception):
     """The state file cannot be used; the message says why."""
 
 
-def encode_base64(raw: bytes, chunk: int = BASE64_CHUNK_BYTES) -> bytes:
-    """``base64.b64encode(raw)``, encoded ``chunk`` bytes (a multiple of 3) at a time."""
+def base64_pieces(raw: bytes, chunk: int = BASE64_CHUNK_BYTES) -> list[bytes]:
+    """``base64.b64encode(raw)`` in pieces, each of ``chunk`` bytes (a multiple of 3) of
+    ``raw``: joining them would copy tens of MB while holding the GIL."""
     assert chunk % 3 == 0, "pieces must join to the text of one call"
     view = memoryview(raw)
-    return b"".join(
+    return [
         binascii.b2a_base64(view[start : start + chunk], newline=False)
         for start in range(0, len(view), chunk)
-    )
-
-
-def encode_source(result: GoodResult) -> bytes:
-    """One source's part of the state file: its input as base64 or, when the input is
-    unknown, its records (chunked: big record lists do not stall the loop)."""
-    if not result.raw:
-        return encode_json_chunked(
-            {
-                "wall_time": result.wall_time,
-                "skipped": dict(result.skipped),
-                "records": [record_json(record) for record in result.records],
-            }
-        )
-    return b"".join(
-        (
-            b'{"wall_time":',
-            encode_json(result.wall_time),
-            b',"raw":"',
-            encode_base64(result.raw),  # base64 needs no JSON escaping
-            b'"}',
-        )
-    )
-
-
-def encode_state(results: Iterable[GoodResult], parts: Mapping[str, bytes] | None = None) -> bytes:
-    """The state file's bytes for these results; ``parts`` may hold sources already encoded."""
-    encoded = [
-        encode_json(result.source)
-        + b":"
-        + ((parts or {}).get(result.source) or encode_source(result))
-        for result in results
     ]
-    return b'{"format":%d,"sources":{' % FORMAT_VERSION + b",".join(encoded) + b"}}"
 
 
-def write_atomically(path: Path, content: bytes) -> None:
-    """Replace ``path`` with ``content`` so that readers see the old or the new file whole."""
+def encode_source(result: GoodResult) -> list[bytes]:
+    """One source's part of the state file, in pieces: its input as base64 or, when the
+    input is unknown, its records (chunked: big record lists do not stall the loop)."""
+    if not result.raw:
+        return [
+            encode_json_chunked(
+                {
+                    "wall_time": result.wall_time,
+                    "skipped": dict(result.skipped),
+                    "records": [record_json(record) for record in result.records],
+                }
+            )
+        ]
+    return [
+        b'{"wall_time":' + encode_json(result.wall_time) + b',"raw":"',
+        *base64_pieces(result.raw),  # base64 needs no JSON escaping
+        b'"}',
+    ]
+
+
+def encode_state_pieces(
+    results: Iterable[GoodResult], parts: Mapping[str, Sequence[bytes]] | None = None
+) -> list[bytes]:
+    """The state file's bytes for these results, in pieces (written one after the other,
+    never joined); ``parts`` may hold sources already encoded."""
+    pieces = [b'{"format":%d,"sources":{' % FORMAT_VERSION]
+    for index, result in enumerate(results):
+        pieces.append((b"," if index else b"") + encode_json(result.source) + b":")
+        pieces += (parts or {}).get(result.source) or encode_source(result)
+    pieces.append(b"}}")
+    return pieces
+
+
+def encode_state(
+    results: Iterable[GoodResult], parts: Mapping[str, Sequence[bytes]] | None = None
+) -> bytes:
+    """The state file's bytes (``encode_state_pieces`` joined)."""
+    return b"".join(encode_state_pieces(results, parts))
+
+
+def write_atomically(path: Path, content: bytes | Iterable[bytes]) -> None:
+    """Replace ``path`` with ``content`` (bytes, or pieces written one after the other) so
+    that readers see the old or the new file whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as file:
-            file.write(content)
+            if isinstance(content, bytes):
+                file.write(content)
+            else:
+                file.writelines(content)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -274,7 +286,7 @@ class StateWriter:
         self._path = path
         self._pending: Mapping[str, GoodResult] | None = None
         self._written: dict[str, JsonPieces] = {}
-        self._parts: dict[str, tuple[GoodResult, bytes]] = {}
+        self._parts: dict[str, tuple[GoodResult, list[bytes]]] = {}
         self._wakeup = trio.Event()
         self._failed = False
 
@@ -314,7 +326,7 @@ class StateWriter:
             if not result.raw and name not in parts:
                 parts[name] = await trio.to_thread.run_sync(encode_source, result)
         self._parts = {name: (goods[name], part) for name, part in parts.items()}
-        content = await trio.to_thread.run_sync(encode_state, list(goods.values()), parts)
+        content = await trio.to_thread.run_sync(encode_state_pieces, list(goods.values()), parts)
         try:
             await trio.to_thread.run_sync(write_atomically, self._path, content)
         except OSError as error:

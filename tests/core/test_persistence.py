@@ -25,8 +25,8 @@ from statusd.document import ERROR_DOCUMENT
 from statusd.outcome import GoodResult
 from statusd.persistence import (
     StateWriter,
+    base64_pieces,
     decode_state,
-    encode_base64,
     encode_state,
     load_state,
     write_atomically,
@@ -104,7 +104,7 @@ def test_restoring_parses_again_under_the_configured_limits() -> None:
 
 @given(st.binary(max_size=100), st.sampled_from([3, 6, 30, 3 * 1024]))
 def test_base64_in_pieces_is_the_text_of_one_call(raw: bytes, chunk: int) -> None:
-    assert encode_base64(raw, chunk) == base64.b64encode(raw)
+    assert b"".join(base64_pieces(raw, chunk)) == base64.b64encode(raw)
 
 
 def test_big_input_is_parsed_with_the_gc_paused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -127,6 +127,17 @@ def test_atomic_write_replaces_whole_and_leaves_no_temporary(tmp_path: Path) -> 
     write_atomically(path, b"two")
     assert path.read_bytes() == b"two"
     assert [p.name for p in path.parent.iterdir()] == ["last-good.json"]
+    write_atomically(path, [b"th", b"", b"ree"])  # pieces, as the state writer gives them
+    assert path.read_bytes() == b"three"
+
+
+def test_state_in_pieces_is_the_state_file() -> None:
+    """The writer's pieces (never joined) are the bytes ``encode_state`` describes, and a
+    big input's base64 stays in pieces of ``BASE64_CHUNK_BYTES`` of input."""
+    results = collected()
+    pieces = persistence.encode_state_pieces(results)
+    assert b"".join(pieces) == encode_state(results)
+    assert max(map(len, pieces)) <= 4 * persistence.BASE64_CHUNK_BYTES // 3 + 64
 
 
 @pytest.mark.parametrize(
