@@ -89,8 +89,9 @@ def json_list_pieces(items: Iterable[Iterable[bytes]], size: int = PIECE_BYTES) 
     out_bytes = 1
     separator = b""
     for item in items:
-        out.append(separator)
-        out_bytes += len(separator)
+        if separator:
+            out.append(separator)
+            out_bytes += 1
         separator = b","
         for piece in item:
             out.append(piece)

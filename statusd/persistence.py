@@ -131,10 +131,7 @@ def write_atomically(path: Path, content: bytes | Iterable[bytes]) -> None:
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as file:
-            if isinstance(content, bytes):
-                file.write(content)
-            else:
-                file.writelines(content)
+            file.writelines([content] if isinstance(content, bytes) else content)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)

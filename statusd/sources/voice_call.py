@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 
 from statusd.countries import country_codes
-from statusd.document import JsonPieces, JsonStrings, coalesce, json_list_pieces, json_rows_pieces
+from statusd.document import JsonPieces, JsonStrings, json_list_pieces, json_rows_pieces
 from statusd.records import VoiceRecord, record_json
 from statusd.sources._lines import (
     FIELD_COUNT,
@@ -133,7 +133,7 @@ def encode_voice_call(records: Sequence[VoiceRecord]) -> JsonPieces:
         f'"voice_purity":{r.voice_purity},"median_of_calls_time":{r.median_of_calls_time}}}'
         for r in records
     )
-    return coalesce(json_list_pieces([json_rows_pieces(rows)]))
+    return tuple(json_list_pieces([json_rows_pieces(rows)]))
 
 
 SPEC: SourceSpec[VoiceRecord] = SourceSpec(
