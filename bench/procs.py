@@ -194,9 +194,11 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     return kib / 1024
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds used so far by ``pid`` (its threads included)."""
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """User + system CPU seconds used so far by ``pid`` (its threads included), or with
+    ``children`` by its children that have ended (worker processes)."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     after_name = stat[stat.rindex(")") + 2 :].split()
-    ticks = int(after_name[11]) + int(after_name[12])
+    first = 13 if children else 11  # cutime, cstime after utime, stime
+    ticks = int(after_name[first]) + int(after_name[first + 1])
     return ticks / os.sysconf("SC_CLK_TCK")

@@ -20,7 +20,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from statusd.config import Settings
-from statusd.document import Document, encode_json
+from statusd.document import Document, encode_json, joined
 from statusd.http_cache import COMMON_HEADERS, PREFLIGHT_HEADERS, negotiate
 from statusd.metrics import Metrics
 from statusd.state import SourceStatus, StateHolder, StateView
@@ -57,7 +57,7 @@ def source_summary(status: SourceStatus, view: StateView, now: float) -> dict[st
         "last_attempt": rfc3339(status.last_attempt_wall),
         "age_seconds": age,
         "error": status.error,
-        "records": len(good.records) if good else 0,
+        "records": good.record_count if good else 0,
         "skipped": dict(good.skipped) if good else {},
         "duration_ms": None if status.duration is None else round(status.duration * 1000, 1),
     }
@@ -85,7 +85,7 @@ def document_response(
         max_age=max_age,
         content_type=content_type,
     )
-    response = Response(b"".join(body), status=status)
+    response = Response(joined(body), status=status)
     for name, value in headers:
         response.headers[name.decode()] = value.decode()
     return response

@@ -75,6 +75,8 @@ class Settings:
     log_format: LogFormat = "logfmt"
     max_body_bytes: int = 64 * 1024 * 1024
     max_line_bytes: int = 4 * 1024
+    worker_process_bytes: int = 4 * 1024 * 1024
+    """Inputs at least this big are parsed in a worker process (0: never); see statusd.worker."""
     max_header_bytes: int = 16 * 1024
     max_connections: int = 1000
     shutdown_timeout: float = 5.0
@@ -161,6 +163,14 @@ def _seconds(value: object) -> float:
 
 
 def _count(value: object) -> int:
+    number = _whole(value)
+    if number < 1:
+        raise ValueError(f"must be >= 1, got {number}")
+    return number
+
+
+def _whole(value: object) -> int:
+    """A whole number >= 0 (0 switches something off)."""
     if isinstance(value, bool):
         raise ValueError("expected a whole number")
     if isinstance(value, int):
@@ -170,8 +180,8 @@ def _count(value: object) -> int:
         if not text.isascii() or not text.isdigit():
             raise ValueError(f"expected a whole number, got {text!r}")
         number = int(text)
-    if number < 1:
-        raise ValueError(f"must be >= 1, got {number}")
+    if number < 0:
+        raise ValueError(f"must be >= 0, got {number}")
     return number
 
 
@@ -219,6 +229,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "log_format": _log_format,
     "max_body_bytes": _count,
     "max_line_bytes": _count,
+    "worker_process_bytes": _whole,
     "max_header_bytes": _count,
     "max_connections": _count,
     "shutdown_timeout": _seconds,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
+import os
 import struct
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 ERROR_BODY = b'{"status":false,"data":null,"error":"Error on collect data"}'
@@ -93,6 +95,9 @@ def json_list_pieces(items: Iterable[Iterable[bytes]], size: int = PIECE_BYTES) 
             out.append(separator)
             out_bytes += 1
         separator = b","
+        if out_bytes >= size:  # the glue alone can reach it (empty items, tiny sizes)
+            yield b"".join(out)
+            out, out_bytes = [], 0
         for piece in item:
             out.append(piece)
             out_bytes += len(piece)
@@ -187,17 +192,160 @@ def _encode_object(members: dict[str, Any], parts: list[bytes]) -> None:
     parts.append(b"}")
 
 
+class SpillFile:
+    """An open file that holds bytes kept out of memory (a worker process's output).
+
+    The file has no name (``tempfile.TemporaryFile``): it lives as long as this object,
+    and its descriptor is closed when the last ``FileSpan`` over it is gone. Readers use
+    ``os.pread``, which has no shared offset, so any number of them can read at once.
+    """
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __del__(self) -> None:
+        with contextlib.suppress(OSError):  # already closed: nothing to release
+            os.close(self.fd)
+
+    def read(self, offset: int, size: int) -> bytes:
+        """``size`` bytes from ``offset`` (fewer only past the end of the file)."""
+        chunks = []
+        while size > 0:
+            chunk = os.pread(self.fd, size, offset)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            offset += len(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+
+SPAN_CHUNK_BYTES = 1024 * 1024
+"""A ``FileSpan`` is read (and sent) this many bytes at a time."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileSpan:
+    """``length`` bytes of a ``SpillFile`` from ``offset``: a big value kept on disk.
+
+    ``digest`` (SHA-256 of the bytes) and ``crc`` (their CRC-32) are known when the span is
+    written, so an ETag or a gzip trailer over a document that contains it never reads it.
+    ``len(span)`` is its length, as ``len`` of a ``bytes`` part is.
+    """
+
+    file: SpillFile = field(compare=True, repr=False)
+    offset: int
+    length: int
+    digest: bytes = b""
+    crc: int = 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def chunks(self, size: int = SPAN_CHUNK_BYTES) -> Iterator[bytes]:
+        """The bytes, ``size`` at a time."""
+        for start in range(0, self.length, size):
+            yield self.read_chunk(start, size)
+
+    def read_chunk(self, start: int, size: int = SPAN_CHUNK_BYTES) -> bytes:
+        """Up to ``size`` bytes from ``start`` (relative to the span); fewer at its end."""
+        size = max(0, min(size, self.length - start))
+        chunk = self.file.read(self.offset + start, size)
+        if len(chunk) != size:
+            raise OSError(f"spill file ended early ({len(chunk)} of {size} bytes)")
+        return chunk
+
+    def read_all(self) -> bytes:
+        """The whole span (a copy in memory: for tests and small spans)."""
+        return b"".join(self.chunks())
+
+
+Part = bytes | FileSpan
+"""A piece of a body: bytes in memory, or a span of a spill file."""
+
+Body = tuple[Part, ...]
+"""A body in pieces, some of which may live in spill files."""
+
+
+def part_bytes(part: Part) -> bytes:
+    """The bytes of one part (a span is read whole)."""
+    return part if isinstance(part, bytes) else part.read_all()
+
+
+def part_chunks(part: Part) -> Iterator[bytes]:
+    """The bytes of one part, a span read ``SPAN_CHUNK_BYTES`` at a time."""
+    if isinstance(part, bytes):
+        yield part
+    else:
+        yield from part.chunks()
+
+
+def joined(parts: Iterable[Part]) -> bytes:
+    """Every part's bytes in one (a copy: for tests and small bodies)."""
+    return b"".join(map(part_bytes, parts))
+
+
+def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
+    """CRC-32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)`` (zlib's
+    ``crc32_combine``, which Python's zlib does not expose): the CRC of a document whose
+    big values lie in files is found without reading them. GF(2) matrix method, log2 steps.
+    """
+    if length2 <= 0:
+        return crc1
+    operator = [0xEDB88320] + [1 << n for n in range(31)]  # appends one zero bit
+    for _ in range(3):  # 2, 4, then 8 zero bits: one zero byte
+        operator = _gf2_square(operator)
+    while True:  # append length2 zero bytes to crc1, one bit of length2 at a time
+        if length2 & 1:
+            crc1 = _gf2_times(operator, crc1)
+        length2 >>= 1
+        if not length2:
+            break
+        operator = _gf2_square(operator)
+    return crc1 ^ crc2
+
+
+def _gf2_times(matrix: list[int], vector: int) -> int:
+    total = 0
+    index = 0
+    while vector:
+        if vector & 1:
+            total ^= matrix[index]
+        vector >>= 1
+        index += 1
+    return total
+
+
+def _gf2_square(matrix: list[int]) -> list[int]:
+    return [_gf2_times(matrix, row) for row in matrix]
+
+
+def parts_crc32(parts: Iterable[Part]) -> tuple[int, int]:
+    """CRC-32 and length of the concatenated parts (spans by their recorded CRC)."""
+    crc, size = 0, 0
+    for part in parts:
+        if isinstance(part, bytes):
+            crc = zlib.crc32(part, crc)
+        else:
+            crc = crc32_combine(crc, part.crc, part.length)
+        size += len(part)
+    return crc, size
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """Immutable bytes of one version of a JSON document and its validators.
 
     The body is kept in the pieces it was built from (``parts``; one piece for most
     documents) and sent piece by piece: joining a million-row /api body would copy 300 MB
-    while holding the GIL, and keep that copy besides the pieces.
+    while holding the GIL, and keep that copy besides the pieces. A big source's value
+    (parsed by a worker process) is a ``FileSpan``: it stays on disk and is read as sent.
     """
 
-    parts: tuple[bytes, ...]
-    gzip_parts: tuple[bytes, ...]
+    parts: Body
+    gzip_parts: Body
     etag: str
     length: int
     gzip_length: int
@@ -209,7 +357,7 @@ class Document:
         return cls.of_parts((body,), (gzip_body,), f'"{digest}"')
 
     @classmethod
-    def of_parts(cls, parts: Sequence[bytes], gzip_parts: Sequence[bytes], etag: str) -> Document:
+    def of_parts(cls, parts: Sequence[Part], gzip_parts: Sequence[Part], etag: str) -> Document:
         """A document of pieces (empty pieces are dropped)."""
         plain = tuple(part for part in parts if part)
         gzipped = tuple(part for part in gzip_parts if part)
@@ -219,17 +367,17 @@ class Document:
     @property
     def body(self) -> bytes:
         """The whole body (a copy when it has several parts: for tests and small documents)."""
-        return b"".join(self.parts)
+        return joined(self.parts)
 
     @property
     def gzip_body(self) -> bytes:
         """The whole gzip body (see ``body``)."""
-        return b"".join(self.gzip_parts)
+        return joined(self.gzip_parts)
 
 
-def result_sections(fragments: Sequence[tuple[str, JsonPieces]]) -> list[JsonPieces]:
+def result_sections(fragments: Sequence[tuple[str, Body]]) -> list[Body]:
     """The ResultT bytes in sections: glue, first value, glue, second value, …, glue."""
-    sections: list[JsonPieces] = []
+    sections: list[Body] = []
     glue = b'{"status":true,"data":{'
     for index, (name, value) in enumerate(fragments):
         sections += [(glue + (b"," if index else b"") + encode_json(name) + b":",), value]
@@ -238,17 +386,17 @@ def result_sections(fragments: Sequence[tuple[str, JsonPieces]]) -> list[JsonPie
     return sections
 
 
-def result_parts(fragments: Sequence[tuple[str, JsonPieces]]) -> list[bytes]:
+def result_parts(fragments: Sequence[tuple[str, Body]]) -> list[Part]:
     """The ResultT bytes in pieces (``result_sections`` one after the other)."""
     return [part for section in result_sections(fragments) for part in section]
 
 
-def result_body(fragments: Sequence[tuple[str, JsonPieces]] | None) -> bytes:
+def result_body(fragments: Sequence[tuple[str, Body]] | None) -> bytes:
     """The ResultT bytes: the ``data`` object from each source's encoded value, in order,
     or the error document when ``fragments`` is None (a source without fresh data)."""
     if fragments is None:
         return ERROR_BODY
-    return b"".join(result_parts(fragments))
+    return joined(result_parts(fragments))
 
 
 def gzip_level(size: int) -> int:
@@ -273,42 +421,50 @@ _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # no name, mtime 0, 
 _FINAL_EMPTY_BLOCK = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS).flush()
 
 
-def gzip_of_segments(parts: Sequence[bytes], segments: Sequence[bytes]) -> list[bytes]:
-    """The pieces of a gzip member whose content is ``b"".join(parts)``, made of each
-    part's ``deflate_segment`` (``segments``, in the same order)."""
-    crc, size = 0, 0
-    for part in parts:
-        crc = zlib.crc32(part, crc)
-        size += len(part)
+def gzip_of_segments(parts: Sequence[Part], segments: Sequence[Part]) -> list[Part]:
+    """The pieces of a gzip member whose content is the concatenated ``parts``, made of
+    each part's ``deflate_segment`` (``segments``, in the same order)."""
+    crc, size = parts_crc32(parts)
     trailer = struct.pack("<II", crc, size & 0xFFFFFFFF)
     return [_GZIP_HEADER, *segments, _FINAL_EMPTY_BLOCK + trailer]
 
 
 def build_result_document(
-    fragments: Sequence[tuple[str, JsonPieces]] | None,
-    segments: Sequence[bytes] | None = None,
+    fragments: Sequence[tuple[str, Body]] | None,
+    segments: Sequence[Part] | None = None,
 ) -> Document:
     """``Document`` of ``result_body``; CPU-heavy for big inputs, so run it in a thread.
 
     ``segments`` may hold each fragment's ``deflate_segment`` (``b""`` where not known):
-    a big document's gzip body is then assembled from them, not compressed again.
+    a big document's gzip body is then assembled from them, not compressed again. A value
+    held in a ``FileSpan`` always comes with its segment and is never read here: the ETag
+    hashes its recorded digest instead of its bytes, and the gzip CRC combines its CRC.
     """
     if fragments is None:
         return ERROR_DOCUMENT
     sections = result_sections(fragments)
     parts = [part for section in sections for part in section]
-    if sum(map(len, parts)) <= FAST_GZIP_ABOVE:
-        return Document.of(b"".join(parts))
+    in_memory = all(isinstance(part, bytes) for part in parts)
+    if in_memory and sum(map(len, parts)) <= FAST_GZIP_ABOVE:
+        return Document.of(joined(parts))
     known = list(segments or [b""] * len(fragments))
     deflated = [
-        (known[index // 2] if index % 2 else b"") or deflate_segment(section)
+        (known[index // 2] if index % 2 else b"") or deflate_segment(_in_memory(section))
         for index, section in enumerate(sections)
     ]
     digest = hashlib.sha256()
     for part in parts:
-        digest.update(part)
+        if isinstance(part, bytes):
+            digest.update(part)
+        else:  # its digest stands for its bytes; JSON text never holds a raw NUL byte, so
+            digest.update(b"\0span:" + part.digest)  # no body's bytes can hash the same
     etag = f'"{digest.hexdigest()[:32]}"'
     return Document.of_parts(parts, gzip_of_segments(parts, deflated), etag)
+
+
+def _in_memory(section: Body) -> tuple[bytes, ...]:
+    """A section's bytes parts (a span comes with its deflate segment: never compressed here)."""
+    return tuple(part_bytes(part) for part in section)
 
 
 ERROR_DOCUMENT = Document.of(ERROR_BODY)

@@ -31,6 +31,7 @@ from hypercorn.typing import (
     Scope,
 )
 
+from statusd.document import SPAN_CHUNK_BYTES, Part
 from statusd.http_cache import AnswerCache
 from statusd.metrics import Metrics
 from statusd.state import StateHolder
@@ -98,15 +99,31 @@ class FrontApp:
         parts = () if scope["method"] == "HEAD" else body
         last = len(parts) - 1
         for index, part in enumerate(parts):
-            content: HTTPResponseBodyEvent = {
-                "type": "http.response.body",
-                "body": part,
-                "more_body": index < last,
-            }
-            await send(content)
+            await _send_part(send, part, more=index < last)
         if not parts:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         self._metrics.request_served("/api", status)
+
+
+async def _send_part(send: ASGISendCallable, part: Part, *, more: bool) -> None:
+    """One part of a body: bytes in one message; a span of a spill file (a big source's
+    value) read in a thread a chunk at a time, so a cold page cache never stalls the loop."""
+    if isinstance(part, bytes) or not part:
+        await _send_chunk(send, part if isinstance(part, bytes) else b"", more=more)
+        return
+    offsets = range(0, len(part), SPAN_CHUNK_BYTES)
+    for offset in offsets:
+        chunk = await trio.to_thread.run_sync(part.read_chunk, offset)
+        await _send_chunk(send, chunk, more=more or offset != offsets[-1])
+
+
+async def _send_chunk(send: ASGISendCallable, chunk: bytes, *, more: bool) -> None:
+    content: HTTPResponseBodyEvent = {
+        "type": "http.response.body",
+        "body": chunk,
+        "more_body": more,
+    }
+    await send(content)
 
 
 _FRONT_METHODS = frozenset({"GET", "HEAD"})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from statusd.document import Document
+from statusd.document import Body, Document
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -65,7 +65,7 @@ def accepts_gzip(accept_encoding: str) -> bool:
     return False
 
 
-Answer = tuple[int, Headers, tuple[bytes, ...]]
+Answer = tuple[int, Headers, Body]
 """Status, headers and body of one response (the body in pieces: ``Document.parts``)."""
 
 

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from statusd.document import JsonPieces
+from statusd.document import Body, Part
+from statusd.verdicts import CountrySummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,17 +21,34 @@ class GoodResult:
     ``raw`` is the input the parser read (the source's bytes, kept as they are): the state
     file stores it and parses it again at start. A result without it (``b""``: restored
     from a format-1 state file, or built by hand in tests) has its records stored instead.
+
+    A result made by a worker process (a big input: ``worker``) keeps no records: its
+    value, deflate segment and input are ``FileSpan``s of one spill file, ``records`` is
+    empty, ``summary`` holds what the verdicts need and ``counted`` how many records there
+    were.
     """
 
     source: str
     records: tuple[Any, ...]
-    prepared_json: JsonPieces
+    prepared_json: Body
     skipped: Mapping[str, int]
     wall_time: float
-    raw: bytes = field(default=b"", repr=False)  # megabytes: kept out of reprs
-    prepared_deflate: bytes = field(default=b"", repr=False)
+    raw: Part = field(default=b"", repr=False)  # megabytes: kept out of reprs
+    prepared_deflate: Part = field(default=b"", repr=False)
     """``document.deflate_segment(prepared_json)`` for a big value (else ``b""``): compressed
     once by the collector, reused by every /api document it is part of."""
+    summary: CountrySummary | None = None
+    counted: int | None = None
+
+    @property
+    def record_count(self) -> int:
+        """How many valid records the input held (kept or not)."""
+        return len(self.records) if self.counted is None else self.counted
+
+    @property
+    def verdict_rows(self) -> tuple[Any, ...] | CountrySummary:
+        """What the verdicts are computed from: the summary when the records are not kept."""
+        return self.records if self.summary is None else self.summary
 
 
 @dataclass(frozen=True, slots=True)

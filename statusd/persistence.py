@@ -36,13 +36,14 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import trio
 
-from statusd.document import JsonPieces, encode_json, encode_json_chunked
+from statusd.document import Body, Part, encode_json, encode_json_chunked
 from statusd.outcome import GoodResult
 from statusd.records import record_fields, record_json
 from statusd.sources.base import Limits, SourceError, SourceSpec
@@ -73,20 +74,24 @@ class StateFileError(Exception):
     """The state file cannot be used; the message says why."""
 
 
-def base64_pieces(raw: bytes, chunk: int = BASE64_CHUNK_BYTES) -> list[bytes]:
+def base64_pieces(raw: Part, chunk: int = BASE64_CHUNK_BYTES) -> Iterator[bytes]:
     """``base64.b64encode(raw)`` in pieces, each of ``chunk`` bytes (a multiple of 3) of
-    ``raw``: joining them would copy tens of MB while holding the GIL."""
+    ``raw``, made as they are asked for: joining them would copy tens of MB while holding
+    the GIL, and an input in a spill file is read a chunk at a time, never whole."""
     assert chunk % 3 == 0, "pieces must join to the text of one call"
-    view = memoryview(raw)
-    return [
-        binascii.b2a_base64(view[start : start + chunk], newline=False)
-        for start in range(0, len(view), chunk)
-    ]
+    if isinstance(raw, bytes):
+        view = memoryview(raw)
+        for start in range(0, len(view), chunk):
+            yield binascii.b2a_base64(view[start : start + chunk], newline=False)
+    else:
+        for start in range(0, len(raw), chunk):
+            yield binascii.b2a_base64(raw.read_chunk(start, chunk), newline=False)
 
 
-def encode_source(result: GoodResult) -> list[bytes]:
-    """One source's part of the state file, in pieces: its input as base64 or, when the
-    input is unknown, its records (chunked: big record lists do not stall the loop)."""
+def encode_source(result: GoodResult) -> Iterable[bytes]:
+    """One source's part of the state file, in pieces: its input as base64 (made as the
+    file is written) or, when the input is unknown, its records (chunked: big record lists
+    do not stall the loop)."""
     if not result.raw:
         return [
             encode_json_chunked(
@@ -97,24 +102,24 @@ def encode_source(result: GoodResult) -> list[bytes]:
                 }
             )
         ]
-    return [
-        b'{"wall_time":' + encode_json(result.wall_time) + b',"raw":"',
-        *base64_pieces(result.raw),  # base64 needs no JSON escaping
-        b'"}',
-    ]
+    return chain(
+        (b'{"wall_time":' + encode_json(result.wall_time) + b',"raw":"',),
+        base64_pieces(result.raw),  # base64 needs no JSON escaping
+        (b'"}',),
+    )
 
 
 def encode_state_pieces(
     results: Iterable[GoodResult], parts: Mapping[str, Sequence[bytes]] | None = None
-) -> list[bytes]:
-    """The state file's bytes for these results, in pieces (written one after the other,
-    never joined); ``parts`` may hold sources already encoded."""
-    pieces = [b'{"format":%d,"sources":{' % FORMAT_VERSION]
+) -> Iterator[bytes]:
+    """The state file's bytes for these results, in pieces made as they are asked for
+    (written one after the other, never joined); ``parts`` may hold sources already
+    encoded."""
+    yield b'{"format":%d,"sources":{' % FORMAT_VERSION
     for index, result in enumerate(results):
-        pieces.append((b"," if index else b"") + encode_json(result.source) + b":")
-        pieces += (parts or {}).get(result.source) or encode_source(result)
-    pieces.append(b"}}")
-    return pieces
+        yield (b"," if index else b"") + encode_json(result.source) + b":"
+        yield from (parts or {}).get(result.source) or encode_source(result)
+    yield b"}}"
 
 
 def encode_state(
@@ -273,6 +278,10 @@ def load_state(path: Path, specs: Sequence[SourceSpec[Any]], limits: Limits) -> 
     return results
 
 
+def _listed(pieces: Iterable[bytes]) -> list[bytes]:
+    return list(pieces)
+
+
 class StateWriter:
     """Writes the state file whenever a source's good data changes, at most once a second.
 
@@ -282,7 +291,7 @@ class StateWriter:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._pending: Mapping[str, GoodResult] | None = None
-        self._written: dict[str, JsonPieces] = {}
+        self._written: dict[str, Body] = {}
         self._parts: dict[str, tuple[GoodResult, list[bytes]]] = {}
         self._wakeup = trio.Event()
         self._failed = False
@@ -321,9 +330,9 @@ class StateWriter:
         }
         for name, result in goods.items():
             if not result.raw and name not in parts:
-                parts[name] = await trio.to_thread.run_sync(encode_source, result)
+                parts[name] = await trio.to_thread.run_sync(_listed, encode_source(result))
         self._parts = {name: (goods[name], part) for name, part in parts.items()}
-        content = await trio.to_thread.run_sync(encode_state_pieces, list(goods.values()), parts)
+        content = encode_state_pieces(list(goods.values()), parts)  # made while written
         try:
             await trio.to_thread.run_sync(write_atomically, self._path, content)
         except OSError as error:

@@ -26,6 +26,7 @@ from statusd.state import StateView
 from statusd.statuspage import PageInfo, public_documents
 from statusd.verdicts import (
     CountryCellCache,
+    CountrySummary,
     Timeline,
     VerdictSet,
     VerdictThresholds,
@@ -87,7 +88,7 @@ class PublicState:
             view, self._latest = self._latest, None
             if view is not None:
                 inputs = inputs_of(view)
-                records = sum(len(rows) for rows in inputs.records.values() if rows)
+                records = sum(map(_row_count, inputs.records.values()))
                 if records > THREAD_ABOVE_RECORDS:
                     built = await trio.to_thread.run_sync(self.build, inputs)
                 else:
@@ -173,7 +174,7 @@ class PublicState:
 class PublicInputs:
     """What the public view is computed from."""
 
-    records: Mapping[str, Sequence[Any] | None]
+    records: Mapping[str, Sequence[Any] | CountrySummary | None]
     stale: frozenset[str]
     source_times: Mapping[str, float]
     document_ok: bool
@@ -189,11 +190,18 @@ class Built:
     timeline: Timeline
 
 
+def _row_count(rows: Sequence[Any] | CountrySummary | None) -> int:
+    """How many rows the verdicts walk (a summary's countries, not the rows it stands for)."""
+    if rows is None:
+        return 0
+    return len(rows.countries) if isinstance(rows, CountrySummary) else len(rows)
+
+
 def inputs_of(view: StateView) -> PublicInputs:
     """The inputs of the public view from one view of the state holder."""
     sources = view.sources
     return PublicInputs(
-        records={name: s.good.records if s.good else None for name, s in sources.items()},
+        records={name: s.good.verdict_rows if s.good else None for name, s in sources.items()},
         stale=frozenset(sources) - view.fresh,
         source_times={name: s.good.wall_time for name, s in sources.items() if s.good},
         document_ok=view.ok,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 import trio
 
-from statusd.document import ERROR_DOCUMENT, Document, JsonPieces, build_result_document
+from statusd.document import ERROR_DOCUMENT, Body, Document, Part, build_result_document
 from statusd.outcome import CollectionOutcome, GoodResult
 
 log = logging.getLogger("statusd.state")
@@ -87,7 +87,7 @@ class StateHolder:
         self._on_outcome = on_outcome
         self._observers = list(observers)
         self._statuses = {name: SourceStatus(name) for name in self._names}
-        self._fragments: tuple[JsonPieces, ...] | None = None
+        self._fragments: tuple[Body, ...] | None = None
         self._ever_ready = False
         self._document_changed = trio.Event()
         self._closed = False
@@ -190,7 +190,7 @@ class StateHolder:
         fresh = frozenset(
             name for name, s in self._statuses.items() if s.is_fresh(now, self._stale_after)
         )
-        fragments: tuple[JsonPieces, ...] | None = None
+        fragments: tuple[Body, ...] | None = None
         if len(fresh) == len(self._names):
             fragments = tuple(self._good(name).prepared_json for name in self._names)
         view = self._view
@@ -223,7 +223,7 @@ class StateHolder:
         return good
 
     async def _build(
-        self, fragments: tuple[JsonPieces, ...] | None, segments: tuple[bytes, ...] | None
+        self, fragments: tuple[Body, ...] | None, segments: tuple[Part, ...] | None
     ) -> Document:
         if fragments is None:
             return ERROR_DOCUMENT

@@ -11,11 +11,13 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
+import resource
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +28,8 @@ from statusd.document import deflate_segment
 from statusd.fetch import fetch_body, read_source_file
 from statusd.outcome import CollectionOutcome, GoodResult
 from statusd.sources.base import Limits, SourceError, SourceSpec
+from statusd.verdicts import VerdictThresholds
+from statusd.worker import SpillUnavailable, parse_in_worker
 
 log = logging.getLogger("statusd.supervisor")
 
@@ -36,10 +40,15 @@ Fetch = Callable[[], Awaitable[bytes]]
 RETRY_PAUSES = (0.2, 0.5)
 
 # Inputs up to this size are parsed on the event loop (a few milliseconds); bigger ones in a
-# worker thread, so a million-line file never stalls the requests being served. Threads beat
-# worker processes here: sending a million records back from a process (pickling) costs more
-# CPU than parsing them, and unpickling holds the GIL (bench/README.md, "thread vs process").
+# worker thread, so a million-line file never stalls the requests being served; from
+# ``Settings.worker_process_bytes`` on, in a worker process that sends back no records at
+# all (``statusd.worker``): sending records back (pickling) would cost more than parsing
+# them (bench/README.md, "thread vs process").
 INLINE_PARSE_BELOW = 128 * 1024
+
+# Worker processes at once: one per core of the machine this was measured on; each parses
+# one input, so more would only add their memory together.
+WORKER_PROCESSES = 2
 
 # A value this big is compressed by its collector (see ``GoodResult.prepared_deflate``).
 DEFLATE_ABOVE = 1024 * 1024
@@ -97,6 +106,79 @@ def parse_and_encode(spec: SourceSpec[Any], raw: bytes, limits: Limits, wall: fl
     )
 
 
+@dataclass(frozen=True)
+class WorkerProcesses:
+    """Where and how big inputs go to worker processes (``statusd.worker``)."""
+
+    min_bytes: int
+    """Inputs at least this big are parsed in a worker process (0: never)."""
+    spill_dir: Path
+    thresholds: VerdictThresholds
+    limiter: trio.CapacityLimiter
+
+    @classmethod
+    def of(cls, settings: Settings) -> WorkerProcesses:
+        return cls(
+            settings.worker_process_bytes,
+            settings.state_dir,
+            VerdictThresholds.from_mapping(settings.verdicts),
+            trio.CapacityLimiter(WORKER_PROCESSES),
+        )
+
+    def takes(self, raw: bytes) -> bool:
+        return 0 < self.min_bytes <= len(raw)
+
+
+async def parse_input(
+    spec: SourceSpec[Any],
+    raw: bytes,
+    limits: Limits,
+    wall: float,
+    *,
+    big_inputs: trio.CapacityLimiter | None = None,
+    workers: WorkerProcesses | None = None,
+) -> GoodResult:
+    """The good result of ``raw``: parsed on the loop, in a thread or in a worker process,
+    by its size. A big input with no spill file to be had is parsed in a thread instead."""
+    if len(raw) < INLINE_PARSE_BELOW:
+        return parse_and_encode(spec, raw, limits, wall)
+    if workers is not None and workers.takes(raw):
+        try:
+            async with workers.limiter:
+                started = trio.current_time()
+                result = await parse_in_worker(
+                    spec,
+                    raw,
+                    limits,
+                    wall,
+                    spill_dir=workers.spill_dir,
+                    thresholds=workers.thresholds,
+                )
+            log.info(
+                "parsed in a worker process",
+                extra={
+                    "source": spec.name,
+                    "records": result.record_count,
+                    "seconds": round(trio.current_time() - started, 3),
+                    # the largest peak of any worker so far (the kernel keeps no other)
+                    "workers_max_rss_mib": children_max_rss_mib(),
+                },
+            )
+            return result
+        except SpillUnavailable as failure:
+            log.warning(
+                "big input parsed in a thread", extra={"source": spec.name, "error": str(failure)}
+            )
+    return await trio.to_thread.run_sync(
+        parse_big_input, spec, raw, limits, wall, abandon_on_cancel=True, limiter=big_inputs
+    )
+
+
+def children_max_rss_mib() -> float:
+    """The largest peak resident memory of the worker processes that have ended, in MiB."""
+    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+
+
 async def fetch_with_retries(fetch: Fetch, failures: list[str] | None = None) -> bytes:
     """``fetch()``, tried again after short pauses; the caller's deadline bounds it all.
 
@@ -141,11 +223,13 @@ async def collect_once(
     *,
     big_inputs: trio.CapacityLimiter | None = None,
     last: LastInput | None = None,
+    workers: WorkerProcesses | None = None,
 ) -> tuple[GoodResult | None, str | None]:
     """One collection under ``deadline``: the good result, or the reason it failed.
 
-    A big input is parsed in a worker thread holding a token of ``big_inputs`` (when given).
-    With ``last``, input identical to the last good collection's is not parsed again.
+    A big input is parsed in a worker thread holding a token of ``big_inputs`` (when given),
+    or with ``workers`` in a worker process (see ``parse_input``). With ``last``, input
+    identical to the last good collection's is not parsed again.
     """
     error: str | None = None
     failures: list[str] = []
@@ -156,17 +240,9 @@ async def collect_once(
             reused = last.reuse(digest) if last is not None else None
             if reused is not None:
                 result = reused
-            elif len(raw) < INLINE_PARSE_BELOW:
-                result = parse_and_encode(spec, raw, limits, time.time())
             else:
-                result = await trio.to_thread.run_sync(
-                    parse_big_input,
-                    spec,
-                    raw,
-                    limits,
-                    time.time(),
-                    abandon_on_cancel=True,
-                    limiter=big_inputs,
+                result = await parse_input(
+                    spec, raw, limits, time.time(), big_inputs=big_inputs, workers=workers
                 )
         except SourceError as failure:
             error = str(failure)
@@ -192,6 +268,7 @@ async def run_collector(
     outcomes: trio.MemorySendChannel[CollectionOutcome],
     *,
     big_inputs: trio.CapacityLimiter | None = None,
+    workers: WorkerProcesses | None = None,
 ) -> None:
     """Collect one source every ``interval`` seconds, forever, sending every outcome."""
     last = LastInput()
@@ -201,7 +278,13 @@ async def run_collector(
             await trio.sleep_until(next_start)
             started = trio.current_time()
             result, error = await collect_once(
-                spec, fetch, settings.limits, settings.deadline, big_inputs=big_inputs, last=last
+                spec,
+                fetch,
+                settings.limits,
+                settings.deadline,
+                big_inputs=big_inputs,
+                last=last,
+                workers=workers,
             )
             finished = trio.current_time()
             next_start = started + settings.interval
@@ -233,6 +316,7 @@ async def run_collectors(
     a time against 133 ms all at once, for 300,000 rows per file).
     """
     big_inputs = trio.CapacityLimiter(1)
+    workers = WorkerProcesses.of(settings)
     async with outcomes, trio.open_nursery() as nursery:
         for spec in specs:
             nursery.start_soon(
@@ -243,6 +327,7 @@ async def run_collectors(
                     settings,
                     outcomes.clone(),
                     big_inputs=big_inputs,
+                    workers=workers,
                 )
             )
         task_status.started()

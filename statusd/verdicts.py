@@ -325,29 +325,59 @@ RowRule = Callable[[Any, VerdictThresholds], bool]
 """``is_good_<product>_row``: whether one provider row of that product is good."""
 
 
-def _country_cells(
-    product: str,
-    rows: Iterable[Any],
-    is_good: RowRule,
-    thresholds: VerdictThresholds,
-    stale: bool,
-) -> list[Cell]:
-    """One cell per country with rows: good if any provider row is good."""
+@dataclass(frozen=True, slots=True)
+class CountryProviders:
+    """The providers one country's rows name, and those with at least one good row."""
+
+    providers: frozenset[str]
+    good: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class CountrySummary:
+    """What a product's country cells need of its rows, under the thresholds given.
+
+    A worker process that parses a million rows sends this instead of the rows
+    (``supervisor``): a few hundred countries, whatever the size of the input.
+    """
+
+    product: str
+    thresholds: VerdictThresholds
+    countries: Mapping[str, CountryProviders]
+
+
+def summarize_countries(
+    product: str, rows: Iterable[Any], thresholds: VerdictThresholds
+) -> CountrySummary:
+    """Each country's providers and good providers (by ``ROW_RULES[product]``)."""
+    is_good = ROW_RULES[product]
     providers: dict[str, set[str]] = {}
     good: dict[str, set[str]] = {}
     for row in rows:
         providers.setdefault(row.country, set()).add(row.provider)
         if is_good(row, thresholds):
             good.setdefault(row.country, set()).add(row.provider)
+    countries = {
+        country: CountryProviders(frozenset(names), frozenset(good.get(country, ())))
+        for country, names in providers.items()
+    }
+    return CountrySummary(product, thresholds, countries)
+
+
+def _country_cells(summary: CountrySummary, stale: bool) -> list[Cell]:
+    """One cell per country with rows: good if any provider row is good."""
+    product = summary.product
     cells = []
-    for country, names in providers.items():
-        good_names = tuple(sorted(good.get(country, ())))
+    for country, named in summary.countries.items():
+        good_names = tuple(sorted(named.good))
         if stale:
             verdict, good_names = UNKNOWN, ()
         else:
             verdict = OPERATIONAL if good_names else DEGRADED
         cells.append(
-            Cell(product, country, verdict, PRODUCT_SOURCE[product], good_names, len(names))
+            Cell(
+                product, country, verdict, PRODUCT_SOURCE[product], good_names, len(named.providers)
+            )
         )
     return cells
 
@@ -391,22 +421,34 @@ class CountryCellCache:
     """
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[Sequence[Any], bool, VerdictThresholds, list[Cell]]] = {}
+        self._entries: dict[
+            str, tuple[Sequence[Any] | CountrySummary, bool, VerdictThresholds, list[Cell]]
+        ] = {}
 
     def cells(
-        self, product: str, rows: Sequence[Any], thresholds: VerdictThresholds, stale: bool
+        self,
+        product: str,
+        rows: Sequence[Any] | CountrySummary,
+        thresholds: VerdictThresholds,
+        stale: bool,
     ) -> list[Cell]:
         entry = self._entries.get(product)
         # Identity, not equality: the cache keeps ``rows`` alive, so the id cannot be reused.
         if entry is not None and entry[0] is rows and entry[1] == stale and entry[2] == thresholds:
             return entry[3]
-        cells = _country_cells(product, rows, ROW_RULES[product], thresholds, stale)
+        if isinstance(rows, CountrySummary):
+            if rows.product != product or rows.thresholds != thresholds:
+                raise ValueError(f"{product}: rows summarized for other thresholds or product")
+            summary = rows
+        else:
+            summary = summarize_countries(product, rows, thresholds)
+        cells = _country_cells(summary, stale)
         self._entries[product] = (rows, stale, thresholds, cells)
         return cells
 
 
 def compute_verdicts(
-    records_by_source: Mapping[str, Sequence[Any] | None],
+    records_by_source: Mapping[str, Sequence[Any] | CountrySummary | None],
     thresholds: VerdictThresholds,
     *,
     stale: Set[str] = frozenset(),
@@ -417,11 +459,12 @@ def compute_verdicts(
 
     ``records_by_source`` maps the /api source names (``sms``, ``mms``, ``voice_call``,
     ``email``, ``billing``, ``support``, ``incident``) to the records of the last good result,
-    even an old one; a missing key or ``None`` means no result at all (no country cells;
-    billing and support cells ``unknown``). Sources named in ``stale`` have no good result
-    younger than ``stale_after``: their cells are ``unknown``. ``document_ok`` is False when
-    ``/api`` serves the error document (indicator ``critical``). ``cache`` keeps country cells
-    between calls (see ``CountryCellCache``).
+    even an old one, or for a country source a ``CountrySummary`` of them made under these
+    thresholds (a worker process's result); a missing key or ``None`` means no result at
+    all (no country cells; billing and support cells ``unknown``). Sources named in
+    ``stale`` have no good result younger than ``stale_after``: their cells are ``unknown``.
+    ``document_ok`` is False when ``/api`` serves the error document (indicator
+    ``critical``). ``cache`` keeps country cells between calls (see ``CountryCellCache``).
     """
     cache = cache or CountryCellCache()
     cells: list[Cell] = []
@@ -430,10 +473,10 @@ def compute_verdicts(
         rows = records_by_source.get(source)
         if rows is not None:
             cells += cache.cells(product, rows, thresholds, source in stale)
-    cells += _billing_cells(records_by_source.get("billing"), "billing" in stale)
-    cells.append(_support_cell(records_by_source.get("support"), "support" in stale))
+    cells += _billing_cells(_rows(records_by_source, "billing"), "billing" in stale)
+    cells.append(_support_cell(_rows(records_by_source, "support"), "support" in stale))
     cells.sort(key=lambda cell: cell_sort_key(cell.product, cell.key))
-    incident_rows = records_by_source.get("incident")
+    incident_rows = _rows(records_by_source, "incident")
     incidents = None if incident_rows is None else tuple(incident_rows)
     return VerdictSet(
         cells={(cell.product, cell.key): cell for cell in cells},
@@ -444,6 +487,16 @@ def compute_verdicts(
         ),
         incidents=incidents,
     )
+
+
+def _rows(
+    records_by_source: Mapping[str, Sequence[Any] | CountrySummary | None], source: str
+) -> Sequence[Any] | None:
+    """The records of a source that is not summarized (billing, support, incident)."""
+    rows = records_by_source.get(source)
+    if isinstance(rows, CountrySummary):
+        raise ValueError(f"{source}: only country sources are summarized")
+    return rows
 
 
 def overall_indicator(

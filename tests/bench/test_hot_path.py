@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from statusd import document
-from statusd.document import Document, encode_json, encode_json_chunked, result_parts
+from statusd.document import Document, encode_json, encode_json_chunked, joined, result_parts
 from statusd.front import FrontApp, serve_front
 from statusd.http_cache import AnswerCache, negotiate
 from statusd.metrics import Metrics
@@ -124,7 +124,7 @@ def test_answer_cache_follows_a_new_document() -> None:
     cache.answer(DOC, if_none_match="", accept_encoding="", max_age=5)
     status, headers, body = cache.answer(OTHER, if_none_match="", accept_encoding="", max_age=5)
     assert status == 200
-    assert b"".join(body) == OTHER.body
+    assert joined(body) == OTHER.body
     assert (b"etag", OTHER.etag.encode()) in headers
 
 
@@ -184,7 +184,7 @@ async def test_api_is_answered_in_front_like_negotiate() -> None:
         assert sent[0]["status"] == status
         assert sent[0]["headers"] == headers
         pieces = sent[1:]
-        assert b"".join(m["body"] for m in pieces) == (b"".join(body) if method == "GET" else b"")
+        assert joined(m["body"] for m in pieces) == (joined(body) if method == "GET" else b"")
         assert [m["more_body"] for m in pieces] == [True] * (len(pieces) - 1) + [False]
     assert inner.calls == []
 
@@ -194,7 +194,7 @@ async def test_a_document_in_parts_is_sent_part_by_part() -> None:
     it, and Content-Length counts them all (plain and gzip)."""
     front, _ = front_app()
     parts = result_parts([("sms", (b"[" + b"1," * 40, b"1]")), ("support", (b"[1,0]",))])
-    document = Document.of_parts(parts, [gzip.compress(b"".join(parts), mtime=0)], '"parts"')
+    document = Document.of_parts(parts, [gzip.compress(joined(parts), mtime=0)], '"parts"')
     assert len(document.parts) > 1
     front._state._view = replace(front._state.view, document=document)
     for encoding, expected in ((b"identity", document.parts), (b"gzip", document.gzip_parts)):

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from statusd import document
-from statusd.document import Document, build_result_document, deflate_segment, result_body
+from statusd.document import Document, build_result_document, deflate_segment, joined, result_body
 from statusd.http_cache import accepts_gzip, etag_matches, gzip_etag, negotiate
 
 DOC = Document.of(b'{"status":true}')
@@ -25,7 +25,7 @@ def test_plain_answer_has_contract_headers() -> None:
     status, raw, body = negotiate(DOC, if_none_match="", accept_encoding="", max_age=7)
     headers = headers_of(raw)
     assert status == 200
-    assert b"".join(body) == DOC.body
+    assert joined(body) == DOC.body
     assert headers["content-type"] == "application/json"
     assert headers["access-control-allow-origin"] == "*"
     assert headers["etag"] == DOC.etag
@@ -40,7 +40,7 @@ def test_gzip_answer_decompresses_to_the_plain_body() -> None:
     assert status == 200
     assert headers["content-encoding"] == "gzip"
     assert headers["etag"] == gzip_etag(DOC.etag)
-    assert gzip.decompress(b"".join(body)) == DOC.body
+    assert gzip.decompress(joined(body)) == DOC.body
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from statusd import persistence
-from statusd.document import ERROR_DOCUMENT
+from statusd.document import ERROR_DOCUMENT, joined
 from statusd.outcome import GoodResult
 from statusd.persistence import (
     StateWriter,
@@ -135,7 +135,7 @@ def test_state_in_pieces_is_the_state_file() -> None:
     """The writer's pieces (never joined) are the bytes ``encode_state`` describes, and a
     big input's base64 stays in pieces of ``BASE64_CHUNK_BYTES`` of input."""
     results = collected()
-    pieces = persistence.encode_state_pieces(results)
+    pieces = list(persistence.encode_state_pieces(results))
     assert b"".join(pieces) == encode_state(results)
     assert max(map(len, pieces)) <= 4 * persistence.BASE64_CHUNK_BYTES // 3 + 64
 
@@ -177,7 +177,7 @@ def test_partial_sources_are_restored(tmp_path: Path) -> None:
     path.write_bytes(encode_state(results[:2]))
     loaded = load_state(path, ALL_SOURCES, LIMITS)
     assert [r.source for r in loaded] == ["sms", "mms"]
-    by_provider = json.loads(b"".join(loaded[0].prepared_json))[0]
+    by_provider = json.loads(joined(loaded[0].prepared_json))[0]
     assert [row["country"] for row in by_provider] == ["United States", "Russian Federation"]
 
 

@@ -12,6 +12,7 @@ import trio.lowlevel
 import trio.testing
 
 from statusd.config import Settings
+from statusd.document import joined
 from statusd.outcome import CollectionOutcome
 from statusd.sources.base import Limits, ParseResult, SourceSpec
 from statusd.supervisor import LastInput, collect_once, make_fetch, run_collectors
@@ -47,7 +48,7 @@ async def test_http_success_is_parsed_prepared_and_encoded(tmp_path: Path) -> No
         result, error = await collect_once(HTTP_SPEC, fetch, LIMITS, 5.0)
     assert error is None
     assert result is not None
-    assert json.loads(b"".join(result.prepared_json)) == [1, 2, 3]
+    assert json.loads(joined(result.prepared_json)) == [1, 2, 3]
     assert result.skipped == {"wrong_type": 1}
 
 
@@ -226,7 +227,7 @@ async def test_unchanged_input_reuses_the_last_result(tmp_path: Path) -> None:
     assert second.records is first.records
     assert second.prepared_json is first.prepared_json
     assert second.wall_time >= first.wall_time
-    assert json.loads(b"".join(third.prepared_json)) == [1, 3]
+    assert json.loads(joined(third.prepared_json)) == [1, 3]
     assert last.result is third
 
 
