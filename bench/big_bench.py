@@ -81,6 +81,8 @@ def measure_collection(workdir: Path, sizes: Sizes, sim: Proc) -> list[Section]:
         str(interval),
         "--stale-after",
         str(10 * interval),
+        "--log-level",  # the worker processes' peak memory is in statusd's info lines
+        "info",
     )
     with run_statusd(workdir, sim, *args, ready_timeout=3 * interval) as statusd:
         ready_s = time.monotonic() - statusd.started_at

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from isal import isal_zlib
+
 ERROR_BODY = b'{"status":false,"data":null,"error":"Error on collect data"}'
 
 # A C encoder holds the GIL for the whole call, so a million-row value encoded in one call
@@ -23,6 +25,7 @@ ENCODE_CHUNK_ITEMS = 2048
 # Above this size, gzip level 1 keeps a rebuild of a huge document within a second or two;
 # small documents get level 6, the usual trade-off.
 FAST_GZIP_ABOVE = 4 * 1024 * 1024
+ISAL_LEVEL = 1
 
 
 def encode_json(value: Any) -> bytes:
@@ -53,7 +56,11 @@ PIECE_BYTES = 1024 * 1024
 def coalesce(pieces: Iterable[bytes], size: int = PIECE_BYTES) -> JsonPieces:
     """``pieces`` with the small ones joined into pieces of about ``size`` bytes (a piece
     bigger than that is kept as it is; empty ones are dropped)."""
-    out: list[bytes] = []
+    return tuple(iter_coalesced(pieces, size))
+
+
+def iter_coalesced(pieces: Iterable[bytes], size: int = PIECE_BYTES) -> Iterator[bytes]:
+    """``coalesce``, one piece at a time (a worker process writes them as they come)."""
     batch: list[bytes] = []
     batch_bytes = 0
     for piece in pieces:
@@ -62,11 +69,10 @@ def coalesce(pieces: Iterable[bytes], size: int = PIECE_BYTES) -> JsonPieces:
         batch.append(piece)
         batch_bytes += len(piece)
         if batch_bytes >= size:
-            out.append(b"".join(batch))
+            yield b"".join(batch)
             batch, batch_bytes = [], 0
     if batch:
-        out.append(b"".join(batch))
-    return tuple(out)
+        yield b"".join(batch)
 
 
 def json_rows_pieces(rows: Iterable[str], per_piece: int = ENCODE_CHUNK_ITEMS) -> Iterator[bytes]:
@@ -327,7 +333,7 @@ def parts_crc32(parts: Iterable[Part]) -> tuple[int, int]:
     crc, size = 0, 0
     for part in parts:
         if isinstance(part, bytes):
-            crc = zlib.crc32(part, crc)
+            crc = crc32(part, crc)
         else:
             crc = crc32_combine(crc, part.crc, part.length)
         size += len(part)
@@ -404,17 +410,46 @@ def gzip_level(size: int) -> int:
     return 1 if size > FAST_GZIP_ABOVE else 6
 
 
+class DeflateSegment:
+    """``deflate_segment`` of pieces given one at a time (their size unknown in advance: a
+    big value's, compressed by ISA-L). The compressed pieces are kept, a tenth the size."""
+
+    def __init__(self) -> None:
+        self._compressor = isal_zlib.compressobj(ISAL_LEVEL, isal_zlib.DEFLATED, -zlib.MAX_WBITS)
+        self._out: list[bytes] = []
+
+    def add(self, piece: bytes) -> None:
+        self._out.append(self._compressor.compress(piece))
+
+    def finish(self) -> list[bytes]:
+        self._out.append(self._compressor.flush(isal_zlib.Z_SYNC_FLUSH))
+        return self._out
+
+
 def deflate_segment(pieces: Sequence[bytes]) -> bytes:
     """Raw deflate of the concatenated ``pieces`` that ends on a byte boundary and is not
     final (a sync flush), so that segments compressed on their own concatenate into one
     valid stream (as ``pigz`` does). A source's big value is compressed once, by its
     collector; a document rebuilt because another source changed reuses it instead of
-    compressing 300 MB again."""
+    compressing 300 MB again.
+
+    Big values go through ISA-L (``isal``) at its level 1: the same size as zlib's level 1
+    in a third of the time (150 MB: 0.16 s instead of 0.52 s); small ones through zlib."""
     size = sum(map(len, pieces))
+    if size > FAST_GZIP_ABOVE:
+        segment = DeflateSegment()
+        for piece in pieces:
+            segment.add(piece)
+        return b"".join(segment.finish())
     compressor = zlib.compressobj(gzip_level(size), zlib.DEFLATED, -zlib.MAX_WBITS)
     out = [compressor.compress(piece) for piece in pieces]
     out.append(compressor.flush(zlib.Z_SYNC_FLUSH))
     return b"".join(out)
+
+
+def crc32(data: bytes, value: int = 0) -> int:
+    """``zlib.crc32``, by ISA-L (seven times faster on big inputs; the same numbers)."""
+    return int(isal_zlib.crc32(data, value))
 
 
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # no name, mtime 0, OS unknown

@@ -48,7 +48,7 @@ INLINE_PARSE_BELOW = 128 * 1024
 
 # Worker processes at once: one per core of the machine this was measured on; each parses
 # one input, so more would only add their memory together.
-WORKER_PROCESSES = 2
+WORKER_PROCESSES = 4
 
 # A value this big is compressed by its collector (see ``GoodResult.prepared_deflate``).
 DEFLATE_ABOVE = 1024 * 1024
@@ -236,7 +236,10 @@ async def collect_once(
     with trio.move_on_after(deadline) as scope:
         try:
             raw = await fetch_with_retries(fetch, failures)
-            digest = input_digest(raw)
+            if len(raw) < INLINE_PARSE_BELOW:
+                digest = input_digest(raw)
+            else:  # tens of MB hash for tens of ms: the loop would stall on it
+                digest = await trio.to_thread.run_sync(input_digest, raw)
             reused = last.reuse(digest) if last is not None else None
             if reused is not None:
                 result = reused

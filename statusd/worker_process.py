@@ -15,11 +15,10 @@ import hashlib
 import json
 import os
 import sys
-import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from statusd.document import SpillFile, deflate_segment
+from statusd.document import DeflateSegment, SpillFile, crc32
 from statusd.sources import ALL_SOURCES
 from statusd.sources.base import Limits, SourceError
 from statusd.verdicts import (
@@ -52,19 +51,22 @@ def work(request: Mapping[str, Any]) -> dict[str, Any]:
     if product is not None:
         counted = summarize_countries(product, parsed.records, thresholds).countries
         summary = {code: [sorted(c.providers), sorted(c.good)] for code, c in counted.items()}
-    pieces = spec.prepared_json(parsed.records)
     records = len(parsed.records)
-    skipped = dict(parsed.skipped)
-    del parsed  # the records are not needed past this point: free them before deflating
     value_at = size
     digest, crc, end = hashlib.sha256(), 0, value_at
-    for piece in pieces:
+    deflate = DeflateSegment()
+    # Each piece is written, hashed and compressed as the encoder makes it: the value is
+    # never whole in memory (150 MB for a million rows).
+    for piece in spec.iter_prepared_json(parsed.records):
         digest.update(piece)
-        crc = zlib.crc32(piece, crc)
+        crc = crc32(piece, crc)
+        deflate.add(piece)
         end = _write_at(spill.fd, piece, end)
-    segment = deflate_segment(pieces)
-    del pieces
-    deflate_end = _write_at(spill.fd, segment, end)
+    skipped = dict(parsed.skipped)
+    del parsed
+    deflate_end = end
+    for chunk in deflate.finish():
+        deflate_end = _write_at(spill.fd, chunk, deflate_end)
     return {
         "skipped": skipped,
         "records": records,

@@ -53,16 +53,16 @@ class PlainLines(Generic[R]):
     max_length: int
 
 
-def shared_columns(rows: list[tuple[str, ...]]) -> list[list[str]]:
-    """The fields of ``rows`` as columns, every value one shared string (``sys.intern``): a
-    million records then hold a few thousand strings instead of millions of copies."""
-    return [list(map(sys.intern, column)) for column in zip(*rows, strict=True)]
+def shared_columns(columns: Iterable[Iterable[str]]) -> list[list[str]]:
+    """The columns with every value one shared string (``sys.intern``): a million records
+    then hold a few thousand strings instead of millions of copies."""
+    return [list(map(sys.intern, column)) for column in columns]
 
 
 def converted(column: Iterable[str], convert: Callable[[str], Any]) -> list[Any]:
     """``[convert(text) for text in column]``, converting each distinct text once (numbers
     repeat: the same objects are shared, and ``convert`` runs a few hundred times)."""
-    column = list(column)
+    column = column if isinstance(column, list | tuple) else list(column)
     values = {text: convert(text) for text in set(column)}
     return list(map(values.__getitem__, column))
 

@@ -15,11 +15,11 @@ Errors::
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
-from statusd.document import JsonPieces, encode_json_pieces
+from statusd.document import JsonPieces, coalesce, encode_json_pieces
 
 JsonValue = Any
 """A value ``json.dumps`` accepts (dicts, lists, str, int, float, bool, None)."""
@@ -80,12 +80,17 @@ class SourceSpec(Generic[R]):
     record_type: type[R]
     parse: Callable[[bytes, Limits], ParseResult[R]]
     prepare: Callable[[Sequence[R]], JsonValue]
-    encode_prepared: Callable[[Sequence[R]], JsonPieces] | None = None
-    """Optional: ``encode_json(prepare(records))`` in pieces, written directly (sources
-    with a million records: building and encoding a dict per record costs seconds)."""
+    encode_prepared: Callable[[Sequence[R]], Iterable[bytes]] | None = None
+    """Optional: ``encode_json(prepare(records))`` in pieces made as they are asked for,
+    written directly (sources with a million records: building and encoding a dict per
+    record costs seconds, and a worker process writes each piece out as it comes)."""
 
     def prepared_json(self, records: Sequence[R]) -> JsonPieces:
         """The JSON of the /api value of ``records``, in pieces."""
+        return coalesce(self.iter_prepared_json(records))
+
+    def iter_prepared_json(self, records: Sequence[R]) -> Iterable[bytes]:
+        """``prepared_json``, piece by piece where the source encodes directly."""
         if self.encode_prepared is not None:
             return self.encode_prepared(records)
         return encode_json_pieces(self.prepare(records))

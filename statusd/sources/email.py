@@ -72,10 +72,11 @@ def parse_email_line(line: str) -> EmailRecord | str:
 
 def _plain_email(rows: list[tuple[str, ...]]) -> list[EmailRecord] | None:
     """Records of lines that match ``PLAIN_EMAIL``, or None if a country is not assigned."""
-    countries, providers = shared_columns([row[:2] for row in rows])
-    if not _COUNTRIES.issuperset(countries):
+    columns = list(zip(*rows, strict=True))  # transposed once, in C
+    if not _COUNTRIES.issuperset(columns[0]):
         return None
-    delivery_times = converted((row[2] for row in rows), int)
+    countries, providers = shared_columns(columns[:2])
+    delivery_times = converted(columns[2], int)
     return records_of(EmailRecord, (countries, providers, delivery_times))
 
 

@@ -19,15 +19,14 @@ short name, sorted by (provider, name) and by (name, provider); full ties keep s
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import TypeVar
 
 from statusd.countries import country_codes, country_name
 from statusd.document import (
-    JsonPieces,
     JsonStrings,
-    coalesce,
+    iter_coalesced,
     json_list_pieces,
     json_rows_pieces,
 )
@@ -81,9 +80,10 @@ def parse_sms_line(line: str) -> SmsRecord | str:
 
 def _plain_sms(rows: list[tuple[str, ...]]) -> list[SmsRecord] | None:
     """Records of lines that match ``PLAIN_SMS``, or None if a country is not assigned."""
-    countries, bandwidths, response_times, providers = shared_columns(rows)
-    if not _COUNTRIES.issuperset(countries):
+    columns = list(zip(*rows, strict=True))  # transposed once, in C
+    if not _COUNTRIES.issuperset(columns[0]):
         return None
+    countries, bandwidths, response_times, providers = shared_columns(columns)
     return records_of(SmsRecord, (countries, bandwidths, response_times, providers))
 
 
@@ -127,7 +127,7 @@ def _name_then_provider(key: tuple[str, str]) -> tuple[str, str]:
     return (key[1], key[0])
 
 
-def encode_provider_lists(records: Sequence[SmsLike]) -> JsonPieces:
+def encode_provider_lists(records: Sequence[SmsLike]) -> Iterator[bytes]:
     """``encode_json(prepare_provider_lists(records))`` in pieces, written directly.
 
     Same groups as ``prepare_provider_lists``; each row is formatted as JSON text (values
@@ -159,11 +159,13 @@ def encode_provider_lists(records: Sequence[SmsLike]) -> JsonPieces:
             groups[key] = [row]
         else:
             group.append(row)
-    encoded = {key: tuple(json_rows_pieces(rows)) for key, rows in groups.items()}
+    encoded = {}
+    for key in list(groups):  # each group's row texts are freed once it is encoded
+        encoded[key] = tuple(json_rows_pieces(groups.pop(key)))
     by_provider = json_list_pieces(encoded[key] for key in sorted(encoded))
     by_country = json_list_pieces(encoded[key] for key in sorted(encoded, key=_name_then_provider))
     # The two lists' pieces are already about a MiB: only the glue around them is joined.
-    return coalesce(chain((b"[",), by_provider, (b",",), by_country, (b"]",)))
+    return iter_coalesced(chain((b"[",), by_provider, (b",",), by_country, (b"]",)))
 
 
 def prepare_sms(records: Sequence[SmsRecord]) -> JsonValue:

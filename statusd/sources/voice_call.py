@@ -18,10 +18,10 @@ line is the first rule it breaks; another number of fields is ``field_count``):
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from statusd.countries import country_codes
-from statusd.document import JsonPieces, JsonStrings, json_list_pieces, json_rows_pieces
+from statusd.document import JsonStrings, json_list_pieces, json_rows_pieces
 from statusd.records import VoiceRecord, record_json
 from statusd.sources._lines import (
     FIELD_COUNT,
@@ -85,10 +85,11 @@ def parse_voice_call_line(line: str) -> VoiceRecord | str:
 
 def _plain_voice_call(rows: list[tuple[str, ...]]) -> list[VoiceRecord] | None:
     """Records of lines that match ``PLAIN_VOICE_CALL``, or None if a country is not assigned."""
-    strings = shared_columns([row[:4] for row in rows])
-    if not _COUNTRIES.issuperset(strings[0]):
+    columns = list(zip(*rows, strict=True))  # transposed once, in C
+    if not _COUNTRIES.issuperset(columns[0]):
         return None
-    stability, ttfb, purity, median = zip(*(row[4:] for row in rows), strict=True)
+    strings = shared_columns(columns[:4])
+    stability, ttfb, purity, median = columns[4:]
     numbers = (
         converted(stability, float),
         converted(ttfb, int),
@@ -121,7 +122,7 @@ def prepare_voice_call(records: Sequence[VoiceRecord]) -> JsonValue:
     return [record_json(record) for record in records]
 
 
-def encode_voice_call(records: Sequence[VoiceRecord]) -> JsonPieces:
+def encode_voice_call(records: Sequence[VoiceRecord]) -> Iterator[bytes]:
     """``encode_json(prepare_voice_call(records))`` in pieces, written directly: strings
     through ``JsonStrings``, the float as ``repr`` and the integers as ``str`` (what
     ``json.dumps`` writes for them). Property-tested against the slow path."""
@@ -133,7 +134,7 @@ def encode_voice_call(records: Sequence[VoiceRecord]) -> JsonPieces:
         f'"voice_purity":{r.voice_purity},"median_of_calls_time":{r.median_of_calls_time}}}'
         for r in records
     )
-    return tuple(json_list_pieces([json_rows_pieces(rows)]))
+    return json_list_pieces([json_rows_pieces(rows)])
 
 
 SPEC: SourceSpec[VoiceRecord] = SourceSpec(

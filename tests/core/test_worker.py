@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import trio
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from statusd import worker
@@ -38,6 +38,10 @@ from statusd.sources.base import Limits, SourceError
 from statusd.state import StateHolder
 from statusd.supervisor import WorkerProcesses, parse_and_encode, parse_input
 from statusd.verdicts import (
+    ROW_RULES,
+    SUMMARY_CHUNK_ROWS,
+    CountryProviders,
+    CountrySummary,
     VerdictThresholds,
     compute_verdicts,
     summarize_countries,
@@ -330,3 +334,40 @@ async def test_a_spilled_input_is_saved_and_restored(tmp_path: Path) -> None:
     assert joined(restored.prepared_json) == joined(result.prepared_json)
     assert restored.raw == raw
     assert restored.skipped == result.skipped
+
+
+def naive_summary(product: str, rows: list[Any], thresholds: VerdictThresholds) -> CountrySummary:
+    """The plain loop: every row judged by the row rule."""
+    providers: dict[str, set[str]] = {}
+    good: dict[str, set[str]] = {}
+    for row in rows:
+        providers.setdefault(row.country, set()).add(row.provider)
+        if ROW_RULES[product](row, thresholds):
+            good.setdefault(row.country, set()).add(row.provider)
+    countries = {
+        code: CountryProviders(frozenset(names), frozenset(good.get(code, ())))
+        for code, names in providers.items()
+    }
+    return CountrySummary(product, thresholds, countries)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(["sms", "voice_call", "email"]),
+    st.integers(0, 2**32),
+    st.integers(10, 3 * SUMMARY_CHUNK_ROWS),
+    st.integers(0, 2000),
+)
+def test_summary_in_chunks_is_the_plain_loop(name: str, seed: int, rows: int, limit: int) -> None:
+    """Chunks skipped because their pairs are known good change nothing, whatever the
+    thresholds (strict ones leave many pairs without a good row)."""
+    records = list(
+        parse_and_encode(SPECS[name], INPUTS[name](rows, random.Random(seed)), LIMITS, 1).records
+    )
+    thresholds = VerdictThresholds(
+        sms_max_response_time=limit, voice_max_ttfb=limit // 2, email_max_delivery_time=limit // 4
+    )
+    product = PRODUCT[name]
+    assert summarize_countries(product, records, thresholds) == naive_summary(
+        product, records, thresholds
+    )
