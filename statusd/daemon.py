@@ -30,13 +30,13 @@ from statusd.logs import StateChangeLogger, configure_logging
 from statusd.metrics import Metrics
 from statusd.notify import SystemdNotifier, run_watchdog, status_line
 from statusd.outcome import CollectionOutcome
-from statusd.persistence import StateWriter, load_state
+from statusd.persistence import StateWriter, restore_state
 from statusd.public import PublicState
 from statusd.public_routes import register_public_routes
 from statusd.sources import ALL_SOURCES
 from statusd.state import StateHolder, StateView
 from statusd.statuspage import PageInfo
-from statusd.supervisor import run_collectors
+from statusd.supervisor import WorkerProcesses, run_collectors
 from statusd.verdicts import VerdictThresholds
 
 log = logging.getLogger("statusd.daemon")
@@ -113,8 +113,9 @@ async def serve_daemon(
         failures.note(outcome.source, outcome.error)
 
     state = StateHolder(names, settings.stale_after, on_outcome=on_outcome)
+    workers = WorkerProcesses.of(settings)
     state.restore(
-        await trio.to_thread.run_sync(load_state, settings.state_file, ALL_SOURCES, settings.limits)
+        await restore_state(settings.state_file, ALL_SOURCES, settings.limits, workers=workers)
     )
     state_writer = StateWriter(settings.state_file)
     state.add_observer(state_writer.observe)
@@ -217,7 +218,13 @@ async def serve_daemon(
                 state, create_app(state, settings, metrics, extra_routes=public_routes), metrics
             )
             await nursery.start(state.run, outcomes_receive)
-            await nursery.start(run_collectors, ALL_SOURCES, settings, client, outcomes_send)
+            await nursery.start(
+                partial(run_collectors, workers=workers),
+                ALL_SOURCES,
+                settings,
+                client,
+                outcomes_send,
+            )
             binds: list[str] = await nursery.start(serve_then_cancel)
             log.info("listening", extra={"url": binds[0] if binds else str(settings.listen)})
             if notifier:

@@ -37,6 +37,7 @@ import math
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,13 @@ from statusd.outcome import GoodResult
 from statusd.records import record_fields, record_json
 from statusd.sources.base import Limits, SourceError, SourceSpec
 from statusd.state import StateView
-from statusd.supervisor import INLINE_PARSE_BELOW, parse_and_encode, parse_big_input
+from statusd.supervisor import (
+    INLINE_PARSE_BELOW,
+    WorkerProcesses,
+    parse_and_encode,
+    parse_big_input,
+    parse_input,
+)
 
 log = logging.getLogger("statusd.persistence")
 
@@ -189,9 +196,21 @@ def decode_records(spec: SourceSpec[Any], saved: object) -> GoodResult:
     )
 
 
-def decode_raw(spec: SourceSpec[Any], saved: object, limits: Limits) -> GoodResult:
-    """A source's part of a format-2 file, parsed again; StateFileError if the part is
-    malformed, SourceError if the input is too big or its parser rejects it."""
+@dataclass(frozen=True)
+class SavedInput:
+    """A source's input read back from a format-2 file, checked but not parsed yet."""
+
+    spec: SourceSpec[Any]
+    raw: bytes = field(repr=False)
+    wall_time: float
+
+
+def read_saved_part(
+    spec: SourceSpec[Any], saved: object, limits: Limits
+) -> GoodResult | SavedInput:
+    """A source's part of a format-2 file: its input, or its records' result when it was
+    saved while its input was unknown; StateFileError if the part is malformed,
+    SourceError if the input is too big."""
     if isinstance(saved, dict) and "raw" not in saved:
         return decode_records(spec, saved)  # saved while its input was unknown
     if not isinstance(saved, dict):
@@ -213,15 +232,27 @@ def decode_raw(spec: SourceSpec[Any], saved: object, limits: Limits) -> GoodResu
         raise StateFileError(f"source {spec.name} has invalid base64") from None
     if len(raw) > limits.max_body_bytes:
         raise SourceError(too_big)
-    parse = parse_big_input if len(raw) >= INLINE_PARSE_BELOW else parse_and_encode
-    return parse(spec, raw, limits, float(wall_time))
+    return SavedInput(spec, raw, float(wall_time))
 
 
-def decode_state(
+def parse_saved(saved: SavedInput, limits: Limits) -> GoodResult:
+    """A saved input parsed again in this thread (SourceError if its parser rejects it)."""
+    parse = parse_big_input if len(saved.raw) >= INLINE_PARSE_BELOW else parse_and_encode
+    return parse(saved.spec, saved.raw, limits, saved.wall_time)
+
+
+def decode_raw(spec: SourceSpec[Any], saved: object, limits: Limits) -> GoodResult:
+    """A source's part of a format-2 file, parsed again; StateFileError if the part is
+    malformed, SourceError if the input is too big or its parser rejects it."""
+    part = read_saved_part(spec, saved, limits)
+    return part if isinstance(part, GoodResult) else parse_saved(part, limits)
+
+
+def decode_saved(
     content: bytes, specs: Sequence[SourceSpec[Any]], limits: Limits
-) -> list[GoodResult]:
-    """Good results from a state file's bytes, parsed or prepared again; StateFileError if
-    the file is unusable. A format-2 source that cannot be restored is skipped (warning)."""
+) -> list[GoodResult | SavedInput]:
+    """What a state file's bytes hold, inputs not parsed yet; StateFileError if the file is
+    unusable. A format-2 source whose part is malformed is skipped (warning)."""
     try:
         document = json.loads(content)
     except (ValueError, UnicodeDecodeError) as error:
@@ -237,28 +268,58 @@ def decode_state(
             for spec in specs
             if sources.get(spec.name) is not None
         ]
-    results = []
+    found: list[GoodResult | SavedInput] = []
     for spec in specs:
-        saved = sources.pop(spec.name, None)  # its text is freed once this source is parsed
+        saved = sources.pop(spec.name, None)  # its text is freed once this source is decoded
         if saved is None:
             continue
         try:
-            results.append(decode_raw(spec, saved, limits))
+            found.append(read_saved_part(spec, saved, limits))
         except (StateFileError, SourceError) as error:
-            log.warning(
-                "saved source not restored", extra={"source": spec.name, "error": str(error)}
-            )
-        except Exception:
-            # A bug in a parser must cost one source's saved result, never the daemon's start.
-            log.exception("saved source not restored", extra={"source": spec.name})
+            not_restored(spec, error)
+    return found
+
+
+def not_restored(spec: SourceSpec[Any], error: Exception) -> None:
+    """Log why one saved source is not restored (the others are)."""
+    if isinstance(error, StateFileError | SourceError):
+        log.warning("saved source not restored", extra={"source": spec.name, "error": str(error)})
+    else:  # a bug in a parser must cost one source's saved result, never the daemon's start
+        log.error(
+            "saved source not restored",
+            extra={"source": spec.name},
+            exc_info=(type(error), error, error.__traceback__),
+        )
+
+
+def decode_state(
+    content: bytes, specs: Sequence[SourceSpec[Any]], limits: Limits
+) -> list[GoodResult]:
+    """Good results from a state file's bytes, parsed or prepared again; StateFileError if
+    the file is unusable. A format-2 source that cannot be restored is skipped (warning)."""
+    return parsed_here(decode_saved(content, specs, limits), limits)
+
+
+def parsed_here(parts: Iterable[GoodResult | SavedInput], limits: Limits) -> list[GoodResult]:
+    """The good results of ``parts``, saved inputs parsed in this thread; one whose parser
+    rejects it is skipped with a warning."""
+    results = []
+    for part in parts:
+        if isinstance(part, GoodResult):
+            results.append(part)
+            continue
+        try:
+            results.append(parse_saved(part, limits))
+        except Exception as error:
+            not_restored(part.spec, error)
     return results
 
 
-def load_state(path: Path, specs: Sequence[SourceSpec[Any]], limits: Limits) -> list[GoodResult]:
-    """The saved good results, or none (with a warning) when the file is missing or bad.
-
-    Blocking and CPU-heavy (big inputs are parsed again): run it in a worker thread.
-    """
+def read_saved(
+    path: Path, specs: Sequence[SourceSpec[Any]], limits: Limits
+) -> list[GoodResult | SavedInput]:
+    """What the state file holds (inputs not parsed), or nothing (with a warning) when the
+    file is missing or unusable. Blocking: run it in a worker thread."""
     try:
         content = path.read_bytes()
     except FileNotFoundError:
@@ -270,10 +331,52 @@ def load_state(path: Path, specs: Sequence[SourceSpec[Any]], limits: Limits) -> 
         )
         return []
     try:
-        results = decode_state(content, specs, limits)
+        return decode_saved(content, specs, limits)
     except StateFileError as error:
         log.warning("state file ignored", extra={"path": str(path), "error": str(error)})
         return []
+
+
+def load_state(path: Path, specs: Sequence[SourceSpec[Any]], limits: Limits) -> list[GoodResult]:
+    """The saved good results, or none (with a warning) when the file is missing or bad.
+
+    Blocking and CPU-heavy (big inputs are parsed again in this thread): run it in a worker
+    thread. The daemon uses ``restore_state``, which parses big inputs in worker processes.
+    """
+    results = parsed_here(read_saved(path, specs, limits), limits)
+    log.info("state restored", extra={"path": str(path), "sources": len(results)})
+    return results
+
+
+async def restore_state(
+    path: Path,
+    specs: Sequence[SourceSpec[Any]],
+    limits: Limits,
+    *,
+    workers: WorkerProcesses | None = None,
+) -> list[GoodResult]:
+    """``load_state`` for the daemon: saved inputs are parsed as a collection would parse
+    them (big ones in worker processes, all at once), so a restart with million-row inputs
+    costs statusd no more memory than collecting them."""
+    parts = await trio.to_thread.run_sync(read_saved, path, specs, limits)
+    restored: dict[str, GoodResult] = {}
+
+    async def parse_one(saved: SavedInput) -> None:
+        try:
+            restored[saved.spec.name] = await parse_input(
+                saved.spec, saved.raw, limits, saved.wall_time, workers=workers
+            )
+        except Exception as error:
+            not_restored(saved.spec, error)
+
+    async with trio.open_nursery() as nursery:
+        for part in parts:
+            if isinstance(part, GoodResult):
+                restored[part.source] = part
+            else:
+                nursery.start_soon(parse_one, part)
+    del parts
+    results = [restored[spec.name] for spec in specs if spec.name in restored]
     log.info("state restored", extra={"path": str(path), "sources": len(results)})
     return results
 

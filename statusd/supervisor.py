@@ -309,6 +309,7 @@ async def run_collectors(
     client: httpx.AsyncClient,
     outcomes: trio.MemorySendChannel[CollectionOutcome],
     *,
+    workers: WorkerProcesses | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """One collector task per source in a nursery owned here; runs until cancelled.
@@ -319,7 +320,7 @@ async def run_collectors(
     a time against 133 ms all at once, for 300,000 rows per file).
     """
     big_inputs = trio.CapacityLimiter(1)
-    workers = WorkerProcesses.of(settings)
+    workers = workers or WorkerProcesses.of(settings)
     async with outcomes, trio.open_nursery() as nursery:
         for spec in specs:
             nursery.start_soon(

@@ -32,7 +32,7 @@ from statusd.document import (
 from statusd.front import FrontApp
 from statusd.metrics import Metrics
 from statusd.outcome import GoodResult
-from statusd.persistence import encode_state_pieces, load_state, write_atomically
+from statusd.persistence import encode_state_pieces, load_state, restore_state, write_atomically
 from statusd.sources import ALL_SOURCES
 from statusd.sources.base import Limits, SourceError
 from statusd.state import StateHolder
@@ -371,3 +371,28 @@ def test_summary_in_chunks_is_the_plain_loop(name: str, seed: int, rows: int, li
     assert summarize_countries(product, records, thresholds) == naive_summary(
         product, records, thresholds
     )
+
+
+async def test_saved_big_inputs_are_restored_by_worker_processes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At start a big saved input is parsed as a collection would parse it (in a worker:
+    no records kept), a rejected one is skipped with a warning, the others are restored."""
+    raw = sms_input(20_000, random.Random(9))
+    inside = parse_and_encode(SPECS["sms"], raw, LIMITS, 5.0)
+    rejected = replace(
+        parse_and_encode(SPECS["support"], b"[]", LIMITS, 5.0), raw=b'{"not": "a list"}'
+    )
+    billing = parse_and_encode(SPECS["billing"], b"101100", LIMITS, 6.0)
+    path = tmp_path / "state.json"
+    write_atomically(path, encode_state_pieces([inside, rejected, billing]))
+    workers = WorkerProcesses(1, tmp_path / "spill", THRESHOLDS, trio.CapacityLimiter(2))
+    restored = await restore_state(path, ALL_SOURCES, LIMITS, workers=workers)
+    assert [result.source for result in restored] == ["sms", "billing"]
+    sms, billing_again = restored
+    assert sms.records == ()
+    assert sms.summary == summarize_countries("sms", inside.records, THRESHOLDS)
+    assert joined(sms.prepared_json) == joined(inside.prepared_json)
+    assert (sms.wall_time, sms.skipped) == (5.0, inside.skipped)
+    assert joined(billing_again.prepared_json) == joined(billing.prepared_json)
+    assert "saved source not restored" in caplog.text
