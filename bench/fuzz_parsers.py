@@ -67,6 +67,7 @@ DICTIONARY: list[bytes] = [
 def exercise(source: str, raw: bytes) -> None:
     """Do with ``raw`` everything statusd does with a source's bytes; ``SourceError`` is the
     only exception allowed out (any other one is a bug)."""
+    from statusd.document import joined
     from statusd.persistence import decode_state, encode_state
     from statusd.sources import ALL_SOURCES
     from statusd.sources.base import Limits, SourceError
@@ -79,7 +80,7 @@ def exercise(source: str, raw: bytes) -> None:
         result = parse_and_encode(spec, raw, limits, 1_800_000_000.0)
     except SourceError:
         return
-    json.loads(b"".join(result.prepared_json))  # what /api embeds is JSON
+    json.loads(joined(result.prepared_json))  # what /api embeds is JSON
     loaded = decode_state(encode_state([result]), ALL_SOURCES, limits)  # the state file round trip
     if loaded != [result]:
         raise AssertionError(f"state file round trip changed the {source} result")

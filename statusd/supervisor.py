@@ -46,8 +46,10 @@ RETRY_PAUSES = (0.2, 0.5)
 # them (bench/README.md, "thread vs process").
 INLINE_PARSE_BELOW = 128 * 1024
 
-# Worker processes at once: one per core of the machine this was measured on; each parses
-# one input, so more would only add their memory together.
+# Worker processes at once: as many as sources that can be big (SMS, MMS, voice, email). Two
+# at a time (one per core here) left the biggest input waiting behind smaller ones: the
+# first collection of three million-row files took 6.7 s instead of 4.6-5.2 s; the price is
+# up to four workers' memory at once (each at most ~330 MiB for a million rows).
 WORKER_PROCESSES = 4
 
 # A value this big is compressed by its collector (see ``GoodResult.prepared_deflate``).
@@ -314,10 +316,12 @@ async def run_collectors(
 ) -> None:
     """One collector task per source in a nursery owned here; runs until cancelled.
 
-    Big inputs are parsed one at a time: parsing is Python code holding the GIL, so parsing
-    three at once finishes none sooner, holds all their intermediate objects at once and
-    gives the event loop more threads to compete with (measured: loop lag p99 54 ms one at
-    a time against 133 ms all at once, for 300,000 rows per file).
+    Inputs parsed in threads (big, but below ``worker_process_bytes``) are parsed one at a
+    time: parsing is Python code holding the GIL, so parsing three at once finishes none
+    sooner, holds all their intermediate objects at once and gives the event loop more
+    threads to compete with (measured: loop lag p99 54 ms one at a time against 133 ms all
+    at once, for 300,000 rows per file). Worker processes share no GIL with the loop and
+    run at once (``WORKER_PROCESSES``).
     """
     big_inputs = trio.CapacityLimiter(1)
     workers = workers or WorkerProcesses.of(settings)
