@@ -83,3 +83,10 @@ def test_country_name_of_unknown_code(code: str) -> None:
 def test_is_country_is_exact_membership(code: str) -> None:
     """``is_country`` never raises and agrees with pycountry's list, case-sensitively."""
     assert is_country(code) == (code in {c.alpha_2 for c in pycountry.countries})
+
+
+def test_names_are_unique() -> None:
+    """The SMS and MMS encoders group rows by (provider, code) and sort the groups by name:
+    that is the stable sort by (provider, name) only while no two codes share a name."""
+    names = [country_name(code) for code in country_codes()]
+    assert len(set(names)) == len(names)

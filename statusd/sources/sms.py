@@ -135,30 +135,37 @@ def encode_provider_lists(records: Sequence[SmsLike]) -> Iterator[bytes]:
     encoded once, then placed in both orders. Property-tested against the slow path.
     """
     quoted = JsonStrings()
-    names = {code: country_name(code) for code in {r.country for r in records}}
-    name_json = {code: quoted[name] for code, name in names.items()}
     sms = bool(records) and isinstance(records[0], SmsRecord)
-    groups: dict[tuple[str, str], list[str]] = {}
+    by_pair: dict[tuple[str, str], list[SmsLike]] = {}
+    # Grouped by (provider, code) in source order: one group per (provider, name), as names
+    # are unique (tests/test_countries.py).
     for record in records:
-        country = name_json[record.country]
-        if sms:
-            row = (
-                f'{{"country":{country},"bandwidth":{quoted[record.bandwidth]},'
-                f'"response_time":{quoted[record.response_time]},'
-                f'"provider":{quoted[record.provider]}}}'
-            )
-        else:
-            row = (
-                f'{{"country":{country},"provider":{quoted[record.provider]},'
-                f'"bandwidth":{quoted[record.bandwidth]},'
-                f'"response_time":{quoted[record.response_time]}}}'
-            )
-        key = (record.provider, names[record.country])
-        group = groups.get(key)
+        pair = (record.provider, record.country)
+        group = by_pair.get(pair)
         if group is None:
-            groups[key] = [row]
+            by_pair[pair] = [record]
         else:
-            group.append(row)
+            group.append(record)
+    groups: dict[tuple[str, str], list[str]] = {}
+    for (provider, code), members in by_pair.items():
+        name = country_name(code)
+        country, provider_json = quoted[name], quoted[provider]
+        # Only the two numbers differ within a group: the rest of each row is made once.
+        if sms:
+            head = f'{{"country":{country},"bandwidth":'
+            tail = f',"provider":{provider_json}}}'
+            rows = [
+                f'{head}{quoted[bandwidth]},"response_time":{quoted[response_time]}{tail}'
+                for _, bandwidth, response_time, _ in members
+            ]
+        else:
+            head = f'{{"country":{country},"provider":{provider_json},"bandwidth":'
+            rows = [
+                f'{head}{quoted[bandwidth]},"response_time":{quoted[response_time]}}}'
+                for _, _, bandwidth, response_time in members
+            ]
+        groups[(provider, name)] = rows
+    del by_pair
     encoded = {}
     for key in list(groups):  # each group's row texts are freed once it is encoded
         encoded[key] = tuple(json_rows_pieces(groups.pop(key)))
