@@ -53,7 +53,8 @@ STDERR_TAIL_CHARS = 2000
 
 
 class SpillUnavailable(Exception):
-    """No spill file can be made (the state directory is missing or read-only)."""
+    """No spill file can be made or written (the state directory is missing, read-only or
+    full): the input is then parsed in statusd instead."""
 
 
 # --- the daemon's side ------------------------------------------------------------------------
@@ -65,14 +66,14 @@ def spill_input(directory: Path, raw: bytes) -> SpillFile:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=directory, prefix=".spill-") as file:
             spill = SpillFile(os.dup(file.fileno()))
+        view = memoryview(raw)
+        for start in range(0, len(view), WRITE_CHUNK_BYTES):
+            chunk = view[start : start + WRITE_CHUNK_BYTES]
+            written = 0
+            while written < len(chunk):
+                written += os.pwrite(spill.fd, chunk[written:], start + written)
     except OSError as error:
         raise SpillUnavailable(f"no spill file in {directory}: {error.strerror}") from None
-    view = memoryview(raw)
-    for start in range(0, len(view), WRITE_CHUNK_BYTES):
-        chunk = view[start : start + WRITE_CHUNK_BYTES]
-        written = 0
-        while written < len(chunk):
-            written += os.pwrite(spill.fd, chunk[written:], start + written)
     return spill
 
 
@@ -105,8 +106,8 @@ async def parse_in_worker(
 ) -> GoodResult:
     """``parse_and_encode`` in a worker process, its output kept in a spill file.
 
-    SpillUnavailable if no spill file can be made; SourceError if the parser rejects the
-    input or the worker fails. Cancelling kills the worker (trio's ``run_process``).
+    SpillUnavailable if no spill file can be made or written; SourceError if the parser
+    rejects the input or the worker fails. Cancelling kills the worker (trio's ``run_process``).
     """
     spill = await trio.to_thread.run_sync(spill_input, spill_dir, raw)
     request = worker_request(spec, spill.fd, len(raw), limits, thresholds)
@@ -148,8 +149,13 @@ def result_of_answer(
         found = json.loads(answer)
         if "error" in found:
             raise SourceError(str(found["error"]))
+        if "spill_error" in found:
+            raise SpillUnavailable(f"spill file not written: {found['spill_error']}")
         value_at, value_length, value_digest, value_crc = found["value"]
         deflate_at, deflate_length = found["deflate"]
+        numbers = (value_at, value_length, value_crc, deflate_at, deflate_length)
+        if not all(type(number) is int for number in numbers):
+            raise ValueError("offsets, lengths and CRC must be integers")
         skipped = {str(reason): int(count) for reason, count in found["skipped"].items()}
         counted = int(found["records"])
         summary = _summary_of(spec, found["summary"], thresholds)
@@ -158,7 +164,7 @@ def result_of_answer(
         if any(not 0 <= at <= at + length <= end for at, length in spans):
             raise ValueError("a span lies outside the spill file")
         value = FileSpan(spill, value_at, value_length, bytes.fromhex(value_digest), value_crc)
-    except SourceError:
+    except (SourceError, SpillUnavailable):
         raise
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         log.error("worker answer unusable", extra={"source": spec.name, "error": str(error)})

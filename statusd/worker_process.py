@@ -20,7 +20,7 @@ from typing import Any
 
 from statusd.document import DeflateSegment, SpillFile, crc32
 from statusd.sources import ALL_SOURCES
-from statusd.sources.base import Limits, SourceError
+from statusd.sources.base import Limits, ParseResult, SourceError, SourceSpec
 from statusd.verdicts import (
     COUNTRY_PRODUCTS,
     PRODUCT_SOURCE,
@@ -51,6 +51,20 @@ def work(request: Mapping[str, Any]) -> dict[str, Any]:
     if product is not None:
         counted = summarize_countries(product, parsed.records, thresholds).countries
         summary = {code: [sorted(c.providers), sorted(c.good)] for code, c in counted.items()}
+    try:
+        return _write_value(spec, spill, size, parsed, summary)
+    except OSError as error:  # a full disk: statusd parses the input itself instead
+        return {"spill_error": error.strerror or str(error)}
+
+
+def _write_value(
+    spec: SourceSpec[Any],
+    spill: SpillFile,
+    size: int,
+    parsed: ParseResult[Any],
+    summary: dict[str, list[list[str]]] | None,
+) -> dict[str, Any]:
+    """Append the value and its deflate segment to the spill file; the answer."""
     records = len(parsed.records)
     value_at = size
     digest, crc, end = hashlib.sha256(), 0, value_at
@@ -63,7 +77,6 @@ def work(request: Mapping[str, Any]) -> dict[str, Any]:
         deflate.add(piece)
         end = _write_at(spill.fd, piece, end)
     skipped = dict(parsed.skipped)
-    del parsed
     deflate_end = end
     for chunk in deflate.finish():
         deflate_end = _write_at(spill.fd, chunk, deflate_end)

@@ -197,6 +197,8 @@ def spill_of(data: bytes, tmp_path: Path) -> SpillFile:
         b' "summary": null}',
         b'{"skipped": {}, "records": 1, "value": [4, 2, "00", 0], "deflate": [4, 0],'
         b' "summary": {"DE": [["Rond"], ["Rond"]]}}',
+        b'{"skipped": {}, "records": 1, "value": [4.0, 2, "00", 0], "deflate": [4, 0],'
+        b' "summary": null}',
         b"x" * (worker.MAX_ANSWER_BYTES + 1),
     ],
 )
@@ -204,6 +206,14 @@ def test_an_answer_that_does_not_fit_is_an_internal_error(answer: bytes, tmp_pat
     """Only answers that describe the spill file are taken (support has no summary)."""
     spill = spill_of(b"abcd[]", tmp_path)
     with pytest.raises(SourceError, match="internal error"):
+        result_of_answer(SPECS["support"], spill, 4, answer, 1.0, THRESHOLDS)
+
+
+def test_a_worker_that_cannot_write_its_spill_file_hands_the_input_back(tmp_path: Path) -> None:
+    """A full disk is no fault of the source: the input is then parsed in statusd."""
+    spill = spill_of(b"abcd", tmp_path)
+    answer = b'{"spill_error": "No space left on device"}'
+    with pytest.raises(SpillUnavailable, match="No space left"):
         result_of_answer(SPECS["support"], spill, 4, answer, 1.0, THRESHOLDS)
 
 

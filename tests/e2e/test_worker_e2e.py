@@ -8,6 +8,8 @@ every answer that depends on the data must be the same.
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from tests.support.statusd_process import StatusdProcess, run_statusd
 
 pytestmark = pytest.mark.e2e
 
+FAST = ("--interval", "1", "--deadline", "0.9", "--stale-after", "5")
 # Enough rows that the SMS, voice and email files pass the 128 KiB parsed on the loop.
 ROWS = "12000"
 BIG_SOURCES = ("sms", "voice_call", "email")
@@ -88,3 +91,38 @@ def test_worker_processes_serve_what_statusd_would(sim: SimulatorProcess, tmp_pa
     # nothing is left behind in the state directory: spill files have no name
     leftovers = [p.name for p in (tmp_path / "workers").iterdir() if "spill" in p.name]
     assert leftovers == []
+
+
+def spill_files_open(pid: int) -> int:
+    """Unnamed spill files the process holds open (``/proc/PID/fd`` links to deleted files)."""
+    fd_dir = Path(f"/proc/{pid}/fd")
+    count = 0
+    for link in fd_dir.iterdir():
+        try:
+            target = os.readlink(link)
+        except OSError:  # closed meanwhile
+            continue
+        count += target.endswith("(deleted)")
+    return count
+
+
+def test_spill_files_are_released_as_data_changes(tmp_path: Path) -> None:
+    """New data every second, every input through a worker: the spill files of replaced
+    results are closed (their space freed), so open ones stay few however long it runs."""
+    refreshing = ("--seed", "5", "--rows", ROWS, "--refresh", "1")
+    with run_simulator(tmp_path / "data", *refreshing) as sim:
+        args = ("--data-dir", str(sim.data_dir), "--source-url", sim.url, *FAST)
+        env = {"STATUSD_WORKER_PROCESS_BYTES": "1", "STATUSD_STATE_DIR": str(tmp_path / "s")}
+        with run_statusd(tmp_path, *args, env=env) as statusd:
+            counts = []
+            for _ in range(8):
+                time.sleep(1)
+                counts.append(spill_files_open(statusd.process.pid))
+            log = statusd.log()
+            sources = statusd.get("/api/sources").json()["sources"]
+    for name in BIG_SOURCES:  # inputs kept changing, so workers kept running
+        assert log.count(f"parsed in a worker process\" source={name} ") >= 3, name
+    assert all(source["ok"] for source in sources.values()), sources
+    # at most: the current result of each of the 4 big-capable sources, the one being
+    # made, and the previous ones still held by a state-file write or a request
+    assert max(counts) <= 12, counts
