@@ -275,7 +275,7 @@ def decode_saved(
             continue
         try:
             found.append(read_saved_part(spec, saved, limits))
-        except (StateFileError, SourceError) as error:
+        except Exception as error:  # records restored from format 1 are prepared here
             not_restored(spec, error)
     return found
 

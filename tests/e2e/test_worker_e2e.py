@@ -121,7 +121,7 @@ def test_spill_files_are_released_as_data_changes(tmp_path: Path) -> None:
             log = statusd.log()
             sources = statusd.get("/api/sources").json()["sources"]
     for name in BIG_SOURCES:  # inputs kept changing, so workers kept running
-        assert log.count(f"parsed in a worker process\" source={name} ") >= 3, name
+        assert log.count(f'parsed in a worker process" source={name} ') >= 3, name
     assert all(source["ok"] for source in sources.values()), sources
     # at most: the current result of each of the 4 big-capable sources, the one being
     # made, and the previous ones still held by a state-file write or a request
