@@ -36,7 +36,7 @@ from statusd.public_routes import register_public_routes
 from statusd.sources import ALL_SOURCES
 from statusd.state import StateHolder, StateView
 from statusd.statuspage import PageInfo
-from statusd.supervisor import WorkerProcesses, run_collectors
+from statusd.supervisor import LastInput, WorkerProcesses, run_collectors
 from statusd.verdicts import VerdictThresholds
 
 log = logging.getLogger("statusd.daemon")
@@ -114,9 +114,12 @@ async def serve_daemon(
 
     state = StateHolder(names, settings.stale_after, on_outcome=on_outcome)
     workers = WorkerProcesses.of(settings)
-    state.restore(
-        await restore_state(settings.state_file, ALL_SOURCES, settings.limits, workers=workers)
+    last_inputs: dict[str, LastInput] = {}
+    restored = await restore_state(
+        settings.state_file, ALL_SOURCES, settings.limits, workers=workers, last_inputs=last_inputs
     )
+    state.restore(restored)
+    del restored
     state_writer = StateWriter(settings.state_file)
     state.add_observer(state_writer.observe)
     ready = trio.Event()
@@ -219,7 +222,7 @@ async def serve_daemon(
             )
             await nursery.start(state.run, outcomes_receive)
             await nursery.start(
-                partial(run_collectors, workers=workers),
+                partial(run_collectors, workers=workers, last_inputs=last_inputs),
                 ALL_SOURCES,
                 settings,
                 client,

@@ -51,7 +51,9 @@ from statusd.sources.base import Limits, SourceError, SourceSpec
 from statusd.state import StateView
 from statusd.supervisor import (
     INLINE_PARSE_BELOW,
+    LastInput,
     WorkerProcesses,
+    digest_of,
     parse_and_encode,
     parse_big_input,
     parse_input,
@@ -354,20 +356,26 @@ async def restore_state(
     limits: Limits,
     *,
     workers: WorkerProcesses | None = None,
+    last_inputs: dict[str, LastInput] | None = None,
 ) -> list[GoodResult]:
     """``load_state`` for the daemon: saved inputs are parsed as a collection would parse
     them (big ones in worker processes, all at once), so a restart with million-row inputs
-    costs statusd no more memory than collecting them."""
+    costs statusd no more memory than collecting them. ``last_inputs`` gets each parsed
+    input's digest and result, for the collectors (``supervisor.LastInput``)."""
     parts = await trio.to_thread.run_sync(read_saved, path, specs, limits)
     restored: dict[str, GoodResult] = {}
 
     async def parse_one(saved: SavedInput) -> None:
         try:
-            restored[saved.spec.name] = await parse_input(
+            result = await parse_input(
                 saved.spec, saved.raw, limits, saved.wall_time, workers=workers
             )
         except Exception as error:
             not_restored(saved.spec, error)
+            return
+        restored[saved.spec.name] = result
+        if last_inputs is not None:
+            last_inputs[saved.spec.name] = LastInput(await digest_of(saved.raw), result)
 
     async with trio.open_nursery() as nursery:
         for part in parts:

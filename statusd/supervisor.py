@@ -13,7 +13,7 @@ import hashlib
 import logging
 import resource
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
@@ -217,6 +217,14 @@ def input_digest(raw: bytes) -> bytes:
     return hashlib.blake2b(raw, digest_size=16).digest()
 
 
+async def digest_of(raw: bytes) -> bytes:
+    """``input_digest``; for a big input in a thread (tens of MB hash for tens of ms, which
+    would stall the loop)."""
+    if len(raw) < INLINE_PARSE_BELOW:
+        return input_digest(raw)
+    return await trio.to_thread.run_sync(input_digest, raw)
+
+
 async def collect_once(
     spec: SourceSpec[Any],
     fetch: Fetch,
@@ -238,10 +246,7 @@ async def collect_once(
     with trio.move_on_after(deadline) as scope:
         try:
             raw = await fetch_with_retries(fetch, failures)
-            if len(raw) < INLINE_PARSE_BELOW:
-                digest = input_digest(raw)
-            else:  # tens of MB hash for tens of ms: the loop would stall on it
-                digest = await trio.to_thread.run_sync(input_digest, raw)
+            digest = await digest_of(raw)
             reused = last.reuse(digest) if last is not None else None
             if reused is not None:
                 result = reused
@@ -274,9 +279,13 @@ async def run_collector(
     *,
     big_inputs: trio.CapacityLimiter | None = None,
     workers: WorkerProcesses | None = None,
+    last: LastInput | None = None,
 ) -> None:
-    """Collect one source every ``interval`` seconds, forever, sending every outcome."""
-    last = LastInput()
+    """Collect one source every ``interval`` seconds, forever, sending every outcome.
+
+    ``last`` may hold the input restored from the state file: an unchanged source is then
+    not parsed again by the first collection after a restart."""
+    last = last or LastInput()
     async with outcomes:
         next_start = trio.current_time()
         while True:
@@ -312,6 +321,7 @@ async def run_collectors(
     outcomes: trio.MemorySendChannel[CollectionOutcome],
     *,
     workers: WorkerProcesses | None = None,
+    last_inputs: Mapping[str, LastInput] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """One collector task per source in a nursery owned here; runs until cancelled.
@@ -336,6 +346,7 @@ async def run_collectors(
                     outcomes.clone(),
                     big_inputs=big_inputs,
                     workers=workers,
+                    last=(last_inputs or {}).get(spec.name),
                 )
             )
         task_status.started()

@@ -20,7 +20,7 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from statusd import worker
+from statusd import supervisor, worker
 from statusd.document import (
     SPAN_CHUNK_BYTES,
     FileSpan,
@@ -36,7 +36,13 @@ from statusd.persistence import encode_state_pieces, load_state, restore_state, 
 from statusd.sources import ALL_SOURCES
 from statusd.sources.base import Limits, SourceError
 from statusd.state import StateHolder
-from statusd.supervisor import WorkerProcesses, parse_and_encode, parse_input
+from statusd.supervisor import (
+    LastInput,
+    WorkerProcesses,
+    collect_once,
+    parse_and_encode,
+    parse_input,
+)
 from statusd.verdicts import (
     ROW_RULES,
     SUMMARY_CHUNK_ROWS,
@@ -406,3 +412,41 @@ async def test_saved_big_inputs_are_restored_by_worker_processes(
     assert (sms.wall_time, sms.skipped) == (5.0, inside.skipped)
     assert joined(billing_again.prepared_json) == joined(billing.prepared_json)
     assert "saved source not restored" in caplog.text
+
+
+async def test_an_unchanged_input_is_not_parsed_again_after_a_restart(tmp_path: Path) -> None:
+    """The collectors start with the restored inputs' digests: the first collection of a
+    source whose bytes did not change reuses the restored result (no worker runs)."""
+    raw = sms_input(20_000, random.Random(10))
+    path = tmp_path / "state.json"
+    write_atomically(path, encode_state_pieces([parse_and_encode(SPECS["sms"], raw, LIMITS, 5.0)]))
+    workers = WorkerProcesses(1, tmp_path / "spill", THRESHOLDS, trio.CapacityLimiter(2))
+    last_inputs: dict[str, LastInput] = {}
+    (restored,) = await restore_state(
+        path, ALL_SOURCES, LIMITS, workers=workers, last_inputs=last_inputs
+    )
+
+    async def same_bytes() -> bytes:
+        return raw
+
+    async def no_worker(*args: Any, **kwargs: Any) -> GoodResult:
+        raise AssertionError("an unchanged input must not be parsed again")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(supervisor, "parse_in_worker", no_worker)
+        result, error = await collect_once(
+            SPECS["sms"], same_bytes, LIMITS, 30.0, last=last_inputs["sms"], workers=workers
+        )
+    assert error is None
+    assert result is not None
+    assert result.prepared_json is restored.prepared_json
+    assert result.wall_time > restored.wall_time
+
+    async def new_bytes() -> bytes:
+        return raw + b"\nDE;50;100;Rond\n"
+
+    changed, error = await collect_once(
+        SPECS["sms"], new_bytes, LIMITS, 30.0, last=last_inputs["sms"], workers=workers
+    )
+    assert changed is not None
+    assert changed.record_count == restored.record_count + 1
