@@ -280,14 +280,6 @@ def part_bytes(part: Part) -> bytes:
     return part if isinstance(part, bytes) else part.read_all()
 
 
-def part_chunks(part: Part) -> Iterator[bytes]:
-    """The bytes of one part, a span read ``SPAN_CHUNK_BYTES`` at a time."""
-    if isinstance(part, bytes):
-        yield part
-    else:
-        yield from part.chunks()
-
-
 def joined(parts: Iterable[Part]) -> bytes:
     """Every part's bytes in one (a copy: for tests and small bodies)."""
     return b"".join(map(part_bytes, parts))

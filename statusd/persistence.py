@@ -243,13 +243,6 @@ def parse_saved(saved: SavedInput, limits: Limits) -> GoodResult:
     return parse(saved.spec, saved.raw, limits, saved.wall_time)
 
 
-def decode_raw(spec: SourceSpec[Any], saved: object, limits: Limits) -> GoodResult:
-    """A source's part of a format-2 file, parsed again; StateFileError if the part is
-    malformed, SourceError if the input is too big or its parser rejects it."""
-    part = read_saved_part(spec, saved, limits)
-    return part if isinstance(part, GoodResult) else parse_saved(part, limits)
-
-
 def decode_saved(
     content: bytes, specs: Sequence[SourceSpec[Any]], limits: Limits
 ) -> list[GoodResult | SavedInput]:
