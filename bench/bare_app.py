@@ -19,7 +19,7 @@ from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 
 from statusd.config import Settings, build_settings
 from statusd.daemon import bind_listen_socket, hypercorn_config
-from statusd.http_cache import COMMON_HEADERS, Headers, gzip_etag
+from statusd.serve.http_cache import COMMON_HEADERS, Headers, gzip_etag
 
 
 def fixed_responses(

@@ -67,12 +67,12 @@ DICTIONARY: list[bytes] = [
 def exercise(source: str, raw: bytes) -> None:
     """Do with ``raw`` everything statusd does with a source's bytes; ``SourceError`` is the
     only exception allowed out (any other one is a bug)."""
-    from statusd.document import joined
-    from statusd.persistence import decode_state, encode_state
+    from statusd.body.document import joined
+    from statusd.collect.supervisor import parse_and_encode
     from statusd.sources import ALL_SOURCES
     from statusd.sources.base import Limits, SourceError
-    from statusd.supervisor import parse_and_encode
-    from statusd.verdicts import VerdictThresholds, compute_verdicts
+    from statusd.state.persistence import decode_state, encode_state
+    from statusd.verdicts.rules import VerdictThresholds, compute_verdicts
 
     spec = next(spec for spec in ALL_SOURCES if spec.name == source)
     limits = Limits(max_body_bytes=1024 * 1024, max_line_bytes=256)
@@ -110,8 +110,8 @@ def run_child(source: str, seconds: int, findings: Path) -> None:
 
     with atheris.instrument_imports():
         # Instrument the parsers and the collector's encoding for coverage guidance.
-        import statusd.sources
-        import statusd.supervisor  # noqa: F401
+        import statusd.collect.supervisor
+        import statusd.sources  # noqa: F401
     seen: set[str] = set()
 
     def test_one_input(data: bytes) -> None:

@@ -22,14 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from statusd.history import (
+from statusd.history.store import (
     DAY,
     HistoryReader,
     HistoryStore,
     history_csv,
     history_json,
 )
-from statusd.verdicts import (
+from statusd.verdicts.rules import (
     BILLING_FUNCTIONS,
     COUNTRY_PRODUCTS,
     DEGRADED,

@@ -57,8 +57,8 @@ from bench.report import RESULTS_DIR, Section, Target, machine, median
 from bench.sizes import SMOKE, Sizes
 from bench.wrk import WrkResult, run_wrk
 from simulator.countries import all_countries
-from statusd.history import DAY, HistoryReader, HistoryStore, Snapshot, history_json
-from statusd.verdicts import BILLING_FUNCTIONS, COUNTRY_PRODUCTS, OPERATIONAL
+from statusd.history.store import DAY, HistoryReader, HistoryStore, Snapshot, history_json
+from statusd.verdicts.rules import BILLING_FUNCTIONS, COUNTRY_PRODUCTS, OPERATIONAL
 
 LIVE_CELLS = len(BILLING_FUNCTIONS) + 1 + len(COUNTRY_PRODUCTS) * len(all_countries())
 """The cells statusd shows for ``--countries all``; ``cell_ids`` lists exactly these first."""

@@ -22,10 +22,10 @@ import httpx
 import trio
 
 from bench.report import Section, median
-from statusd.outcome import GoodResult
+from statusd.collect.outcome import GoodResult
+from statusd.collect.supervisor import cyclic_gc_paused, parse_and_encode, parse_big_input
 from statusd.sources import ALL_SOURCES
 from statusd.sources.base import Limits, SourceSpec
-from statusd.supervisor import cyclic_gc_paused, parse_and_encode, parse_big_input
 
 BIG_SOURCES = ("sms", "voice_call", "email")
 LAG_TICK = 0.001
@@ -154,7 +154,7 @@ async def compare_thread_process(inputs: dict[str, bytes], limits: Limits, worke
         headers=["runner", "wall s", "CPU s (this process)", "loop lag p99 ms", "loop lag max ms"],
     )
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["statusd.supervisor", "statusd.sources"])
+    context.set_forkserver_preload(["statusd.collect.supervisor", "statusd.sources"])
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         list(pool.map(abs, range(workers * 2)))  # start the workers before timing
 

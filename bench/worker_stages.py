@@ -1,4 +1,4 @@
-"""CPU seconds of each stage of a worker process's run (``statusd.worker_process.work``).
+"""CPU seconds of each stage of a worker process's run (``statusd.collect._bigparse_child.work``).
 
     statusd-sim --data-dir /tmp/big --seed 1 --rows 1000000 --once
     python -m bench.worker_stages /tmp/big
@@ -17,11 +17,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from statusd.document import DeflateSegment, crc32
+from statusd.body.document import DeflateSegment, crc32
+from statusd.collect._bigparse_child import COUNTRY_PRODUCT_OF_SOURCE
 from statusd.sources import ALL_SOURCES
 from statusd.sources.base import Limits
-from statusd.verdicts import VerdictThresholds, summarize_countries
-from statusd.worker_process import COUNTRY_PRODUCT_OF_SOURCE
+from statusd.verdicts.rules import VerdictThresholds, summarize_countries
 
 FILES = {"sms": "sms.data", "voice_call": "voice.data", "email": "email.data"}
 

@@ -78,7 +78,7 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Sett
 
 def validate_tables(settings: Settings) -> None:
     """Check the TOML tables that their own modules own (e.g. ``[verdicts]``)."""
-    from statusd.verdicts import VerdictThresholds
+    from statusd.verdicts.rules import VerdictThresholds
 
     try:
         VerdictThresholds.from_mapping(settings.verdicts)

@@ -76,7 +76,7 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024
     max_line_bytes: int = 4 * 1024
     worker_process_bytes: int = 4 * 1024 * 1024
-    """Inputs at least this big are parsed in a worker process (0: never); see statusd.worker."""
+    """Inputs at least this big are parsed in a worker process (0: never); see collect.bigparse."""
     max_header_bytes: int = 16 * 1024
     max_connections: int = 1000
     shutdown_timeout: float = 5.0

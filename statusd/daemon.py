@@ -20,24 +20,24 @@ import httpx
 import trio
 from hypercorn.config import Config as HypercornConfig
 
-from statusd.app import create_app
+from statusd.collect.outcome import CollectionOutcome
+from statusd.collect.supervisor import LastInput, WorkerProcesses, run_collectors
 from statusd.config import Listen, Settings
-from statusd.front import FrontApp, serve_front
-from statusd.history import HistoryReader
-from statusd.history_writer import HistoryInbox, run_history_writer
-from statusd.limits import serve_limited
+from statusd.history.store import HistoryReader
+from statusd.history.writer import HistoryInbox, run_history_writer
 from statusd.logs import StateChangeLogger, configure_logging
 from statusd.metrics import Metrics
-from statusd.notify import SystemdNotifier, run_watchdog, status_line
-from statusd.outcome import CollectionOutcome
-from statusd.persistence import StateWriter, restore_state
-from statusd.public import PublicState
-from statusd.public_routes import register_public_routes
+from statusd.serve.app import create_app
+from statusd.serve.fastpath import FrontApp, serve_front
+from statusd.serve.server import serve_limited
+from statusd.serve.status_routes import register_public_routes
 from statusd.sources import ALL_SOURCES
-from statusd.state import StateHolder, StateView
-from statusd.statuspage import PageInfo
-from statusd.supervisor import LastInput, WorkerProcesses, run_collectors
-from statusd.verdicts import VerdictThresholds
+from statusd.state.holder import StateHolder, StateView
+from statusd.state.persistence import StateWriter, restore_state
+from statusd.systemd import SystemdNotifier, run_watchdog, status_line
+from statusd.verdicts.live import PublicState
+from statusd.verdicts.rules import VerdictThresholds
+from statusd.verdicts.statuspage import PageInfo
 
 log = logging.getLogger("statusd.daemon")
 

@@ -21,7 +21,7 @@ import pytest
 
 from statusd.cli import load_settings
 from statusd.config import PARSERS
-from statusd.verdicts import VerdictThresholds
+from statusd.verdicts.rules import VerdictThresholds
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEMD = ROOT / "systemd"
@@ -317,7 +317,8 @@ def test_wheel_contains_the_web_assets(tmp_path: Path) -> None:
     assert "index.html" in web
     missing = sorted(name for name in web if f"statusd/web/{name}" not in names)
     assert missing == []
-    assert "statusd/notify.py" in names
+    assert "statusd/systemd.py" in names
+    assert "statusd/collect/_bigparse_child.py" in names  # subpackages, the worker program
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")

@@ -4,7 +4,7 @@ A source module (``sms.py``, ``mms.py``, …) holds the rules of one source in o
 ``parse(raw, limits) -> ParseResult`` checks every record of the raw bytes and counts the
 skipped ones by reason; ``prepare(records) -> JsonValue`` turns the valid records into the
 value ``/api`` shows under the source's key. Both are pure. The I/O (reading a file,
-fetching a URL) lives in ``statusd.fetch`` and is the same for every source of a kind.
+fetching a URL) lives in ``statusd.collect.fetch`` and is the same for every source of a kind.
 
 Errors::
 
@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
-from statusd.document import JsonPieces, coalesce, encode_json_pieces
+from statusd.body.document import JsonPieces, coalesce, encode_json_pieces
 
 JsonValue = Any
 """A value ``json.dumps`` accepts (dicts, lists, str, int, float, bool, None)."""

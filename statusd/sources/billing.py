@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from statusd.records import BillingRecord, record_json
 from statusd.sources.base import JsonValue, Limits, ParseResult, SourceError, SourceSpec
+from statusd.sources.records import BillingRecord, record_json
 
 BOM = b"\xef\xbb\xbf"
 MASK_LENGTH = 6

@@ -18,7 +18,6 @@ import re
 from collections.abc import Sequence
 
 from statusd.countries import country_codes
-from statusd.records import EmailRecord, record_json
 from statusd.sources._lines import (
     FIELD_COUNT,
     PlainLines,
@@ -29,6 +28,7 @@ from statusd.sources._lines import (
     shared_columns,
 )
 from statusd.sources.base import JsonValue, Limits, ParseResult, SourceSpec
+from statusd.sources.records import EmailRecord, record_json
 
 EMAIL_PROVIDERS = frozenset(
     {

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from statusd.records import IncidentRecord, record_json
 from statusd.sources._json import parse_items, string_values
 from statusd.sources.base import JsonValue, Limits, ParseResult, SourceSpec
+from statusd.sources.records import IncidentRecord, record_json
 
 INCIDENT_KEYS = ("topic", "status")
 ACTIVE = "active"

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from statusd.records import MmsRecord
 from statusd.sources._json import parse_items, string_values
 from statusd.sources.base import JsonValue, Limits, ParseResult, SourceSpec
+from statusd.sources.records import MmsRecord
 from statusd.sources.sms import encode_provider_lists, prepare_provider_lists, sms_value_error
 
 MMS_KEYS = ("country", "provider", "bandwidth", "response_time")

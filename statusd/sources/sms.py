@@ -23,14 +23,13 @@ from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import TypeVar
 
-from statusd.countries import country_codes, country_name
-from statusd.document import (
+from statusd.body.document import (
     JsonStrings,
     iter_coalesced,
     json_list_pieces,
     json_rows_pieces,
 )
-from statusd.records import MmsRecord, SmsRecord, record_json
+from statusd.countries import country_codes, country_name
 from statusd.sources._lines import (
     FIELD_COUNT,
     PlainLines,
@@ -41,6 +40,7 @@ from statusd.sources._lines import (
     shared_columns,
 )
 from statusd.sources.base import JsonValue, Limits, ParseResult, SourceSpec
+from statusd.sources.records import MmsRecord, SmsRecord, record_json
 
 SMS_PROVIDERS = frozenset({"Topolo", "Rond", "Kildy"})
 

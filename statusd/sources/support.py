@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from statusd.records import SupportTopic
 from statusd.sources._json import (
     INVALID_STRING,
     WRONG_TYPE,
@@ -25,6 +24,7 @@ from statusd.sources._json import (
     parse_items,
 )
 from statusd.sources.base import JsonValue, Limits, ParseResult, SourceSpec
+from statusd.sources.records import SupportTopic
 
 SUPPORT_KEYS = ("topic", "active_tickets")
 TICKETS_PER_HOUR = 18

@@ -20,9 +20,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 
+from statusd.body.document import JsonStrings, json_list_pieces, json_rows_pieces
 from statusd.countries import country_codes
-from statusd.document import JsonStrings, json_list_pieces, json_rows_pieces
-from statusd.records import VoiceRecord, record_json
 from statusd.sources._lines import (
     FIELD_COUNT,
     PlainLines,
@@ -35,6 +34,7 @@ from statusd.sources._lines import (
     shared_columns,
 )
 from statusd.sources.base import JsonValue, Limits, ParseResult, SourceSpec
+from statusd.sources.records import VoiceRecord, record_json
 
 VOICE_PROVIDERS = frozenset({"TransparentCalls", "E-Voice", "JustPhone"})
 

@@ -1,4 +1,4 @@
-"""Big inputs parsed in worker processes (``statusd.worker``): statusd as a real process.
+"""Big inputs parsed in worker processes (``statusd.collect.bigparse``): statusd as a real process.
 
 The same simulator data is served twice, once parsed inside statusd and once in worker
 processes (``STATUSD_WORKER_PROCESS_BYTES=1``: every input past the inline limit), and

@@ -11,10 +11,10 @@ import httpx
 import pytest
 import trio
 
-from statusd.fetch import fetch_body
+from statusd.collect.fetch import fetch_body
+from statusd.collect.supervisor import collect_once
 from statusd.sources.base import Limits
 from statusd.sources.support import SPEC as SUPPORT
-from statusd.supervisor import collect_once
 
 URL = "http://sources.test/support"
 

@@ -17,11 +17,11 @@ import pytest
 import trio
 import trio.testing
 
+from statusd.collect.outcome import CollectionOutcome
+from statusd.collect.supervisor import run_collectors
 from statusd.config import Settings
-from statusd.outcome import CollectionOutcome
 from statusd.sources.sms import SPEC as SMS
-from statusd.state import StateHolder
-from statusd.supervisor import run_collectors
+from statusd.state.holder import StateHolder
 
 GOOD = b"RU;50;300;Topolo\nUS;20;900;Rond\n"
 NEWER = b"FR;70;100;Kildy\nDE;30;400;Topolo\nGB;90;50;Rond\n"

@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from statusd.document import encode_json
-from statusd.records import EmailRecord, MmsRecord, SmsRecord, VoiceRecord
+from statusd.body.document import encode_json
 from statusd.sources import _lines, email, mms, sms, voice_call
 from statusd.sources._lines import parse_lines
 from statusd.sources.base import Limits
+from statusd.sources.records import EmailRecord, MmsRecord, SmsRecord, VoiceRecord
 
 LIMITS = Limits()
 

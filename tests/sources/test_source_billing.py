@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from statusd.records import BillingRecord
 from statusd.sources import billing
 from statusd.sources.base import Limits, SourceError
+from statusd.sources.records import BillingRecord
 from tests.sources.source_rules import PROPERTY
 
 FUNCTIONS = ("create_customer", "purchase", "payout", "reccuring", "fraud_control", "checkout_page")

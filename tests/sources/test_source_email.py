@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from statusd.records import EmailRecord, record_json
 from statusd.sources import email
 from statusd.sources.base import Limits
+from statusd.sources.records import EmailRecord, record_json
 from tests.sources.source_rules import (
     EMAIL_COLUMNS,
     EMAIL_PROVIDERS,

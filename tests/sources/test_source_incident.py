@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from statusd.records import IncidentRecord
 from statusd.sources import incident
 from statusd.sources.base import Limits, SourceError
+from statusd.sources.records import IncidentRecord
 from tests.sources.source_rules import PROPERTY
 
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from statusd.records import MmsRecord
 from statusd.sources import mms
 from statusd.sources.base import Limits, SourceError
+from statusd.sources.records import MmsRecord
 from tests.sources.source_rules import (
     COUNTRY_POOL,
     PERCENT_POOL,

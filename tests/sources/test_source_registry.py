@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from statusd.records import (
+from statusd.sources import ALL_SOURCES, billing, email, incident, mms, sms, support, voice_call
+from statusd.sources.records import (
     BillingRecord,
     EmailRecord,
     IncidentRecord,
@@ -12,7 +13,6 @@ from statusd.records import (
     VoiceRecord,
     record_fields,
 )
-from statusd.sources import ALL_SOURCES, billing, email, incident, mms, sms, support, voice_call
 
 
 def test_order_and_names() -> None:

@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from statusd.countries import country_name
-from statusd.records import SmsRecord
 from statusd.sources import sms
 from statusd.sources.base import Limits
+from statusd.sources.records import SmsRecord
 from tests.sources.source_rules import (
     PROPERTY,
     SMS_COLUMNS,

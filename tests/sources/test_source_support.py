@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from statusd.records import SupportTopic
 from statusd.sources import support
 from statusd.sources.base import Limits, SourceError
+from statusd.sources.records import SupportTopic
 from tests.sources.source_rules import PROPERTY
 
 

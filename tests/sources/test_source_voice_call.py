@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from statusd.records import VoiceRecord
 from statusd.sources import voice_call
 from statusd.sources.base import Limits
+from statusd.sources.records import VoiceRecord
 from tests.sources.source_rules import (
     PROPERTY,
     VOICE_COLUMNS,

@@ -1,0 +1,1 @@
+"""The bytes statusd serves: JSON in pieces, spill files, the /api document and its gzip."""

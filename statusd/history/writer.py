@@ -1,0 +1,246 @@
+"""The one task that writes the history, so the event loop never waits on the disk.
+
+The state holder hands every new set of verdicts to a ``HistoryInbox`` with ``offer`` — a
+plain method that never blocks and never fails. ``run_history_writer`` (a child of the main
+nursery, started with ``nursery.start``) takes what has accumulated, writes it through
+``trio.to_thread.run_sync`` in one transaction, heartbeats, and prunes old rows. Disk
+trouble never reaches the caller: a full disk pauses the history with one warning and is
+retried; a damaged database is moved aside and a new one started.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Protocol, TypeVar, TypeVarTuple, Unpack
+
+import trio
+
+from statusd.history.store import (
+    HistoryCorrupt,
+    HistoryError,
+    HistoryStore,
+    Snapshot,
+    move_aside,
+)
+from statusd.verdicts.rules import Incident, Timeline
+
+log = logging.getLogger("statusd.history_writer")
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+
+class RunSync(Protocol):
+    """How a blocking call is run off the event loop (``trio.to_thread.run_sync``)."""
+
+    async def __call__(self, sync_fn: Callable[[Unpack[Ts]], T], /, *args: *Ts) -> T: ...
+
+
+StoreOpener = Callable[[Path, float], HistoryStore]
+"""Opens the store at a path at a wall time (tests wrap it to inject disk trouble)."""
+
+
+class HistoryInbox:
+    """Non-blocking handoff of snapshots from the state holder to the writer task.
+
+    Holds at most ``max_pending`` snapshots; if the writer falls that far behind, the oldest
+    are dropped (counted in ``dropped``) — the history loses detail, /api never waits.
+    """
+
+    def __init__(self, max_pending: int = 256) -> None:
+        self._pending: deque[Snapshot] = deque(maxlen=max_pending)
+        self._wakeup = trio.Event()
+        self.max_pending = max_pending
+        self.dropped = 0
+
+    def offer(
+        self,
+        at: float,
+        verdicts: Mapping[str, str],
+        incidents: Sequence[Incident] | None = None,
+    ) -> None:
+        """Queue the verdict of every current cell (``"sms:DE"`` → verdict) at wall time ``at``,
+        and optionally the current incidents; returns at once."""
+        if len(self._pending) == self.max_pending:
+            self.dropped += 1
+        snapshot = Snapshot(at, dict(verdicts), None if incidents is None else tuple(incidents))
+        self._pending.append(snapshot)
+        self._wakeup.set()
+
+    def take(self) -> list[Snapshot]:
+        """Everything queued, oldest first, and forget it."""
+        batch = list(self._pending)
+        self._pending.clear()
+        self._wakeup = trio.Event()
+        return batch
+
+    async def wait(self) -> None:
+        """Return once something is queued."""
+        await self._wakeup.wait()
+
+
+def open_store(path: Path, now: float, *, max_gap: float, rollup_days: int) -> HistoryStore:
+    """The default opener: ``HistoryStore.open`` (moves a damaged file aside)."""
+    return HistoryStore.open(path, now=now, max_gap=max_gap, rollup_days=rollup_days)
+
+
+async def run_history_writer(
+    path: Path,
+    inbox: HistoryInbox,
+    *,
+    raw_days: int = 35,
+    rollup_days: int = 400,
+    heartbeat_every: float = 60.0,
+    prune_every: float = 3600.0,
+    retry_after: float = 30.0,
+    clock: Callable[[], float] = time.time,
+    run_sync: RunSync = trio.to_thread.run_sync,
+    opener: StoreOpener | None = None,
+    task_status: trio.TaskStatus[Timeline] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Write the history until cancelled; ``started`` hands back the stored ``Timeline``.
+
+    ``clock`` gives the wall time stored (UNIX seconds); waits use trio's clock. A silence
+    longer than three heartbeats (history paused) is stored as unknown. On cancellation the
+    stop time is recorded (shielded, so a clean stop is not mistaken for a crash).
+    """
+    max_gap = 3 * heartbeat_every
+    if opener is None:
+        opener = partial(open_store, max_gap=max_gap, rollup_days=rollup_days)
+    writer = _Writer(path, inbox, opener, clock, run_sync, retry_after)
+    await writer.open()
+    task_status.started(await writer.timeline())
+    try:
+        await writer.loop(raw_days, rollup_days, heartbeat_every, prune_every)
+    finally:
+        with trio.CancelScope(shield=True):
+            await writer.stop()
+
+
+class _Writer:
+    """The writer task's state: the open store (or None while it cannot be opened)."""
+
+    def __init__(
+        self,
+        path: Path,
+        inbox: HistoryInbox,
+        opener: StoreOpener,
+        clock: Callable[[], float],
+        run_sync: RunSync,
+        retry_after: float,
+    ) -> None:
+        self.path = path
+        self.inbox = inbox
+        self.opener = opener
+        self.clock = clock
+        self.run_sync = run_sync
+        self.retry_after = retry_after
+        self.store: HistoryStore | None = None
+        self.paused = False
+        self.retry_at = -float("inf")
+
+    def _pause(self, what: str, error: BaseException) -> None:
+        """Stop writing until ``retry_after``; warn once per pause."""
+        if not self.paused:
+            log.warning(
+                "history paused: %s %s failed (%s); retrying every %g s, /api is not affected",
+                what,
+                self.path,
+                error,
+                self.retry_after,
+            )
+        self.paused = True
+        self.retry_at = trio.current_time() + self.retry_after
+
+    async def open(self) -> bool:
+        try:
+            self.store = await self.run_sync(self.opener, self.path, self.clock())
+        except (HistoryError, OSError) as error:
+            self._pause("opening", error)
+            return False
+        return True
+
+    async def timeline(self) -> Timeline:
+        if self.store is None:
+            return Timeline()
+        try:
+            return await self.run_sync(self.store.load_timeline)
+        except HistoryError as error:
+            log.warning("history %s: cannot read the timeline (%s)", self.path, error)
+            return Timeline()
+
+    async def reset(self, error: HistoryCorrupt) -> None:
+        """The database broke while running: move it aside, start a new one."""
+        if self.store is not None:
+            await self.run_sync(self.store.close)
+            self.store = None
+        try:
+            aside = await self.run_sync(move_aside, self.path, self.clock())
+        except OSError as move_error:
+            self._pause("moving aside the damaged", move_error)
+            return
+        log.warning(
+            "history database %s is damaged (%s); moved it to %s and started a new one",
+            self.path,
+            error,
+            aside,
+        )
+        await self.open()
+
+    async def loop(
+        self, raw_days: int, rollup_days: int, heartbeat_every: float, prune_every: float
+    ) -> None:
+        pending: list[Snapshot] = []
+        next_beat = trio.current_time() + heartbeat_every
+        next_prune = trio.current_time()
+        while True:
+            wake_at = min(next_beat, next_prune)
+            if self.paused or self.store is None:
+                wake_at = self.retry_at
+            with trio.move_on_at(wake_at):
+                await self.inbox.wait()
+            pending = (pending + self.inbox.take())[-self.inbox.max_pending :]
+            now = trio.current_time()
+            if (self.paused or self.store is None) and now < self.retry_at:
+                continue
+            if self.store is None and not await self.open():
+                continue
+            store = self.store
+            assert store is not None
+            try:
+                if pending:
+                    await self.run_sync(store.apply, pending)
+                    pending = []
+                    next_beat = now + heartbeat_every
+                elif now >= next_beat:
+                    await self.run_sync(store.heartbeat, self.clock())
+                    next_beat = now + heartbeat_every
+                if now >= next_prune:
+                    await self.run_sync(store.prune, self.clock(), raw_days, rollup_days)
+                    next_prune = now + prune_every
+            except HistoryCorrupt as error:
+                await self.reset(error)
+                continue
+            except (HistoryError, OSError) as error:
+                self._pause("writing", error)
+                continue
+            if self.paused:
+                log.warning("history resumed: %s is writable again", self.path)
+                self.paused = False
+
+    async def stop(self) -> None:
+        """Record the stop time and close (called shielded on the way out)."""
+        store, self.store = self.store, None
+        if store is None:
+            return
+        try:
+            await self.run_sync(store.mark_stopped, self.clock())
+        except HistoryError as error:
+            log.warning("history %s: cannot record the stop (%s)", self.path, error)
+        finally:
+            await self.run_sync(store.close)

@@ -1,0 +1,266 @@
+"""The quart-trio app: every route of SPEC §4. It reads the state holder, never computes it.
+
+``create_app`` builds the app for one daemon (no module globals). The hot path, ``GET /api``,
+is also answered by ``statusd.serve.fastpath`` before Quart is reached; both answer through
+``http_cache.negotiate``, so the bytes and headers are the same.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import time
+from collections.abc import AsyncGenerator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import trio
+from quart import Response, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from statusd.body.document import Document, encode_json, joined
+from statusd.config import Settings
+from statusd.metrics import Metrics
+from statusd.serve.http_cache import COMMON_HEADERS, PREFLIGHT_HEADERS, negotiate
+from statusd.state.holder import SourceStatus, StateHolder, StateView
+
+SSE_KEEPALIVE_SECONDS = 15.0
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' http://127.0.0.1:* http://localhost:*; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'; object-src 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def rfc3339(wall: float | None) -> str | None:
+    """UNIX seconds as RFC 3339 UTC with a ``Z``, or None."""
+    if wall is None:
+        return None
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def source_summary(status: SourceStatus, view: StateView, now: float) -> dict[str, Any]:
+    """One entry of /api/sources."""
+    good = status.good
+    age = None if status.good_at is None else round(max(0.0, now - status.good_at), 3)
+    return {
+        "ok": status.name in view.fresh and status.error is None,
+        "fresh": status.name in view.fresh,
+        "last_success": rfc3339(good.wall_time if good else None),
+        "last_attempt": rfc3339(status.last_attempt_wall),
+        "age_seconds": age,
+        "error": status.error,
+        "records": good.record_count if good else 0,
+        "skipped": dict(good.skipped) if good else {},
+        "duration_ms": None if status.duration is None else round(status.duration * 1000, 1),
+    }
+
+
+def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A small JSON answer built per request (health, errors, source status)."""
+    response = Response(encode_json(value), status=status, content_type="application/json")
+    for raw_name, raw_value in COMMON_HEADERS:
+        response.headers[raw_name.decode()] = raw_value.decode()
+    response.headers["Cache-Control"] = "no-store"
+    for name, text in (headers or {}).items():
+        response.headers[name] = text
+    return response
+
+
+def document_response(
+    document: Document, max_age: int, content_type: bytes = b"application/json"
+) -> Response:
+    """A cached document (like /api) with ETag/304 and gzip per the request's headers."""
+    status, headers, body = negotiate(
+        document,
+        if_none_match=request.headers.get("If-None-Match", ""),
+        accept_encoding=request.headers.get("Accept-Encoding", ""),
+        max_age=max_age,
+        content_type=content_type,
+    )
+    response = Response(joined(body), status=status)
+    for name, value in headers:
+        response.headers[name.decode()] = value.decode()
+    return response
+
+
+def resolve_static(web_dir: Path, name: str) -> Path | None:
+    """The file under ``web_dir`` that ``name`` names, or None for anything else.
+
+    Rejects NUL bytes, absolute paths, ``.``/``..`` and hidden segments, backslashes, and
+    any path (symlinks included) that resolves outside ``web_dir``; directories are never
+    listed.
+    """
+    if not name:
+        name = "index.html"
+    if "\x00" in name or "\\" in name or name.startswith("/"):
+        return None
+    segments = name.split("/")
+    if any(not part or part.startswith(".") for part in segments):
+        return None
+    root = web_dir.resolve()
+    try:
+        candidate = (root / name).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not candidate.is_relative_to(root) or not candidate.is_file():
+        return None
+    return candidate
+
+
+def create_app(
+    state: StateHolder,
+    settings: Settings,
+    metrics: Metrics,
+    *,
+    extra_routes: Callable[[QuartTrio], None] | None = None,
+) -> QuartTrio:
+    """The app of one daemon; ``extra_routes`` lets other modules register their routes."""
+    app = QuartTrio(__name__, static_folder=None)
+    app.config["RESPONSE_TIMEOUT"] = None  # SSE streams are long; the server bounds the rest
+    app.config["BODY_TIMEOUT"] = 10
+    app.config["MAX_CONTENT_LENGTH"] = 0
+    web_dir = settings.web_dir
+
+    @app.before_request
+    async def screen_request() -> Response | None:
+        # statusd has no write endpoint: a request body is never wanted.
+        if request.content_length or "Transfer-Encoding" in request.headers:
+            return json_response({"error": "request bodies are not accepted"}, 413)
+        if request.method == "OPTIONS" and request.url_rule is not None:
+            response = Response(b"", status=204)
+            for name, value in PREFLIGHT_HEADERS:
+                response.headers[name.decode()] = value.decode()
+            return response
+        return None
+
+    @app.after_request
+    async def count_and_protect(response: Response) -> Response:
+        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.request_served(rule, response.status_code)
+        for name, value in PAGE_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.route("/api", methods=["GET", "HEAD", "OPTIONS"])
+    async def api() -> Response:
+        view = state.view
+        return document_response(
+            view.document, view.seconds_until_next_collection(trio.current_time())
+        )
+
+    @app.route("/healthz", methods=["GET", "HEAD", "OPTIONS"])
+    async def healthz() -> Response:
+        view = state.view
+        now = trio.current_time()
+        sources = {
+            name: {
+                "fresh": name in view.fresh,
+                "error": status.error,
+                "age_seconds": None
+                if status.good_at is None
+                else round(max(0.0, now - status.good_at), 3),
+            }
+            for name, status in view.sources.items()
+        }
+        return json_response(
+            {"status": "ok", "fresh": f"{len(view.fresh)}/{len(view.sources)}", "sources": sources}
+        )
+
+    @app.route("/readyz", methods=["GET", "HEAD", "OPTIONS"])
+    async def readyz() -> Response:
+        view = state.view
+        if view.ready:
+            return json_response({"ready": True})
+        waiting = sorted(set(view.sources) - view.fresh)
+        return json_response({"ready": False, "waiting_for": waiting}, status=503)
+
+    @app.route("/api/sources", methods=["GET", "HEAD", "OPTIONS"])
+    async def sources() -> Response:
+        view = state.view
+        now = trio.current_time()
+        return json_response(
+            {
+                "stale_after": settings.stale_after,
+                "generated_at": rfc3339(time.time()),
+                "sources": {
+                    name: source_summary(status, view, now) for name, status in view.sources.items()
+                },
+            }
+        )
+
+    @app.route("/api/events", methods=["GET", "HEAD", "OPTIONS"])
+    async def events() -> Response:
+        response = Response(
+            sse_stream(state),
+            content_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.timeout = None
+        return response
+
+    @app.route("/metrics", methods=["GET", "HEAD"])
+    async def prometheus_metrics() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
+
+    @app.route("/", methods=["GET", "HEAD"], defaults={"name": ""})
+    @app.route("/<path:name>", methods=["GET", "HEAD"])
+    async def static_file(name: str) -> Response:
+        path = resolve_static(web_dir, name)
+        if path is None:
+            return json_response({"error": "not found"}, status=404)
+        body = await trio.Path(path).read_bytes()
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if content_type.startswith("text/") or content_type.endswith("javascript"):
+            content_type += "; charset=utf-8"
+        response = Response(body, content_type=content_type)
+        response.headers["Cache-Control"] = "no-cache"
+        await response.add_etag()
+        return await response.make_conditional(request)
+
+    if extra_routes is not None:
+        extra_routes(app)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Response:
+        code = error.code or 500
+        headers: dict[str, str] = {}
+        if isinstance(error, MethodNotAllowed):
+            allowed = sorted(error.valid_methods or [])
+            headers["Allow"] = ", ".join(allowed)
+            return json_response({"error": "method not allowed"}, 405, headers)
+        if code == 404:
+            return json_response({"error": "not found"}, 404)
+        if code == 413:
+            return json_response({"error": "request bodies are not accepted"}, 413)
+        return json_response({"error": error.name.lower()}, code)
+
+    return app
+
+
+async def sse_stream(state: StateHolder) -> AsyncGenerator[bytes, None]:
+    """Server-Sent Events: the current ETag at once, then one event per document change,
+    a comment every 15 s as keep-alive; ends when the daemon shuts down."""
+    view = state.view
+    yield b"retry: 5000\ndata: %s\n\n" % view.document.etag.encode()
+    version = view.document_version
+    while True:
+        with trio.move_on_after(SSE_KEEPALIVE_SECONDS) as scope:
+            await state.wait_document_changed(version)
+        if state.is_closed():
+            return
+        if scope.cancelled_caught:
+            yield b": keep-alive\n\n"
+            continue
+        view = state.view
+        version = view.document_version
+        yield b"data: %s\n\n" % view.document.etag.encode()

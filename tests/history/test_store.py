@@ -1,0 +1,780 @@
+"""The SQLite history: intervals and UTC-day rollups, unknown gaps, retention, damage, full disk."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from statusd.history.store import (
+    DAY,
+    STORED_VERDICTS,
+    DayBucket,
+    HistoryFull,
+    HistoryReader,
+    HistoryStore,
+    Snapshot,
+    day_text,
+    history_csv,
+    history_json,
+    parse_history_query,
+    parse_month,
+    read_daily,
+    read_feed,
+    read_month,
+    split_by_day,
+    split_ms_by_day,
+    uptime,
+    utc_day,
+)
+from statusd.verdicts.rules import VERDICTS, Incident, QueryError
+
+D0 = 1_764_028_800.0  # 2025-11-25T00:00:00Z
+H = 3600.0
+OP, DEG, PART, MAJ, UNK = (
+    "operational",
+    "degraded_performance",
+    "partial_outage",
+    "major_outage",
+    "unknown",
+)
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "history.sqlite3"
+
+
+EARLY = D0 - 1000 * DAY
+"""Stores in tests open long before their first write, and with no silence limit unless a
+test is about it, so writes can be hours apart without heartbeats in between."""
+
+
+@pytest.fixture
+def store(path: Path) -> Iterator[HistoryStore]:
+    opened = HistoryStore.open(path, now=EARLY, max_gap=1e12)
+    yield opened
+    opened.close()
+
+
+def days(store: HistoryStore, cell: str, count: int, now: float) -> dict[str, dict[str, float]]:
+    """The non-empty buckets of a cell as {date: {verdict: seconds}}."""
+    buckets = read_daily(store.connection, cell, count, now)
+    return {b.date: dict(b.seconds) for b in buckets if b.seconds}
+
+
+@given(start=st.floats(0, 4e9), length=st.floats(0, 10 * DAY))
+def test_split_by_day_covers_the_interval_exactly(start: float, length: float) -> None:
+    """The pieces are within single UTC days, consecutive, and add up to the interval."""
+    pieces = list(split_by_day(start, start + length))
+    assert sum(seconds for _, seconds in pieces) == pytest.approx(length, abs=1e-3)
+    assert [day for day, _ in pieces] == list(range(utc_day(start), utc_day(start) + len(pieces)))
+    assert all(0 < seconds <= DAY for _, seconds in pieces)
+
+
+def test_day_text_is_the_utc_date() -> None:
+    assert day_text(utc_day(D0)) == "2025-11-25"
+    assert day_text(utc_day(D0 - 1)) == "2025-11-24"
+
+
+def test_verdicts_split_across_the_utc_day_boundary(store: HistoryStore) -> None:
+    """An interval spanning midnight UTC counts in both days, open or closed."""
+    store.record_verdicts(D0 - 2 * H, {"sms:DE": OP})
+    store.record_verdicts(D0 + H, {"sms:DE": DEG})
+    expected_open = {"2025-11-24": {OP: 2 * H}, "2025-11-25": {OP: H, DEG: H}}
+    assert days(store, "sms:DE", 3, D0 + 2 * H) == expected_open
+    store.record_verdicts(D0 + 2 * H, {"sms:DE": MAJ})  # closes the degraded interval
+    assert days(store, "sms:DE", 3, D0 + 2 * H) == expected_open
+    assert days(store, "sms:DE", 3, D0 + 3 * H) == {
+        "2025-11-24": {OP: 2 * H},
+        "2025-11-25": {OP: H, DEG: H, MAJ: H},
+    }
+
+
+def test_only_changes_are_written(store: HistoryStore) -> None:
+    """The same verdict again opens nothing; a change opens one interval."""
+    assert store.record_verdicts(D0, {"sms:DE": OP, "sms:RU": OP}) == 2
+    assert store.record_verdicts(D0 + 30, {"sms:DE": OP, "sms:RU": OP}) == 0
+    assert store.record_verdicts(D0 + 60, {"sms:DE": OP, "sms:RU": DEG}) == 1
+    (count,) = store.connection.execute("SELECT count(*) FROM intervals").fetchone()
+    assert count == 3
+
+
+def test_a_cell_that_disappears_stops_counting(store: HistoryStore) -> None:
+    """A cell missing from a snapshot (no rows any more) is closed: its time is not counted."""
+    store.record_verdicts(D0, {"sms:DE": OP, "sms:RU": OP})
+    store.record_verdicts(D0 + H, {"sms:DE": OP})
+    assert days(store, "sms:RU", 1, D0 + 5 * H) == {"2025-11-25": {OP: H}}
+    assert days(store, "sms:DE", 1, D0 + 5 * H) == {"2025-11-25": {OP: 5 * H}}
+
+
+def test_a_crash_counts_from_the_last_heartbeat_as_unknown(path: Path) -> None:
+    """After an unclean stop, time since the last heartbeat is unknown, never up."""
+    store = HistoryStore.open(path, now=D0)
+    store.record_verdicts(D0, {"sms:DE": OP})
+    store.heartbeat(D0 + 60)
+    store.close()  # no mark_stopped: as after SIGKILL
+    store = HistoryStore.open(path, now=D0 + H, max_gap=1e12)
+    try:
+        assert days(store, "sms:DE", 1, D0 + H) == {"2025-11-25": {OP: 60, UNK: H - 60}}
+        store.record_verdicts(D0 + H + 10, {"sms:DE": OP})
+        store.heartbeat(D0 + 2 * H)
+        assert days(store, "sms:DE", 1, D0 + 2 * H) == {
+            "2025-11-25": {OP: 60 + H - 10, UNK: H - 60 + 10}
+        }
+    finally:
+        store.close()
+
+
+def test_a_clean_restart_counts_the_downtime_as_unknown(path: Path) -> None:
+    """Time between mark_stopped and the first verdicts after the restart is unknown."""
+    store = HistoryStore.open(path, now=D0)
+    store.record_verdicts(D0, {"sms:DE": OP, "billing:payout": MAJ})
+    store.mark_stopped(D0 + 100)
+    store.close()
+    store = HistoryStore.open(path, now=D0 + 400, max_gap=1e12)
+    try:
+        store.record_verdicts(D0 + 500, {"sms:DE": OP, "billing:payout": MAJ})
+        store.heartbeat(D0 + 1000)
+        assert days(store, "sms:DE", 1, D0 + 1000) == {"2025-11-25": {OP: 600, UNK: 400}}
+        assert days(store, "billing:payout", 1, D0 + 1000) == {"2025-11-25": {MAJ: 600, UNK: 400}}
+    finally:
+        store.close()
+
+
+def test_downtime_across_days_is_unknown_on_each_day(path: Path) -> None:
+    """Two days down: each day in between is entirely unknown (uptime null)."""
+    store = HistoryStore.open(path, now=D0, max_gap=1e12)
+    store.record_verdicts(D0, {"sms:DE": OP})
+    store.mark_stopped(D0 + 12 * H)
+    store.close()
+    store = HistoryStore.open(path, now=D0 + 2 * DAY + 12 * H, max_gap=1e12)
+    try:
+        store.record_verdicts(D0 + 2 * DAY + 12 * H, {"sms:DE": OP})
+        store.heartbeat(D0 + 3 * DAY - 1)
+        buckets = read_daily(store.connection, "sms:DE", 3, D0 + 3 * DAY - 1)
+        assert [(b.date, dict(b.seconds), b.uptime) for b in buckets] == [
+            ("2025-11-25", {OP: 12 * H, UNK: 12 * H}, 1.0),
+            ("2025-11-26", {UNK: DAY}, None),
+            ("2025-11-27", {UNK: 12 * H, OP: 12 * H - 1}, 1.0),
+        ]
+    finally:
+        store.close()
+
+
+def test_reads_count_a_silent_writer_as_unknown(path: Path) -> None:
+    """A reader does not extend the open verdict past a heartbeat older than max_gap."""
+    store = HistoryStore.open(path, now=D0, max_gap=180)
+    try:
+        store.record_verdicts(D0, {"sms:DE": OP})
+        store.heartbeat(D0 + 100)
+        assert days(store, "sms:DE", 1, D0 + 200) == {"2025-11-25": {OP: 200}}
+        assert days(store, "sms:DE", 1, D0 + 1000) == {"2025-11-25": {OP: 100, UNK: 900}}
+    finally:
+        store.close()
+
+
+def test_a_long_silence_while_running_becomes_unknown(path: Path) -> None:
+    """Writes further apart than max_gap (history paused) leave an unknown gap."""
+    store = HistoryStore.open(path, now=D0, max_gap=180)
+    try:
+        store.record_verdicts(D0, {"sms:DE": OP})
+        store.record_verdicts(D0 + 100, {"sms:DE": OP})
+        store.heartbeat(D0 + 280)  # within 180 s of the last write: continuous
+        store.record_verdicts(D0 + 1000, {"sms:DE": OP})  # 720 s of silence > 180 s
+        assert days(store, "sms:DE", 1, D0 + 1100) == {"2025-11-25": {OP: 380, UNK: 720}}
+    finally:
+        store.close()
+
+
+def test_time_never_runs_backwards(store: HistoryStore) -> None:
+    """A write dated before the last heartbeat is taken as happening at the heartbeat."""
+    store.record_verdicts(D0, {"sms:DE": OP})
+    store.record_verdicts(D0 + 100, {"sms:DE": OP})
+    store.record_verdicts(D0 + 50, {"sms:DE": DEG})  # the wall clock stepped back
+    assert days(store, "sms:DE", 1, D0 + 200) == {"2025-11-25": {OP: 100, DEG: 100}}
+
+
+def test_stale_source_unknown_is_stored_and_never_up(store: HistoryStore) -> None:
+    """An unknown verdict (stale source) counts as unknown, outside uptime."""
+    store.record_verdicts(D0, {"sms:DE": OP})
+    store.record_verdicts(D0 + H, {"sms:DE": UNK})
+    store.record_verdicts(D0 + 2 * H, {"sms:DE": PART})
+    [bucket] = read_daily(store.connection, "sms:DE", 1, D0 + 3 * H)
+    assert dict(bucket.seconds) == {OP: H, UNK: H, PART: H}
+    assert bucket.uptime == 0.5
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        ({OP: 10, DEG: 10}, 1.0),
+        ({OP: 30, MAJ: 10}, 0.75),
+        ({DEG: 1, PART: 3}, 0.25),
+        ({UNK: 100}, None),
+        ({}, None),
+        ({OP: 50, UNK: 1000, MAJ: 50}, 0.5),
+    ],
+)
+def test_uptime_formula(seconds: dict[str, float], expected: float | None) -> None:
+    """uptime = (operational + degraded) / known seconds; None without known seconds."""
+    assert uptime(seconds) == expected
+
+
+def test_history_survives_reopen(path: Path) -> None:
+    """Everything written is there after closing and opening the file again."""
+    store = HistoryStore.open(path, now=D0)
+    store.record_verdicts(D0, {"sms:DE": DEG})
+    store.record_incidents([Incident("abc", "db", "investigating", D0, D0)])
+    store.mark_stopped(D0 + 10)
+    store.close()
+    store = HistoryStore.open(path, now=D0 + 20)
+    try:
+        assert days(store, "sms:DE", 1, D0 + 20)["2025-11-25"][DEG] == 10
+        timeline = store.load_timeline()
+        assert timeline.cells["sms:DE"].verdict == DEG
+        assert timeline.cells["sms:DE"].first_seen == D0
+        assert [i.id for i in timeline.incidents] == ["abc"]
+    finally:
+        store.close()
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+def test_prune_keeps_35_days_of_intervals_and_400_days_of_rollups(store: HistoryStore) -> None:
+    """Old closed intervals, rollups and resolved incidents go; the open interval stays."""
+    start = D0 - 500 * DAY
+    store.record_verdicts(start, {"sms:DE": OP})
+    for n in range(1, 500):  # a change every day, written as if statusd ran all along
+        store.record_verdicts(start + n * DAY, {"sms:DE": OP if n % 2 == 0 else DEG})
+    store.record_incidents(
+        [
+            Incident("old", "db", "resolved", D0 - 40 * DAY, D0 - 40 * DAY, D0 - 40 * DAY),
+            Incident("new", "db", "resolved", D0 - 5 * DAY, D0 - 5 * DAY, D0 - 5 * DAY),
+            Incident("open", "dns", "investigating", D0 - 90 * DAY, D0 - 90 * DAY),
+        ]
+    )
+    now = start + 499 * DAY + H
+    deleted = store.prune(now, raw_days=35, rollup_days=400)
+    conn = store.connection
+    (oldest_end,) = conn.execute('SELECT min("end") FROM intervals').fetchone()
+    assert oldest_end >= now - 35 * DAY
+    (open_count,) = conn.execute('SELECT count(*) FROM intervals WHERE "end" IS NULL').fetchone()
+    assert open_count == 1
+    (first_day,) = conn.execute("SELECT min(day) FROM daily").fetchone()
+    assert first_day == utc_day(now) - 399
+    assert {row[0] for row in conn.execute("SELECT id FROM incidents")} == {"new", "open"}
+    assert deleted[0] > 400
+    assert deleted[1] >= 100
+    assert deleted[2] == 1
+    buckets = read_daily(conn, "sms:DE", 400, now)
+    assert all(b.seconds for b in buckets)
+    assert sum(sum(b.seconds.values()) for b in buckets) == pytest.approx(399 * DAY + H)
+
+
+# --- damage and full disk -----------------------------------------------------------------------
+
+
+def test_a_file_that_is_not_a_database_is_moved_aside(
+    path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Garbage in the file: moved to <path>.corrupt-<time> with a warning; a new one starts."""
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"this is not sqlite\n" * 500)
+    with caplog.at_level(logging.WARNING, logger="statusd.history"):
+        store = HistoryStore.open(path, now=D0)
+    try:
+        store.record_verdicts(D0, {"sms:DE": OP})
+        [aside] = list(path.parent.glob("history.sqlite3.corrupt-*"))
+        assert aside.name == "history.sqlite3.corrupt-20251125T000000Z"
+        assert aside.read_bytes().startswith(b"this is not sqlite")
+        assert [r.levelname for r in caplog.records] == ["WARNING"]
+        assert "moved it to" in caplog.records[0].getMessage()
+    finally:
+        store.close()
+
+
+def test_a_damaged_page_is_detected_and_moved_aside(path: Path) -> None:
+    """A database whose pages are damaged fails the integrity check and is replaced."""
+    store = HistoryStore.open(path, now=D0)
+    for n in range(300):
+        store.record_verdicts(D0 + n, {f"sms:C{n % 50}": OP if n % 3 else DEG})
+    store.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 4 * page
+    data[2 * page : 3 * page] = b"\xff" * page  # wreck a b-tree page
+    path.write_bytes(bytes(data))
+    store = HistoryStore.open(path, now=D0 + DAY)
+    try:
+        assert list(path.parent.glob("history.sqlite3.corrupt-*"))
+        assert store.load_timeline().cells == {}
+    finally:
+        store.close()
+
+
+def test_disk_full_raises_history_full_and_writes_nothing(store: HistoryStore) -> None:
+    """SQLITE_FULL is HistoryFull; the transaction is rolled back and the store still works."""
+    store.record_verdicts(D0, {"sms:DE": OP})
+    conn = store.connection
+    (pages,) = conn.execute("PRAGMA page_count").fetchone()
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    big = {f"email:X{n:05d}": DEG for n in range(5000)}
+    with pytest.raises(HistoryFull):
+        store.record_verdicts(D0 + 10, big)
+    (cells,) = conn.execute("SELECT count(*) FROM cells").fetchone()
+    assert cells == 1
+    conn.execute("PRAGMA max_page_count = 1073741823")
+    store.record_verdicts(D0 + 20, {"sms:DE": DEG})
+    assert days(store, "sms:DE", 1, D0 + 30) == {"2025-11-25": {OP: 20, DEG: 10}}
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+
+def test_reader_of_a_missing_database_reads_empty(tmp_path: Path) -> None:
+    """Before the writer created the file, reads are empty, not errors."""
+    reader = HistoryReader(tmp_path / "none.sqlite3")
+    assert reader.feed_entries() == []
+    assert reader.month_rows("2025-11", D0) == []
+    buckets = reader.daily("sms:DE", 2, D0)
+    assert buckets == [DayBucket("2025-11-24", {}), DayBucket("2025-11-25", {})]
+    assert not (tmp_path / "none.sqlite3").exists()
+
+
+def test_reader_is_not_blocked_by_a_write_in_progress(store: HistoryStore, path: Path) -> None:
+    """WAL: a reader in another thread sees the last commit while the writer holds its lock."""
+    store.record_verdicts(D0, {"sms:DE": OP})
+    conn = store.connection
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("UPDATE cells SET first_seen = 0")
+    results: list[list[DayBucket]] = []
+    thread = threading.Thread(
+        target=lambda: results.append(HistoryReader(path, timeout=0.5).daily("sms:DE", 1, D0 + 60))
+    )
+    thread.start()
+    thread.join(10)
+    conn.execute("ROLLBACK")
+    assert results == [[DayBucket("2025-11-25", {OP: 60.0})]]
+
+
+def test_month_rows_and_csv(store: HistoryStore, path: Path) -> None:
+    """history.csv: a header and one row per cell per day with seconds and uptime."""
+    store.record_verdicts(D0 - DAY, {"sms:DE": OP, "billing:payout": MAJ})
+    store.record_verdicts(D0 + 6 * H, {"sms:DE": DEG, "billing:payout": MAJ})
+    rows = HistoryReader(path).month_rows("2025-11", D0 + 12 * H)
+    table = list(csv.reader(io.StringIO(history_csv(rows).decode())))
+    assert table[0] == [
+        "date",
+        "product",
+        "key",
+        "name",
+        "operational_seconds",
+        "degraded_performance_seconds",
+        "partial_outage_seconds",
+        "major_outage_seconds",
+        "unknown_seconds",
+        "uptime",
+    ]
+    assert table[1:] == [
+        ["2025-11-24", "sms", "DE", "Germany", "86400", "0", "0", "0", "0", "1.000000"],
+        ["2025-11-24", "billing", "payout", "Payout", "0", "0", "0", "86400", "0", "0.000000"],
+        ["2025-11-25", "sms", "DE", "Germany", "21600", "21600", "0", "0", "0", "1.000000"],
+        ["2025-11-25", "billing", "payout", "Payout", "0", "0", "0", "43200", "0", "0.000000"],
+    ]
+    assert HistoryReader(path).month_rows("2025-10", D0) == []
+
+
+def test_history_json_shape() -> None:
+    """/api/history: the cell, the period's uptime and seconds, and daily buckets."""
+    buckets = [DayBucket("2025-11-24", {}), DayBucket("2025-11-25", {OP: 30.4, MAJ: 10.0, UNK: 5})]
+    assert history_json("sms", "DE", buckets) == {
+        "product": "sms",
+        "key": "DE",
+        "name": "Germany",
+        "days": 2,
+        "uptime": 0.752475,
+        "seconds": {OP: 30, DEG: 0, PART: 0, MAJ: 10, UNK: 5},
+        "buckets": [
+            {
+                "date": "2025-11-24",
+                "uptime": None,
+                "seconds": {OP: 0, DEG: 0, PART: 0, MAJ: 0, UNK: 0},
+            },
+            {
+                "date": "2025-11-25",
+                "uptime": 0.752475,
+                "seconds": {OP: 30, DEG: 0, PART: 0, MAJ: 10, UNK: 5},
+            },
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({"product": "sms", "country": "DE"}, ("sms", "DE", 90)),
+        ({"product": "voice", "country": "de", "days": "400"}, ("voice", "DE", 400)),
+        ({"product": "billing", "function": "payout", "days": "1"}, ("billing", "payout", 1)),
+        ({"product": "billing", "country": "reccuring"}, ("billing", "recurring", 90)),
+        ({"product": "support"}, ("support", "support", 90)),
+    ],
+)
+def test_history_query_parsing(args: dict[str, str], expected: tuple[str, str, int]) -> None:
+    """Valid queries: country any case, billing function, support without key, days default 90."""
+    assert parse_history_query(args) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "words"),
+    [
+        ({}, 400, "product"),
+        ({"product": "fax", "country": "DE"}, 404, "unknown product"),
+        ({"product": "sms"}, 400, "country"),
+        ({"product": "sms", "country": "D3"}, 400, "alpha-2"),
+        ({"product": "sms", "country": "XX"}, 404, "unknown country"),
+        ({"product": "billing", "function": "refund"}, 404, "unknown billing function"),
+        ({"product": "sms", "country": "DE", "days": "401"}, 400, "days"),
+        ({"product": "sms", "country": "DE", "days": "0"}, 400, "days"),
+        ({"product": "sms", "country": "DE", "days": "7d"}, 400, "days"),
+        ({"product": "sms", "country": "DE", "days": "-1"}, 400, "days"),
+    ],
+)
+def test_history_query_errors(args: dict[str, str], status: int, words: str) -> None:
+    """Unknown things are 404, malformed values 400, each with the reason."""
+    with pytest.raises(QueryError, match=words) as caught:
+        parse_history_query(args)
+    assert caught.value.status == status
+
+
+def test_month_parsing() -> None:
+    """month defaults to the current UTC month; anything but YYYY-MM is a 400."""
+    assert parse_month(None, D0) == "2025-11"
+    assert parse_month("2024-02", D0) == "2024-02"
+    for bad in ("2024-13", "2024-2", "24-02", "2024/02", "abcd-ef"):
+        with pytest.raises(QueryError) as caught:
+            parse_month(bad, D0)
+        assert caught.value.status == 400
+
+
+def test_apply_writes_a_batch_in_order(store: HistoryStore) -> None:
+    """The writer's batch: snapshots oldest first, incidents included, one transaction."""
+    incident = Incident("i1", "db", "investigating", D0, D0)
+    store.apply(
+        [
+            Snapshot(D0, {"sms:DE": OP}, (incident,)),
+            Snapshot(D0 + 10, {"sms:DE": DEG}, None),
+        ]
+    )
+    assert days(store, "sms:DE", 1, D0 + 20) == {"2025-11-25": {OP: 10, DEG: 10}}
+    assert store.load_timeline().incidents == (incident,)
+
+
+def test_unknown_schema_version_is_treated_as_damage(path: Path) -> None:
+    """A database from an unknown schema version is moved aside, not misread."""
+    store = HistoryStore.open(path, now=D0)
+    store.connection.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
+    store.close()
+    store = HistoryStore.open(path, now=D0 + 1)
+    try:
+        assert list(path.parent.glob("*.corrupt-*"))
+        assert store.connection.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (
+            "2",
+        )
+    finally:
+        store.close()
+
+
+def test_timeline_keeps_the_newest_incident_of_every_topic(store: HistoryStore) -> None:
+    """After a restart every topic's newest incident is back (ids stay), older ones only
+    among the newest 50 resolved."""
+    store.record_incidents(
+        [Incident(f"id{n}", f"t{n}", "resolved", D0 + n, D0 + n, D0 + n) for n in range(80)]
+        + [Incident("older", "t0", "resolved", D0 - 10, D0 - 10, D0 - 5)]
+    )
+    incidents = store.load_timeline().incidents
+    assert len(incidents) == 80
+    assert "older" not in {i.id for i in incidents}
+    assert incidents[0].id == "id79"
+
+
+# --- storage format -----------------------------------------------------------------------------
+
+
+def test_stored_verdicts_are_the_verdicts_in_their_file_order() -> None:
+    """The codes in the file are positions in STORED_VERDICTS: every verdict once, and the
+    order never changes (it is the file format)."""
+    assert sorted(STORED_VERDICTS) == sorted(VERDICTS)
+    assert len(set(STORED_VERDICTS)) == len(STORED_VERDICTS)
+    assert STORED_VERDICTS == (OP, DEG, PART, MAJ, UNK)
+
+
+@given(
+    start=st.floats(1e9, 2e9),
+    lengths=st.lists(st.floats(0, DAY / 3), min_size=1, max_size=20),
+)
+def test_milliseconds_of_consecutive_intervals_add_up_to_their_span(
+    start: float, lengths: list[float]
+) -> None:
+    """Rollups are whole milliseconds of rounded ends: no drift over many intervals."""
+    ends = list(itertools.accumulate(lengths, initial=start))
+    pieces = [piece for a, b in itertools.pairwise(ends) for piece in split_ms_by_day(a, b)]
+    assert sum(ms for _, ms in pieces) == round(ends[-1] * 1000) - round(start * 1000)
+    assert all(0 < ms <= DAY * 1000 for _, ms in pieces)
+
+
+def test_a_day_of_odd_interval_lengths_adds_up_to_the_whole_day(store: HistoryStore) -> None:
+    """200 intervals at sub-millisecond times still fill their day's rollup exactly."""
+    verdicts = [OP, DEG, PART, MAJ, UNK]
+    for n in range(200):
+        store.record_verdicts(D0 + n * 431.9997, {"sms:DE": verdicts[n % 5]})
+    store.record_verdicts(D0 + DAY, {"sms:DE": OP})
+    (total,) = store.connection.execute(
+        "SELECT operational_ms + degraded_performance_ms + partial_outage_ms + major_outage_ms"
+        " + unknown_ms FROM daily WHERE day = ?",
+        (utc_day(D0),),
+    ).fetchone()
+    assert total == DAY * 1000
+    [bucket] = read_daily(store.connection, "sms:DE", 1, D0 + DAY - 1)
+    assert sum(bucket.seconds.values()) == pytest.approx(DAY, abs=1e-6)
+
+
+# --- version 1 files ------------------------------------------------------------------------------
+
+V1_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cells (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    first_seen REAL NOT NULL,
+    verdict TEXT,
+    changed_at REAL,
+    known TEXT
+);
+CREATE TABLE IF NOT EXISTS intervals (
+    id INTEGER PRIMARY KEY,
+    cell INTEGER NOT NULL REFERENCES cells (id),
+    verdict TEXT NOT NULL,
+    start REAL NOT NULL,
+    "end" REAL,
+    gap INTEGER NOT NULL DEFAULT 0,
+    previous TEXT,
+    notable INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS intervals_open ON intervals (cell) WHERE "end" IS NULL;
+CREATE INDEX IF NOT EXISTS intervals_cell_start ON intervals (cell, start);
+CREATE INDEX IF NOT EXISTS intervals_end ON intervals ("end");
+CREATE INDEX IF NOT EXISTS intervals_notable ON intervals (start) WHERE notable = 1;
+CREATE TABLE IF NOT EXISTS daily (
+    cell INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    verdict TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    PRIMARY KEY (cell, day, verdict)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS daily_day ON daily (day);
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    topic TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    resolved_at REAL
+);
+CREATE INDEX IF NOT EXISTS incidents_topic ON incidents (topic, started_at);
+"""
+"""The schema of version-1 files, as statusd wrote them (copied, not imported)."""
+
+
+def write_v1(source: Path, target: Path) -> None:
+    """The version-1 file of the (unpruned) history in ``source``: the same cells, meta,
+    incidents and intervals (verdicts as text), and the daily rows the version-1 writer
+    made — float seconds per (cell, day, verdict), added up from the closed intervals."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(source)) as new, closing(sqlite3.connect(target)) as old:
+        old.executescript(V1_SCHEMA)
+        for key, value in new.execute("SELECT key, value FROM meta"):
+            old.execute("INSERT INTO meta VALUES (?, ?)", (key, "1" if key == "schema" else value))
+        old.executemany(
+            "INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?)", new.execute("SELECT * FROM cells")
+        )
+        old.executemany(
+            "INSERT INTO incidents VALUES (?, ?, ?, ?, ?, ?)",
+            new.execute("SELECT * FROM incidents"),
+        )
+        daily: dict[tuple[int, int, str], float] = {}
+        for row_id, cell, code, start, end, gap, previous, notable in new.execute(
+            'SELECT id, cell, verdict, start, "end", gap, previous, notable FROM intervals'
+        ):
+            verdict = STORED_VERDICTS[code]
+            old.execute(
+                "INSERT INTO intervals VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row_id,
+                    cell,
+                    verdict,
+                    start,
+                    end,
+                    gap,
+                    None if previous is None else STORED_VERDICTS[previous],
+                    notable,
+                ),
+            )
+            if end is not None:
+                for day, seconds in split_by_day(start, end):
+                    daily[cell, day, verdict] = daily.get((cell, day, verdict), 0.0) + seconds
+        old.executemany(
+            "INSERT INTO daily VALUES (?, ?, ?, ?)",
+            [(*key, seconds) for key, seconds in daily.items()],
+        )
+        old.commit()
+
+
+def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """The rows of the history tables and the schema of a file."""
+    with closing(sqlite3.connect(path)) as conn:
+        return {
+            "schema": conn.execute(
+                "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+            ).fetchall(),
+            "meta": conn.execute("SELECT * FROM meta ORDER BY key").fetchall(),
+            **{
+                table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+                for table in ("cells", "intervals", "daily", "incidents")
+            },
+        }
+
+
+def write_history(path: Path) -> None:
+    """Three cells over two days, a clean stop and restart, incidents, then a SIGKILL-like
+    close (open intervals, heartbeat only); times with binary fractions of a second."""
+    store = HistoryStore.open(path, now=D0 - 2 * DAY, max_gap=1e12)
+    store.apply(
+        [
+            Snapshot(D0 - DAY - 2 * H, {"sms:DE": OP, "billing:payout": MAJ, "voice:FR": DEG}),
+            Snapshot(D0 - DAY + 0.125, {"sms:DE": DEG, "billing:payout": MAJ, "voice:FR": DEG}),
+            Snapshot(
+                D0 - 3 * H + 0.5,
+                {"sms:DE": OP, "billing:payout": MAJ, "voice:FR": UNK},
+                (
+                    Incident("old", "db", "resolved", D0 - DAY, D0 - DAY, D0 - 20 * H),
+                    Incident("now", "dns", "investigating", D0 - 3 * H, D0 - 3 * H),
+                ),
+            ),
+            Snapshot(D0 + H + 0.75, {"sms:DE": OP, "billing:payout": OP}),
+        ]
+    )
+    store.mark_stopped(D0 + 2 * H)
+    store.close()
+    store = HistoryStore.open(path, now=D0 + 3 * H, max_gap=1e12)
+    store.record_verdicts(D0 + 3 * H, {"sms:DE": PART, "billing:payout": OP, "voice:FR": MAJ})
+    store.heartbeat(D0 + 4 * H)
+    store.close()
+
+
+def answers(store: HistoryStore, now: float) -> dict[str, object]:
+    """Everything the readers answer about the history, and the timeline."""
+    conn = store.connection
+    return {
+        "daily": {
+            cell: read_daily(conn, cell, 4, now)
+            for cell in ("sms:DE", "billing:payout", "voice:FR")
+        },
+        "month": read_month(conn, "2025-11", now),
+        "feed": read_feed(conn),
+        "feed_country": read_feed(conn, country="DE"),
+        "feed_product": read_feed(conn, product="billing"),
+        "timeline": store.load_timeline(),
+    }
+
+
+def test_a_version_1_file_is_converted_at_open(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A version-1 file reads, and goes on, exactly as the same history written natively."""
+    native, old = tmp_path / "native.sqlite3", tmp_path / "v1" / "history.sqlite3"
+    write_history(native)
+    write_v1(native, old)
+    opened = D0 + 5 * H
+    with caplog.at_level(logging.INFO, logger="statusd.history"):
+        stores = [HistoryStore.open(p, now=opened, max_gap=1e12) for p in (native, old)]
+    try:
+        assert [r.getMessage() for r in caplog.records] == [
+            "history database converted from schema version 1 to 2"
+        ]
+        assert not list(old.parent.glob("*.corrupt-*"))
+        for now in (opened, D0 + 6 * H + 0.25):
+            first, second = (answers(store, now) for store in stores)
+            assert first == second
+        assert read_daily(stores[1].connection, "sms:DE", 2, opened)[0] == DayBucket(
+            "2025-11-24", {OP: 3 * H - 0.375, DEG: 21 * H + 0.375}
+        )
+        for store in stores:  # both go on writing the same way
+            store.record_verdicts(D0 + 6 * H + 0.25, {"sms:DE": OP, "voice:FR": MAJ})
+        first, second = (answers(store, D0 + 7 * H) for store in stores)
+        assert first == second
+        for store in stores:
+            store.mark_stopped(D0 + 7 * H)
+    finally:
+        for store in stores:
+            store.close()
+    assert dump(native) == dump(old)  # the same rows, the same schema and indexes
+    converted = dump(old)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="statusd.history"):
+        HistoryStore.open(old, now=D0 + 7 * H, max_gap=1e12).close()  # no new gap: stopped
+    assert caplog.records == []
+    assert dump(old) == converted  # opening again changes nothing
+
+
+def test_version_1_daily_seconds_become_rounded_milliseconds(path: Path) -> None:
+    """Old float seconds per verdict are summed per (cell, day) in whole milliseconds."""
+    path.parent.mkdir(parents=True)
+    with closing(sqlite3.connect(path)) as conn:
+        conn.executescript(V1_SCHEMA)
+        conn.execute("INSERT INTO meta VALUES ('schema', '1')")
+        conn.execute("INSERT INTO cells (id, name, first_seen) VALUES (1, 'sms:DE', 0)")
+        day = utc_day(D0)
+        conn.executemany(
+            "INSERT INTO daily VALUES (1, ?, ?, ?)",
+            [(day, OP, 100.00049), (day, MAJ, 0.0006), (day - 1, UNK, 3.3333333)],
+        )
+        conn.commit()
+    HistoryStore.open(path, now=D0 + DAY, max_gap=1e12).close()
+    with closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute("SELECT * FROM daily ORDER BY day").fetchall()
+        types = conn.execute("SELECT DISTINCT typeof(operational_ms) FROM daily").fetchall()
+    assert rows == [(1, day - 1, 0, 0, 0, 0, 3333), (1, day, 100000, 0, 0, 1, 0)]
+    assert types == [("integer",)]
+
+
+def test_a_version_1_file_that_cannot_be_converted_is_moved_aside_unchanged(path: Path) -> None:
+    """A verdict the format does not know: damage. The conversion is one transaction, so the
+    file moved aside is the version-1 file as it was."""
+    path.parent.mkdir(parents=True)
+    with closing(sqlite3.connect(path)) as conn:
+        conn.executescript(V1_SCHEMA)
+        conn.execute("INSERT INTO meta VALUES ('schema', '1')")
+        conn.execute("INSERT INTO cells (id, name, first_seen) VALUES (1, 'sms:DE', 0)")
+        conn.execute("INSERT INTO daily VALUES (1, 1, 'operational', 5.0)")
+        conn.execute("INSERT INTO intervals (cell, verdict, start) VALUES (1, 'sideways', 0)")
+        conn.commit()
+    before = dump(path)
+    store = HistoryStore.open(path, now=D0)
+    try:
+        [aside] = list(path.parent.glob("*.corrupt-*"))
+        assert dump(aside) == before
+        assert store.connection.execute("SELECT count(*) FROM intervals").fetchone() == (0,)
+    finally:
+        store.close()

@@ -1,0 +1,428 @@
+"""The history writer task: MockClock across days, restarts, full disk, damage, SIGKILL."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+from typing import Any, TypeVar, TypeVarTuple
+
+import pytest
+import trio
+import trio.testing
+
+from statusd.history.store import (
+    DAY,
+    STORED_VERDICTS,
+    HistoryCorrupt,
+    HistoryStore,
+    Snapshot,
+    read_daily,
+)
+from statusd.history.writer import HistoryInbox, run_history_writer
+from statusd.verdicts.rules import Incident, Timeline
+
+D0 = 1_764_028_800.0  # 2025-11-25T00:00:00Z
+H = 3600.0
+REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+
+async def inline(sync_fn: Callable[[*Ts], T], /, *args: *Ts) -> T:
+    """Runs the blocking call in the event loop: deterministic under MockClock."""
+    await trio.lowlevel.checkpoint()
+    return sync_fn(*args)
+
+
+def wall_clock(start: float) -> Callable[[], float]:
+    """A wall clock that reads ``start`` now and follows trio's (mock) clock."""
+    offset = start - trio.current_time()
+    return lambda: offset + trio.current_time()
+
+
+def query(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of a read on a fresh connection (as a request handler would read)."""
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def buckets(path: Path, cell: str, days: int, now: float) -> dict[str, dict[str, float]]:
+    """Non-empty daily buckets of a cell, seconds rounded."""
+    with closing(sqlite3.connect(path)) as conn:
+        return {
+            b.date: {k: round(v) for k, v in b.seconds.items()}
+            for b in read_daily(conn, cell, days, now)
+            if b.seconds
+        }
+
+
+def test_inbox_never_blocks_and_drops_the_oldest() -> None:
+    """offer returns at once; beyond max_pending the oldest snapshots go and are counted."""
+    inbox = HistoryInbox(max_pending=3)
+    for n in range(5):
+        inbox.offer(float(n), {"sms:DE": "operational"})
+    assert inbox.dropped == 2
+    assert [s.at for s in inbox.take()] == [2.0, 3.0, 4.0]
+    assert inbox.take() == []
+
+
+async def test_writer_records_across_midnight_with_heartbeats(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Verdicts offered around midnight UTC land in both days; heartbeats keep it continuous."""
+    path = tmp_path / "h.sqlite3"
+    inbox = HistoryInbox()
+    with trio.fail_after(10 * DAY):
+        clock = wall_clock(D0 - 2 * H)
+        async with trio.open_nursery() as nursery:
+            timeline = await nursery.start(
+                lambda task_status: run_history_writer(
+                    path, inbox, clock=clock, run_sync=inline, task_status=task_status
+                )
+            )
+            assert timeline == Timeline()
+            inbox.offer(clock(), {"sms:DE": "operational"})
+            await trio.sleep(3 * H)  # across midnight
+            inbox.offer(clock(), {"sms:DE": "major_outage"})
+            await trio.sleep(H)
+            nursery.cancel_scope.cancel()
+    assert buckets(path, "sms:DE", 2, D0 + 2 * H) == {
+        "2025-11-24": {"operational": 2 * H},
+        "2025-11-25": {"operational": H, "major_outage": H},
+    }
+
+
+async def test_restart_counts_the_time_down_as_unknown(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Stop the writer for 30 minutes: that half hour is unknown; the timeline comes back."""
+    path = tmp_path / "h.sqlite3"
+    clock = wall_clock(D0)
+    incident = Incident("i1", "db", "investigating", D0, D0)
+
+    async def run_for(seconds: float, verdict: str) -> Timeline:
+        inbox = HistoryInbox()
+        async with trio.open_nursery() as nursery:
+            timeline: Timeline = await nursery.start(
+                lambda task_status: run_history_writer(
+                    path, inbox, clock=clock, run_sync=inline, task_status=task_status
+                )
+            )
+            inbox.offer(clock(), {"sms:DE": verdict}, [incident])
+            await trio.sleep(seconds)
+            nursery.cancel_scope.cancel()
+        return timeline
+
+    with trio.fail_after(DAY):
+        assert await run_for(H, "operational") == Timeline()
+        await trio.sleep(H / 2)  # statusd is down
+        timeline = await run_for(H, "operational")
+    assert timeline.cells["sms:DE"].verdict == "operational"
+    assert timeline.incidents == (incident,)
+    assert buckets(path, "sms:DE", 1, D0 + 3 * H) == {
+        "2025-11-25": {"operational": 2 * H, "unknown": H / 2 + H / 2},
+    }
+
+
+async def test_disk_full_pauses_with_one_warning_and_resumes(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A full disk: one warning, offers still return at once, writing resumes when space is back."""
+    path = tmp_path / "h.sqlite3"
+    stores: list[HistoryStore] = []
+
+    def opener(at_path: Path, now: float) -> HistoryStore:
+        store = HistoryStore.open(at_path, now=now)
+        (pages,) = store.connection.execute("PRAGMA page_count").fetchone()
+        store.connection.execute(f"PRAGMA max_page_count = {pages}")
+        stores.append(store)
+        return store
+
+    inbox = HistoryInbox()
+    clock = wall_clock(D0)
+    big = {f"email:X{n:05d}": "degraded_performance" for n in range(3000)}
+    with caplog.at_level(logging.WARNING, logger="statusd.history_writer"), trio.fail_after(DAY):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                lambda task_status: run_history_writer(
+                    path,
+                    inbox,
+                    clock=clock,
+                    run_sync=inline,
+                    opener=opener,
+                    retry_after=30,
+                    task_status=task_status,
+                )
+            )
+            for _ in range(10):
+                inbox.offer(clock(), big)
+                await trio.sleep(20)
+            paused = [r.getMessage() for r in caplog.records]
+            stores[0].connection.execute("PRAGMA max_page_count = 1073741823")
+            await trio.sleep(60)
+            nursery.cancel_scope.cancel()
+    assert len(paused) == 1
+    assert paused[0].startswith("history paused")
+    assert "resumed" in caplog.records[-1].getMessage()
+    assert query(path, "SELECT count(*) FROM cells") == [(3000,)]
+
+
+async def test_damage_while_running_moves_the_file_aside(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A damaged database found while writing is moved aside and a new one takes the writes."""
+    path = tmp_path / "h.sqlite3"
+    failures = [HistoryCorrupt("database disk image is malformed")]
+
+    class Damaged(HistoryStore):
+        def apply(self, snapshots: Any) -> int:
+            if failures:
+                raise failures.pop()
+            return super().apply(snapshots)
+
+    inbox = HistoryInbox()
+    clock = wall_clock(D0)
+    with caplog.at_level(logging.WARNING, logger="statusd.history_writer"), trio.fail_after(DAY):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                lambda task_status: run_history_writer(
+                    path,
+                    inbox,
+                    clock=clock,
+                    run_sync=inline,
+                    opener=lambda p, now: Damaged.open(p, now=now),
+                    task_status=task_status,
+                )
+            )
+            inbox.offer(clock(), {"sms:DE": "operational"})
+            await trio.sleep(10)
+            inbox.offer(clock(), {"sms:DE": "degraded_performance"})
+            await trio.sleep(10)
+            nursery.cancel_scope.cancel()
+    assert len(list(await trio.Path(tmp_path).glob("h.sqlite3.corrupt-*"))) == 1
+    assert any("damaged" in r.getMessage() for r in caplog.records)
+    # The batch that met the damage is written again, into the new database.
+    assert buckets(path, "sms:DE", 1, D0 + 20) == {
+        "2025-11-25": {"operational": 10, "degraded_performance": 10}
+    }
+
+
+async def test_unopenable_database_does_not_stop_the_writer(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If the file cannot be opened at all, the writer starts anyway (empty timeline) and warns."""
+    path = tmp_path / "is-a-directory"
+    path.mkdir()
+    inbox = HistoryInbox()
+    with caplog.at_level(logging.WARNING, logger="statusd.history_writer"), trio.fail_after(DAY):
+        async with trio.open_nursery() as nursery:
+            timeline = await nursery.start(
+                lambda task_status: run_history_writer(
+                    path, inbox, clock=wall_clock(D0), run_sync=inline, task_status=task_status
+                )
+            )
+            inbox.offer(D0, {"sms:DE": "operational"})
+            await trio.sleep(120)
+            nursery.cancel_scope.cancel()
+    assert timeline == Timeline()
+    assert len(caplog.records) == 1
+    assert "history paused" in caplog.records[0].getMessage()
+
+
+async def test_writer_prunes_old_rows_at_start(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Retention is applied by statusd itself, at start and then periodically."""
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore.open(path, now=D0 - 100 * DAY, max_gap=1e12)
+    store.apply(
+        [
+            Snapshot(D0 - 100 * DAY, {"sms:DE": "operational"}),
+            Snapshot(D0 - 90 * DAY, {"sms:DE": "degraded_performance"}),
+        ]
+    )
+    store.close()
+    with trio.fail_after(DAY):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                lambda task_status: run_history_writer(
+                    path,
+                    HistoryInbox(),
+                    raw_days=35,
+                    rollup_days=95,
+                    clock=wall_clock(D0),
+                    run_sync=inline,
+                    task_status=task_status,
+                )
+            )
+            await trio.sleep(1)
+            nursery.cancel_scope.cancel()
+    assert query(path, 'SELECT count(*) FROM intervals WHERE "end" IS NOT NULL') == [(0,)]
+    assert query(path, "SELECT min(day) FROM daily") == [(int(D0 // DAY) - 94,)]
+
+
+async def test_writer_with_real_threads(tmp_path: Path) -> None:
+    """With trio.to_thread (the default), offered verdicts reach the file."""
+    path = tmp_path / "h.sqlite3"
+    inbox = HistoryInbox()
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                lambda task_status: run_history_writer(path, inbox, task_status=task_status)
+            )
+            inbox.offer(D0, {"sms:DE": "operational"})
+            inbox.offer(D0 + 1, {"sms:DE": "degraded_performance"})
+            await trio.sleep(0.2)
+            nursery.cancel_scope.cancel()
+    rows = query(path, "SELECT verdict FROM intervals WHERE gap = 0 ORDER BY start")
+    assert [STORED_VERDICTS[code] for (code,) in rows] == ["operational", "degraded_performance"]
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from statusd.history.store import HistoryStore
+    path, start = Path(sys.argv[1]), float(sys.argv[2])
+    store = HistoryStore.open(path, now=start)
+    store.record_verdicts(start, {"sms:DE": "operational", "billing:payout": "major_outage"})
+    later = {"sms:DE": "degraded_performance", "billing:payout": "major_outage"}
+    store.record_verdicts(start + 100, later)
+    store.heartbeat(start + 160)
+    print("ready", flush=True)
+    time.sleep(60)
+    """
+)
+
+
+async def test_history_survives_sigkill(tmp_path: Path) -> None:
+    """A process killed with SIGKILL after committing loses nothing before its last heartbeat;
+    the time after it is unknown."""
+    path = tmp_path / "h.sqlite3"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-c", CHILD, str(path), str(D0)], stdout=subprocess.PIPE, env=env
+    )
+    try:
+        with trio.fail_after(30):
+            assert process.stdout is not None
+            seen = b""
+            while b"ready\n" not in seen:
+                chunk = await process.stdout.receive_some()
+                assert chunk, "child exited early"
+                seen += chunk
+    finally:
+        process.kill()
+        with trio.fail_after(10):
+            await process.wait()
+        if process.stdout is not None:
+            await process.stdout.aclose()
+    assert process.returncode == -signal.SIGKILL
+    store = HistoryStore.open(path, now=D0 + 1000)
+    try:
+        store.record_verdicts(
+            D0 + 1000, {"sms:DE": "operational", "billing:payout": "major_outage"}
+        )
+        got = {
+            b.date: dict(b.seconds) for b in read_daily(store.connection, "sms:DE", 1, D0 + 1100)
+        }
+    finally:
+        store.close()
+    assert got == {
+        "2025-11-25": {"operational": 100 + 100, "degraded_performance": 60, "unknown": 840}
+    }
+
+
+WRITER_CHILD = textwrap.dedent(
+    """
+    import sqlite3, sys, time
+    from contextlib import closing
+    from pathlib import Path
+    import trio
+    from statusd.history.writer import HistoryInbox, run_history_writer
+
+    path = Path(sys.argv[1])
+
+    def committed_heartbeat():
+        with closing(sqlite3.connect(path)) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'heartbeat'").fetchone()
+            (count,) = conn.execute("SELECT count(*) FROM intervals").fetchone()
+        return float(row[0]) if row and count else None
+
+    async def main():
+        inbox = HistoryInbox()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                lambda task_status: run_history_writer(
+                    path, inbox, heartbeat_every=0.25, task_status=task_status
+                )
+            )
+            offered = time.time()
+            inbox.offer(offered, {"sms:DE": "operational"})
+            with trio.fail_after(20):
+                while True:
+                    await trio.sleep(0.05)
+                    beat = await trio.to_thread.run_sync(committed_heartbeat)
+                    if beat is not None and beat > offered:
+                        break
+            print(offered, beat, flush=True)
+            await trio.sleep(60)
+
+    trio.run(main)
+    """
+)
+
+
+async def test_writer_history_survives_sigkill(tmp_path: Path) -> None:
+    """The real writer (threads, WAL, heartbeats) killed with SIGKILL: every committed
+    heartbeat survives, and the time after the last one is unknown, never up."""
+    path = tmp_path / "h.sqlite3"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-c", WRITER_CHILD, str(path)], stdout=subprocess.PIPE, env=env
+    )
+    try:
+        with trio.fail_after(30):
+            assert process.stdout is not None
+            line = b""
+            while not line.endswith(b"\n"):
+                chunk = await process.stdout.receive_some()
+                assert chunk, "child exited early"
+                line += chunk
+    finally:
+        process.kill()
+        with trio.fail_after(10):
+            await process.wait()
+        if process.stdout is not None:
+            await process.stdout.aclose()
+    assert process.returncode == -signal.SIGKILL
+    offered, seen_beat = (float(word) for word in line.split())
+    [(last_beat,)] = query(path, "SELECT value FROM meta WHERE key = 'heartbeat'")
+    assert float(last_beat) >= seen_beat > offered
+    reopened_at = float(last_beat) + 100
+    store = HistoryStore.open(path, now=reopened_at)
+    try:
+        days = read_daily(store.connection, "sms:DE", 2, reopened_at)  # midnight may fall inside
+        intervals = [
+            (STORED_VERDICTS[code], *rest)
+            for code, *rest in store.connection.execute(
+                'SELECT verdict, start, "end", gap FROM intervals ORDER BY id'
+            )
+        ]
+    finally:
+        store.close()
+    assert intervals[0][:2] == ("operational", offered)
+    assert all(verdict == "unknown" and gap for verdict, _, _, gap in intervals[1:])
+    assert intervals[-1][1] <= float(last_beat)
+    assert sum(day.seconds.get("operational", 0) for day in days) > 0
+    total = sum(sum(day.seconds.values()) for day in days)
+    # Closed time is rolled up in whole milliseconds of rounded ends: at most 1 ms off.
+    assert total == pytest.approx(reopened_at - offered, abs=1e-3)

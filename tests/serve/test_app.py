@@ -1,0 +1,218 @@
+"""Routes of SPEC §4 through Quart's test client: bodies, status codes and headers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+from quart_trio import QuartTrio
+
+from statusd.collect.outcome import CollectionOutcome
+from statusd.config import Settings
+from statusd.metrics import Metrics
+from statusd.serve.app import create_app, resolve_static
+from statusd.state.holder import StateHolder
+from tests.fakes import outcome
+
+NAMES = ("a", "b")
+
+
+@pytest.fixture
+def web_dir(tmp_path: Path) -> Path:
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "index.html").write_text("<!doctype html><title>status</title>")
+    (web / "app.js").write_text("export {};")
+    (web / ".hidden").write_text("secret")
+    (web / "sub").mkdir()
+    (tmp_path / "outside.txt").write_text("outside")
+    (web / "link-out").symlink_to(tmp_path / "outside.txt")
+    return web
+
+
+@pytest.fixture
+async def holder() -> AsyncIterator[tuple[StateHolder, trio.MemorySendChannel[CollectionOutcome]]]:
+    state = StateHolder(NAMES, stale_after=90)
+    send, receive = trio.open_memory_channel[CollectionOutcome](0)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(state.run, receive)
+        yield state, send
+        nursery.cancel_scope.cancel()
+
+
+@pytest.fixture
+def app(
+    holder: tuple[StateHolder, trio.MemorySendChannel[CollectionOutcome]], web_dir: Path
+) -> QuartTrio:
+    return create_app(holder[0], Settings(web_dir=web_dir), Metrics(list(NAMES)))
+
+
+async def feed(
+    holder: tuple[StateHolder, trio.MemorySendChannel[CollectionOutcome]],
+) -> None:
+    await holder[1].send(outcome("a", [1]))
+    await holder[1].send(outcome("b", {"x": "<b>"}))
+    await trio.testing.wait_all_tasks_blocked()
+
+
+async def test_api_serves_error_document_then_data(
+    app: QuartTrio, holder: tuple[StateHolder, trio.MemorySendChannel[CollectionOutcome]]
+) -> None:
+    client = app.test_client()
+    response = await client.get("/api")
+    assert response.status_code == 200
+    assert await response.get_json() == {
+        "status": False,
+        "data": None,
+        "error": "Error on collect data",
+    }
+    await feed(holder)
+    response = await client.get("/api")
+    assert (await response.get_json())["data"] == {"a": [1], "b": {"x": "<b>"}}
+    etag = response.headers["ETag"]
+    not_modified = await client.get("/api", headers={"If-None-Match": etag})
+    assert not_modified.status_code == 304
+    assert await not_modified.get_data() == b""
+
+
+async def test_readyz_turns_200_with_data(
+    app: QuartTrio, holder: tuple[StateHolder, trio.MemorySendChannel[CollectionOutcome]]
+) -> None:
+    client = app.test_client()
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert (await response.get_json())["waiting_for"] == ["a", "b"]
+    await feed(holder)
+    assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_healthz_and_sources(
+    app: QuartTrio, holder: tuple[StateHolder, trio.MemorySendChannel[CollectionOutcome]]
+) -> None:
+    client = app.test_client()
+    await feed(holder)
+    await holder[1].send(outcome("a", None, error="HTTP 500"))
+    await trio.testing.wait_all_tasks_blocked()
+    health = await (await client.get("/healthz")).get_json()
+    assert health["status"] == "ok"
+    assert health["sources"]["a"]["error"] == "HTTP 500"
+    sources = (await (await client.get("/api/sources")).get_json())["sources"]
+    assert sources["a"]["ok"] is False
+    assert sources["a"]["fresh"] is True
+    assert sources["a"]["error"] == "HTTP 500"
+    assert sources["a"]["last_success"].endswith("Z")
+    assert sources["b"]["ok"] is True
+    assert set(sources["b"]) == {
+        "ok",
+        "fresh",
+        "last_success",
+        "last_attempt",
+        "age_seconds",
+        "error",
+        "records",
+        "skipped",
+        "duration_ms",
+    }
+
+
+async def test_unknown_route_is_404_json(app: QuartTrio) -> None:
+    response = await app.test_client().get("/nope/nothing")
+    assert response.status_code == 404
+    assert await response.get_json() == {"error": "not found"}
+
+
+async def test_wrong_method_is_405_with_allow(app: QuartTrio) -> None:
+    response = await app.test_client().post("/api")
+    assert response.status_code == 405
+    assert await response.get_json() == {"error": "method not allowed"}
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+async def test_cors_preflight(app: QuartTrio) -> None:
+    response = await app.test_client().options(
+        "/api", headers={"Origin": "null", "Access-Control-Request-Method": "GET"}
+    )
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in response.headers["Access-Control-Allow-Methods"]
+    assert "If-None-Match" in response.headers["Access-Control-Allow-Headers"]
+
+
+async def test_page_has_security_headers(app: QuartTrio) -> None:
+    response = await app.test_client().get("/")
+    assert response.status_code == 200
+    assert b"<title>status</title>" in await response.get_data()
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    script = await app.test_client().get("/app.js")
+    assert script.headers["Content-Type"].startswith("text/javascript")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../outside.txt",
+        "/%2e%2e/outside.txt",
+        "/%2e%2e%2foutside.txt",
+        "/sub/../../outside.txt",
+        "/link-out",
+        "/.hidden",
+        "/sub",
+        "/sub/",
+        "//etc/passwd",
+        "/%00index.html",
+        "/index.html%00",
+    ],
+)
+async def test_nothing_outside_web_is_served(app: QuartTrio, path: str) -> None:
+    response = await app.test_client().get(path)
+    assert response.status_code == 404, path
+    assert b"outside" not in await response.get_data()
+
+
+def test_resolve_static_rejects_escapes(web_dir: Path) -> None:
+    assert resolve_static(web_dir, "") == (web_dir / "index.html").resolve()
+    for name in ("../outside.txt", "/etc/passwd", "a\x00b", "link-out", ".hidden", "sub", "x\\y"):
+        assert resolve_static(web_dir, name) is None, name
+
+
+async def test_request_bodies_are_refused(app: QuartTrio) -> None:
+    response = await app.test_client().get(
+        "/healthz", data=b"x" * 10, headers={"Content-Length": "10"}
+    )
+    assert response.status_code == 413
+
+
+async def test_metrics_count_requests(app: QuartTrio) -> None:
+    client = app.test_client()
+    await client.get("/healthz")
+    body = await (await client.get("/metrics")).get_data()
+    assert b'statusd_http_requests_total{route="/healthz",status="200"} 1.0' in body
+
+
+async def test_events_stream_sends_current_etag_then_changes(
+    app: QuartTrio, holder: tuple[StateHolder, trio.MemorySendChannel[CollectionOutcome]]
+) -> None:
+    """SSE: the current ETag first, then one event per change of the document."""
+    state = holder[0]
+    from statusd.serve.app import sse_stream
+
+    stream = sse_stream(state)
+    first = await stream.__anext__()
+    assert first.endswith(b"data: " + state.view.document.etag.encode() + b"\n\n")
+    await feed(holder)
+    with trio.fail_after(1):
+        second = await stream.__anext__()
+    assert second == b"data: " + state.view.document.etag.encode() + b"\n\n"
+    state.close()
+    with pytest.raises(StopAsyncIteration):
+        await stream.__anext__()
+    await stream.aclose()
+    assert json.loads(state.view.document.body)["status"] is True

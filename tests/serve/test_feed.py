@@ -1,0 +1,227 @@
+"""/feed.atom: valid Atom (feedparser, no bozo), newest first, stable ids, filters, escaping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+
+from statusd.history.store import FeedEntry, HistoryReader, HistoryStore, read_feed
+from statusd.serve.feed import atom_feed, parse_feed_query, xml_safe
+from statusd.verdicts.rules import Incident, QueryError
+
+D0 = 1_764_028_800.0  # 2025-11-25T00:00:00Z
+BASE = "http://127.0.0.1:8080"
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "history.sqlite3"
+
+
+@pytest.fixture
+def store(path: Path) -> Iterator[HistoryStore]:
+    opened = HistoryStore.open(path, now=D0, max_gap=1e12)
+    yield opened
+    opened.close()
+
+
+def parse(document: bytes) -> Any:
+    parsed = feedparser.parse(document)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    return parsed
+
+
+def fill(store: HistoryStore) -> None:
+    store.record_verdicts(
+        D0,
+        {
+            "sms:DE": "operational",
+            "mms:DE": "operational",
+            "sms:RU": "operational",
+            "billing:payout": "operational",
+        },
+    )
+    store.record_verdicts(
+        D0 + 60,
+        {
+            "sms:DE": "degraded_performance",
+            "mms:DE": "operational",
+            "sms:RU": "operational",
+            "billing:payout": "operational",
+        },
+    )
+    store.record_verdicts(
+        D0 + 120,
+        {
+            "sms:DE": "degraded_performance",
+            "mms:DE": "major_outage",
+            "sms:RU": "operational",
+            "billing:payout": "major_outage",
+        },
+    )
+    store.record_incidents(
+        [Incident("inc1", 'db <slow> & "odd"', "resolved", D0 + 30, D0 + 90, D0 + 90)]
+    )
+
+
+def test_feed_parses_without_bozo_newest_first(store: HistoryStore, path: Path) -> None:
+    """feedparser reads the feed cleanly; entries are newest first with titles and links."""
+    fill(store)
+    entries = HistoryReader(path).feed_entries()
+    feed = parse(atom_feed(entries, base_url=BASE, filters={}, now=D0 + 200))
+    assert feed.version == "atom10"
+    titles = [e.title for e in feed.entries]
+    assert titles == [
+        "Billing Payout: major outage",
+        "MMS Germany: major outage",
+        'Incident resolved: db <slow> & "odd"',
+        "SMS Germany: degraded performance",
+        'Incident investigating: db <slow> & "odd"',
+    ]
+    assert feed.feed.updated == "2025-11-25T00:02:00Z"
+    assert feed.entries[3].summary == (
+        "SMS Germany (DE) is degraded performance since 2025-11-25T00:01:00Z (was operational)."
+    )
+    assert feed.entries[3].link == f"{BASE}/#sms-DE"
+    assert all(e.id.startswith("urn:uuid:") for e in feed.entries)
+    assert len({e.id for e in feed.entries}) == 5
+
+
+def test_entry_ids_are_stable_across_restarts(path: Path) -> None:
+    """The same change has the same id after a restart; the restart itself adds no entries."""
+    store = HistoryStore.open(path, now=D0, max_gap=1e12)
+    fill(store)
+    before = [
+        e.id
+        for e in parse(
+            atom_feed(read_feed(store.connection), base_url=BASE, filters={}, now=D0)
+        ).entries
+    ]
+    store.close()  # as after a crash: no mark_stopped
+    store = HistoryStore.open(path, now=D0 + 3600)
+    try:
+        store.record_verdicts(
+            D0 + 3700,
+            {
+                "sms:DE": "degraded_performance",
+                "mms:DE": "major_outage",
+                "sms:RU": "operational",
+                "billing:payout": "major_outage",
+            },
+        )
+        after = [
+            e.id
+            for e in parse(
+                atom_feed(read_feed(store.connection), base_url=BASE, filters={}, now=D0)
+            ).entries
+        ]
+    finally:
+        store.close()
+    assert after == before
+
+
+def test_only_changes_between_known_verdicts_are_entries(store: HistoryStore) -> None:
+    """First appearance operational: no entry; through unknown back to the same: no entry;
+    through unknown to another verdict: one entry, naming the verdict before."""
+    store.record_verdicts(D0, {"sms:DE": "operational", "sms:FR": "partial_outage"})
+    store.record_verdicts(D0 + 10, {"sms:DE": "unknown", "sms:FR": "partial_outage"})
+    store.record_verdicts(D0 + 20, {"sms:DE": "operational", "sms:FR": "partial_outage"})
+    store.record_verdicts(D0 + 30, {"sms:DE": "unknown", "sms:FR": "partial_outage"})
+    store.record_verdicts(D0 + 40, {"sms:DE": "degraded_performance", "sms:FR": "partial_outage"})
+    entries = read_feed(store.connection)
+    assert [(e.key, e.verdict, e.previous, e.at) for e in entries] == [
+        ("DE", "degraded_performance", "operational", D0 + 40),
+        ("FR", "partial_outage", None, D0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"country": "DE"}, {("sms", "DE"), ("mms", "DE")}),
+        ({"product": "sms"}, {("sms", "DE")}),
+        ({"product": "billing"}, {("billing", "payout")}),
+        ({"country": "DE", "product": "mms"}, {("mms", "DE")}),
+        ({"country": "RU"}, set()),
+    ],
+)
+def test_filters(
+    store: HistoryStore, path: Path, filters: dict[str, str], expected: set[tuple[str, str]]
+) -> None:
+    """?country= and ?product= keep only their cells' changes (and drop incidents)."""
+    fill(store)
+    reader = HistoryReader(path)
+    entries = reader.feed_entries(country=filters.get("country"), product=filters.get("product"))
+    assert {(e.product, e.key) for e in entries} == expected
+    feed = parse(atom_feed(entries, base_url=BASE, filters=filters, now=D0))
+    assert feed.feed.links[0].href.startswith(f"{BASE}/feed.atom")
+    if filters:
+        assert "?" in feed.feed.links[0].href
+
+
+def test_at_most_100_entries(store: HistoryStore) -> None:
+    """The feed never carries more than 100 entries, the newest."""
+    for n in range(150):
+        store.record_verdicts(
+            D0 + n, {"sms:DE": "operational" if n % 2 else "degraded_performance"}
+        )
+    entries = read_feed(store.connection)
+    assert len(entries) == 100
+    feed = parse(atom_feed(entries * 2, base_url=BASE, filters={}, now=D0))
+    assert len(feed.entries) == 100
+    assert feed.entries[0].updated == "2025-11-25T00:02:29Z"
+
+
+def test_text_is_escaped_and_forbidden_characters_removed() -> None:
+    """Markup in topics is text, not XML; control characters XML cannot carry are dropped."""
+    entry = FeedEntry(
+        "urn:uuid:1", D0, "incident", topic='<script>&\x00\x1b"x"</script>', status="investigating"
+    )
+    document = atom_feed([entry], base_url=BASE, filters={}, now=D0)
+    assert b"<script>" not in document
+    feed = parse(document)
+    assert feed.entries[0].title == 'Incident investigating: <script>&"x"</script>'
+    assert xml_safe("a\x00b\x7fc\ud800") == "ab\x7fc"
+
+
+def test_empty_feed_is_valid() -> None:
+    """No entries yet: still a valid feed dated now."""
+    feed = parse(atom_feed([], base_url=BASE, filters={"country": "DE"}, now=D0))
+    assert feed.entries == []
+    assert feed.feed.updated == "2025-11-25T00:00:00Z"
+    assert feed.feed.title == "statusd: status changes (Germany)"
+
+
+def test_feed_query_parsing() -> None:
+    """Filters: country (any case) and product; unknown ones 404, malformed 400."""
+    assert parse_feed_query({}) == {}
+    assert parse_feed_query({"country": "de", "product": "sms"}) == {
+        "country": "DE",
+        "product": "sms",
+    }
+    for args, status in (
+        ({"country": "XX"}, 404),
+        ({"country": "Deutschland"}, 400),
+        ({"product": "fax"}, 404),
+        ({"product": "billing", "country": "DE"}, 400),
+    ):
+        with pytest.raises(QueryError) as caught:
+            parse_feed_query(args)
+        assert caught.value.status == status
+
+
+def test_incident_first_seen_closed_is_no_entry(store: HistoryStore) -> None:
+    """An incident already closed when first seen tells a subscriber nothing new."""
+    store.record_incidents(
+        [
+            Incident("a", "old news", "resolved", D0, D0, D0),
+            Incident("b", "fresh", "investigating", D0 + 5, D0 + 5),
+        ]
+    )
+    assert [(e.topic, e.status) for e in read_feed(store.connection)] == [
+        ("fresh", "investigating")
+    ]
