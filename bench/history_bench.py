@@ -22,13 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from statusd.history.store import (
-    DAY,
-    HistoryReader,
-    HistoryStore,
-    history_csv,
-    history_json,
-)
+from statusd.history.reader import HistoryReader
+from statusd.history.schema import DAY
+from statusd.history.store import HistoryStore
+from statusd.serve.history_bodies import history_csv, history_json
 from statusd.verdicts.rules import (
     BILLING_FUNCTIONS,
     COUNTRY_PRODUCTS,

@@ -57,7 +57,10 @@ from bench.report import RESULTS_DIR, Section, Target, machine, median
 from bench.sizes import SMOKE, Sizes
 from bench.wrk import WrkResult, run_wrk
 from simulator.countries import all_countries
-from statusd.history.store import DAY, HistoryReader, HistoryStore, Snapshot, history_json
+from statusd.history.reader import HistoryReader
+from statusd.history.schema import DAY
+from statusd.history.store import HistoryStore, Snapshot
+from statusd.serve.history_bodies import history_json
 from statusd.verdicts.rules import BILLING_FUNCTIONS, COUNTRY_PRODUCTS, OPERATIONAL
 
 LIVE_CELLS = len(BILLING_FUNCTIONS) + 1 + len(COUNTRY_PRODUCTS) * len(all_countries())

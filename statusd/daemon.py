@@ -23,7 +23,7 @@ from hypercorn.config import Config as HypercornConfig
 from statusd.collect.outcome import CollectionOutcome
 from statusd.collect.supervisor import LastInput, WorkerProcesses, run_collectors
 from statusd.config import Listen, Settings
-from statusd.history.store import HistoryReader
+from statusd.history.reader import HistoryReader
 from statusd.history.writer import HistoryInbox, run_history_writer
 from statusd.logs import StateChangeLogger, configure_logging
 from statusd.metrics import Metrics

@@ -1,206 +1,33 @@
-"""Verdict history in SQLite (SPEC §7): intervals per cell, daily rollups, incidents.
-
-One file in WAL mode. ``HistoryStore`` is the writer: synchronous methods that one writer task
-calls through ``trio.to_thread.run_sync`` (one call at a time, so its connection is never used
-by two threads at once). ``HistoryReader`` serves request handlers: each read opens its own
-short-lived connection in the calling worker thread, so readers never share a connection and
-never wait for the writer (WAL).
-
-Model: every change of a cell's verdict closes the cell's open interval and opens a new one.
-Closing an interval adds its time to the daily rollup of each UTC day it covers (one row per
-cell and day, whole milliseconds per verdict; in the file a verdict is its position in
-``STORED_VERDICTS``). A heartbeat (every write, and periodically) records that statusd was
-alive; time after the last heartbeat — statusd stopped, killed, or the history paused —
-becomes an ``unknown`` *gap* interval, never counted as up. Raw intervals are kept
-``raw_days``, rollups ``rollup_days``, pruned by ``prune``. A version-1 file (text verdicts,
-a rollup row per verdict) is converted when the writer opens it.
-
-Errors::
-
-    HistoryError         a database operation failed; nothing was written (transaction rolled back)
-    ├── HistoryFull      disk or database full: pause and retry later
-    └── HistoryCorrupt   the file is not a usable database: move it aside and start a new one
-"""
+"""The writer's side of the history: one connection, one transaction per batch of snapshots."""
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import io
-import json
 import logging
-import math
 import sqlite3
-import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager, suppress
-from dataclasses import dataclass, field
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from statusd.countries import is_country
-from statusd.verdicts.rules import (
-    BILLING_FUNCTIONS,
-    COUNTRY_PRODUCTS,
-    DEGRADED,
-    MAJOR,
-    OPERATIONAL,
-    PARTIAL,
-    PRODUCTS,
-    SUPPORT_KEY,
-    UNKNOWN,
-    VERDICTS,
-    CellClock,
-    Incident,
-    QueryError,
-    Timeline,
-    cell_id,
-    cell_name,
-    cell_sort_key,
-    split_cell_id,
+from statusd.history.schema import (
+    DAILY_COLUMNS,
+    DAY,
+    MAX_DAYS,
+    STORED_VERDICTS,
+    VERDICT_CODES,
+    HistoryCorrupt,
+    history_error,
+    move_aside,
+    prepare,
+    split_ms_by_day,
+    utc_day,
 )
+from statusd.verdicts.rules import OPERATIONAL, UNKNOWN, VERDICTS, CellClock, Incident, Timeline
 
 log = logging.getLogger("statusd.history")
 
-DAY = 86400
-SCHEMA_VERSION = 2
-MAX_DAYS = 400
-DEFAULT_DAYS = 90
-FEED_LIMIT = 100
 KEEP_INCIDENTS = 50
-FEED_NAMESPACE = uuid.UUID("5b0d4c2e-6f0a-4d8e-9a51-6d7461747573")
-"""Namespace of the feed's ``urn:uuid`` entry ids (uuid5 of the entry's identity)."""
-
-STORED_VERDICTS = (
-    "operational",
-    "degraded_performance",
-    "partial_outage",
-    "major_outage",
-    "unknown",
-)
-"""The verdicts as the file stores them: ``intervals.verdict`` and ``intervals.previous`` hold
-a verdict's position in this tuple. The order is the file format: never reorder it; a new
-verdict is appended (and ``daily`` gains its column) with a new schema version."""
-VERDICT_CODES = {verdict: code for code, verdict in enumerate(STORED_VERDICTS)}
-DAILY_COLUMNS = {verdict: f"{verdict}_ms" for verdict in STORED_VERDICTS}
-"""``daily``'s column of each verdict: whole milliseconds. SQL names come only from here."""
-
-TABLES = (
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS cells (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    first_seen REAL NOT NULL,
-    verdict TEXT,
-    changed_at REAL,
-    known TEXT
-)""",
-    """CREATE TABLE IF NOT EXISTS intervals (
-    id INTEGER PRIMARY KEY,
-    cell INTEGER NOT NULL REFERENCES cells (id),
-    verdict INTEGER NOT NULL,
-    start REAL NOT NULL,
-    "end" REAL,
-    gap INTEGER NOT NULL DEFAULT 0,
-    previous INTEGER,
-    notable INTEGER NOT NULL DEFAULT 0
-)""",
-    f"""CREATE TABLE IF NOT EXISTS daily (
-    cell INTEGER NOT NULL,
-    day INTEGER NOT NULL,
-    {", ".join(f"{column} INTEGER NOT NULL DEFAULT 0" for column in DAILY_COLUMNS.values())},
-    PRIMARY KEY (cell, day)
-) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS incidents (
-    id TEXT PRIMARY KEY,
-    topic TEXT NOT NULL,
-    status TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    resolved_at REAL
-)""",
-)
-# No index on intervals ("end"): only the daily prune looks for old ends, and it may scan.
-INDEXES = (
-    'CREATE INDEX IF NOT EXISTS intervals_open ON intervals (cell) WHERE "end" IS NULL',
-    "CREATE INDEX IF NOT EXISTS intervals_cell_start ON intervals (cell, start)",
-    "CREATE INDEX IF NOT EXISTS intervals_notable ON intervals (start) WHERE notable = 1",
-    "CREATE INDEX IF NOT EXISTS daily_day ON daily (day)",
-    "CREATE INDEX IF NOT EXISTS incidents_topic ON incidents (topic, started_at)",
-)
-
-
-class HistoryError(Exception):
-    """A history operation failed; nothing was written."""
-
-
-class HistoryFull(HistoryError):
-    """The disk (or the database) is full: history pauses until a retry succeeds."""
-
-
-class HistoryCorrupt(HistoryError):
-    """The database file is damaged or not a database."""
-
-
-def _history_error(error: sqlite3.Error) -> HistoryError:
-    """The precise history error of an sqlite3 error (by SQLite's result code)."""
-    code = getattr(error, "sqlite_errorcode", None)
-    if code == sqlite3.SQLITE_FULL:
-        return HistoryFull(str(error))
-    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
-        return HistoryCorrupt(str(error))
-    return HistoryError(str(error))
-
-
-# --- pure helpers -----------------------------------------------------------------------------
-
-
-def utc_day(at: float) -> int:
-    """Days since 1970-01-01 of the UTC day containing ``at``."""
-    return math.floor(at / DAY)
-
-
-def day_text(day: int) -> str:
-    """``YYYY-MM-DD`` of a day number."""
-    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
-
-
-def split_by_day(start: float, end: float) -> Iterator[tuple[int, float]]:
-    """The seconds of [start, end) in each UTC day it touches."""
-    while start < end:
-        day = utc_day(start)
-        stop = min(end, (day + 1) * DAY)
-        yield day, stop - start
-        start = stop
-
-
-def uptime(seconds: Mapping[str, float]) -> float | None:
-    """(operational + degraded) / known seconds; None without known seconds (SPEC §7)."""
-    up = seconds.get(OPERATIONAL, 0.0) + seconds.get(DEGRADED, 0.0)
-    known = up + seconds.get(PARTIAL, 0.0) + seconds.get(MAJOR, 0.0)
-    return None if known <= 0 else up / known
-
-
-def split_ms_by_day(start: float, end: float) -> Iterator[tuple[int, int]]:
-    """The whole milliseconds of [start, end) in each UTC day it touches, without zeros.
-
-    Each piece is the difference of its rounded ends, so the pieces of consecutive
-    intervals add up to their whole span: rounding never drifts over a day's intervals.
-    """
-    while start < end:
-        day = utc_day(start)
-        stop = min(end, (day + 1) * DAY)
-        ms = round(stop * 1000) - round(start * 1000)
-        if ms:
-            yield day, ms
-        start = stop
-
-
-def _seconds(row: Sequence[int]) -> dict[str, float]:
-    """{verdict: seconds} of ``daily``'s millisecond columns (in ``STORED_VERDICTS`` order);
-    verdicts without time are left out."""
-    return {verdict: ms / 1000 for verdict, ms in zip(STORED_VERDICTS, row, strict=True) if ms}
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,43 +39,6 @@ class Snapshot:
     incidents: tuple[Incident, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DayBucket:
-    """One UTC day of one cell: seconds in each verdict."""
-
-    date: str
-    seconds: Mapping[str, float]
-
-    @property
-    def uptime(self) -> float | None:
-        return uptime(self.seconds)
-
-
-@dataclass(frozen=True, slots=True)
-class MonthRow:
-    """One cell on one UTC day, for the SLA export."""
-
-    date: str
-    product: str
-    key: str
-    seconds: Mapping[str, float]
-
-
-@dataclass(frozen=True, slots=True)
-class FeedEntry:
-    """A verdict change of a cell, or an incident opening or resolving, with a stable id."""
-
-    id: str
-    at: float
-    kind: str
-    product: str = ""
-    key: str = ""
-    verdict: str = ""
-    previous: str | None = None
-    topic: str = ""
-    status: str = ""
-
-
 @dataclass(slots=True)
 class _Open:
     row: int
@@ -257,116 +47,16 @@ class _Open:
     gap: bool
 
 
-# --- the writer -------------------------------------------------------------------------------
-
-
-def move_aside(path: Path, now: float) -> Path:
-    """Rename a damaged database (and its WAL) to ``<path>.corrupt-<UTC time>``; drop -shm."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    counter = 1
-    while target.exists():
-        counter += 1
-        target = path.with_name(f"{path.name}.corrupt-{stamp}-{counter}")
-    if path.exists():
-        path.rename(target)
-    wal = path.with_name(path.name + "-wal")
-    if wal.exists():
-        wal.rename(target.with_name(target.name + "-wal"))
-    path.with_name(path.name + "-shm").unlink(missing_ok=True)
-    return target
-
-
-def _prepare(conn: sqlite3.Connection, max_gap: float) -> None:
-    """Create the schema in a new file or convert a version-1 file, in one transaction;
-    ``HistoryCorrupt`` for a file of an unknown version."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
-        version = None
-        if "meta" in tables:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            version = None if row is None else row[0]
-        if version is None and "daily" in tables:
-            raise HistoryCorrupt("history tables without a schema version")
-        if version == "1":
-            _migrate_v1(conn)
-        elif version is None:
-            for statement in (*TABLES, *INDEXES):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
-            )
-        elif version != str(SCHEMA_VERSION):
-            raise HistoryCorrupt(f"unknown schema version {version!r}")
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('max_gap', ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (repr(float(max_gap)),),
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        with suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise
-
-
-def _verdict_code_sql(column: str) -> str:
-    """SQL turning a version-1 verdict text in ``column`` into its code (NULL stays NULL)."""
-    cases = " ".join(f"WHEN '{verdict}' THEN {code}" for verdict, code in VERDICT_CODES.items())
-    return f"CASE {column} {cases} END"
-
-
-def _migrate_v1(conn: sqlite3.Connection) -> None:
-    """Version 1 -> 2 inside the caller's transaction: one ``daily`` row per (cell, day) with
-    whole milliseconds per verdict; verdict codes in ``intervals``; no ``intervals_end``."""
-    texts = ", ".join(f"'{verdict}'" for verdict in STORED_VERDICTS)
-    (unknown,) = conn.execute(
-        f"SELECT (SELECT count(*) FROM intervals WHERE verdict NOT IN ({texts})"
-        f" OR previous NOT IN ({texts}))"
-        f" + (SELECT count(*) FROM daily WHERE verdict NOT IN ({texts}))"
-    ).fetchone()
-    if unknown:
-        raise HistoryCorrupt(f"{unknown} version-1 rows hold no known verdict")
-    for name in ("intervals_open", "intervals_cell_start", "intervals_end", "intervals_notable"):
-        conn.execute(f"DROP INDEX IF EXISTS {name}")
-    conn.execute("DROP INDEX IF EXISTS daily_day")
-    conn.execute("ALTER TABLE intervals RENAME TO intervals_v1")
-    conn.execute("ALTER TABLE daily RENAME TO daily_v1")
-    for statement in TABLES:
-        conn.execute(statement)
-    conn.execute(
-        'INSERT INTO intervals (id, cell, verdict, start, "end", gap, previous, notable) '
-        f'SELECT id, cell, {_verdict_code_sql("verdict")}, start, "end", gap, '
-        f"{_verdict_code_sql('previous')}, notable FROM intervals_v1 ORDER BY id"
-    )
-    sums = ", ".join(
-        f"sum(CASE verdict WHEN '{verdict}' THEN CAST(round(seconds * 1000) AS INTEGER) ELSE 0 END)"
-        for verdict in DAILY_COLUMNS
-    )
-    conn.execute(
-        f"INSERT INTO daily (cell, day, {', '.join(DAILY_COLUMNS.values())}) "
-        f"SELECT cell, day, {sums} FROM daily_v1 GROUP BY cell, day ORDER BY cell, day"
-    )
-    conn.execute("DROP TABLE intervals_v1")
-    conn.execute("DROP TABLE daily_v1")
-    for statement in INDEXES:
-        conn.execute(statement)
-    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
-    log.info("history database converted from schema version 1 to %d", SCHEMA_VERSION)
-
-
 _ADD_DAILY = {
     verdict: f"INSERT INTO daily (cell, day, {column}) VALUES (?, ?, ?) "
     f"ON CONFLICT (cell, day) DO UPDATE SET {column} = {column} + excluded.{column}"
     for verdict, column in DAILY_COLUMNS.items()
 }
 """Add milliseconds of a verdict to a cell's day (the statement of each verdict)."""
-_DAILY_MS = ", ".join(DAILY_COLUMNS.values())
 
 
 class HistoryStore:
-    """The writer's view of the history database (one per process; see the module doc)."""
+    """The writer's view of the history database (one per process; the model is in ``schema``)."""
 
     def __init__(
         self, conn: sqlite3.Connection, path: Path, *, max_gap: float, rollup_days: int
@@ -414,21 +104,21 @@ class HistoryStore:
         try:
             conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as error:
-            raise _history_error(error) from error
+            raise history_error(error) from error
         try:
             try:
                 conn.execute("PRAGMA journal_mode=WAL").fetchone()
                 conn.execute("PRAGMA synchronous=NORMAL")
                 if conn.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
                     raise HistoryCorrupt("integrity check failed")
-                _prepare(conn, max_gap)
+                prepare(conn, max_gap)
             except sqlite3.Error as error:
-                raise _history_error(error) from error
+                raise history_error(error) from error
             store = cls(conn, path, max_gap=max_gap, rollup_days=rollup_days)
             try:
                 store._load()
             except sqlite3.Error as error:
-                raise _history_error(error) from error
+                raise history_error(error) from error
             with store._write():
                 if store._heartbeat is not None:
                     store._gap(store._heartbeat)
@@ -453,7 +143,7 @@ class HistoryStore:
             self._conn.execute("COMMIT")
         except sqlite3.Error as error:
             self._abort()
-            raise _history_error(error) from error
+            raise history_error(error) from error
         except BaseException:
             self._abort()
             raise
@@ -696,369 +386,3 @@ class HistoryStore:
     def connection(self) -> sqlite3.Connection:
         """The writer's connection, for reads in the writer's thread (tests, benchmarks)."""
         return self._conn
-
-
-# --- reads ------------------------------------------------------------------------------------
-
-
-def _meta_float(conn: sqlite3.Connection, key: str) -> float | None:
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    return None if row is None else float(row[0])
-
-
-def _open_rows(
-    conn: sqlite3.Connection, now: float, cell: int | None = None
-) -> list[tuple[int, str, float, float]]:
-    """(cell, verdict, start, end) of the time the open intervals cover up to ``now``.
-
-    While the writer keeps heartbeating they run to ``now``; after a silence longer than
-    the writer's ``max_gap`` (history paused or statusd gone) they end at the last
-    heartbeat and the rest is unknown, as the writer will record it.
-    """
-    # The planner, without statistics, prefers (cell, start) and walks every interval of
-    # the cell (35 days of them); the partial index holds only the open ones.
-    sql = (
-        "SELECT cell, verdict, start, gap FROM intervals INDEXED BY intervals_open"
-        ' WHERE "end" IS NULL'
-    )
-    rows = conn.execute(sql + " AND cell = ?", (cell,)) if cell is not None else conn.execute(sql)
-    heartbeat = _meta_float(conn, "heartbeat")
-    max_gap = _meta_float(conn, "max_gap")
-    silent = heartbeat is not None and max_gap is not None and now - heartbeat > max_gap
-    out = []
-    for row_cell, code, start, gap in rows:
-        verdict = STORED_VERDICTS[code]
-        if silent and not gap and heartbeat is not None:
-            out.append((row_cell, verdict, start, heartbeat))
-            out.append((row_cell, UNKNOWN, max(start, heartbeat), now))
-        else:
-            out.append((row_cell, verdict, start, now))
-    return out
-
-
-def read_daily(
-    conn: sqlite3.Connection | None, cell: str, days: int, now: float
-) -> list[DayBucket]:
-    """The last ``days`` UTC days (oldest first, today last) of a cell; the open interval
-    counts up to ``now``. Days without data (or no database: ``conn`` None) have empty
-    ``seconds``."""
-    last = utc_day(now)
-    first = last - days + 1
-    seconds: dict[int, dict[str, float]] = {day: {} for day in range(first, last + 1)}
-    row = None
-    if conn is not None:
-        row = conn.execute("SELECT id FROM cells WHERE name = ?", (cell,)).fetchone()
-    if conn is not None and row is not None:
-        # One row holding them all: sqlite3 releases and retakes the GIL for every row it
-        # steps to, and while the event loop is busy each retake waits for the switch
-        # interval, so a read of a few hundred rows stalled requests for tens of ms.
-        (rows,) = conn.execute(
-            f"SELECT json_group_array(json_array(day, {_DAILY_MS})) FROM daily"
-            " WHERE cell = ? AND day BETWEEN ? AND ?",
-            (row[0], first, last),
-        ).fetchone()
-        for day, *ms in json.loads(rows):
-            seconds[day] = _seconds(ms)
-        for _, verdict, start, end in _open_rows(conn, now, row[0]):
-            for day, amount in split_by_day(max(start, first * DAY), end):
-                seconds[day][verdict] = seconds[day].get(verdict, 0.0) + amount
-    return [DayBucket(day_text(day), seconds[day]) for day in range(first, last + 1)]
-
-
-def month_range(month: str) -> tuple[int, int]:
-    """First and last day numbers of ``YYYY-MM``; ValueError if it is not a month."""
-    if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit():
-        raise ValueError(f"expected YYYY-MM, got {month!r}")
-    year, number = int(month[:4]), int(month[5:])
-    first = dt.date(year, number, 1)
-    following = dt.date(year + number // 12, number % 12 + 1, 1)
-    epoch = dt.date(1970, 1, 1)
-    return (first - epoch).days, (following - epoch).days - 1
-
-
-def read_month(conn: sqlite3.Connection, month: str, now: float) -> list[MonthRow]:
-    """Every cell's seconds per verdict on every day of ``month`` that has data, up to
-    ``now``; sorted by date, then product and key."""
-    first, last = month_range(month)
-    last = min(last, utc_day(now))
-    names: dict[int, str] = dict(conn.execute("SELECT id, name FROM cells"))
-    table: dict[tuple[int, int], dict[str, float]] = {}
-    for cell, day, *ms in conn.execute(
-        f"SELECT cell, day, {_DAILY_MS} FROM daily WHERE day BETWEEN ? AND ?", (first, last)
-    ):
-        table[day, cell] = _seconds(ms)
-    for cell, verdict, start, end in _open_rows(conn, now):
-        for day, amount in split_by_day(max(start, first * DAY), min(end, (last + 1) * DAY)):
-            bucket = table.setdefault((day, cell), {})
-            bucket[verdict] = bucket.get(verdict, 0.0) + amount
-    cells = {}
-    for row_id, name in names.items():
-        product, key = split_cell_id(name)
-        cells[row_id] = (cell_sort_key(product, key), product, key)
-    dates = {day: day_text(day) for day in range(first, last + 1)}
-    ordered = sorted(table.items(), key=lambda item: (item[0][0], cells[item[0][1]][0]))
-    return [
-        MonthRow(dates[day], cells[cell][1], cells[cell][2], amounts)
-        for (day, cell), amounts in ordered
-    ]
-
-
-def verdict_entry_id(cell: str, start: float, verdict: str) -> str:
-    """The feed id of the interval of ``cell`` that started at ``start``."""
-    return "urn:uuid:" + str(uuid.uuid5(FEED_NAMESPACE, f"verdict|{cell}|{start!r}|{verdict}"))
-
-
-def incident_entry_id(incident: str, status: str) -> str:
-    """The feed id of an incident's opening (``investigating``) or resolution."""
-    return "urn:uuid:" + str(uuid.uuid5(FEED_NAMESPACE, f"incident|{incident}|{status}"))
-
-
-def read_feed(
-    conn: sqlite3.Connection,
-    *,
-    country: str | None = None,
-    product: str | None = None,
-    limit: int = FEED_LIMIT,
-) -> list[FeedEntry]:
-    """Newest first: changes between known verdicts (a first appearance only when not
-    operational) and, without filters, incidents opening and resolving (an incident first
-    seen already closed is no entry)."""
-    where = ["i.notable = 1"]
-    args: list[Any] = []
-    if country is not None:
-        products = [product] if product is not None else list(COUNTRY_PRODUCTS)
-        where.append(f"c.name IN ({', '.join('?' * len(products))})")
-        args += [cell_id(p, country) for p in products]
-    elif product is not None:
-        where.append("c.name GLOB ?")
-        args.append(f"{product}:*")
-    entries = []
-    for name, code, previous_code, start in conn.execute(
-        "SELECT c.name, i.verdict, i.previous, i.start FROM intervals i "
-        f"JOIN cells c ON c.id = i.cell WHERE {' AND '.join(where)} "
-        "ORDER BY i.start DESC, c.name LIMIT ?",
-        (*args, limit),
-    ):
-        cell_product, key = split_cell_id(name)
-        verdict = STORED_VERDICTS[code]
-        previous = None if previous_code is None else STORED_VERDICTS[previous_code]
-        entries.append(
-            FeedEntry(
-                id=verdict_entry_id(name, start, verdict),
-                at=start,
-                kind="verdict",
-                product=cell_product,
-                key=key,
-                verdict=verdict,
-                previous=previous,
-            )
-        )
-    if country is None and product is None:
-        for incident_row, topic, started_at, resolved_at in conn.execute(
-            "SELECT id, topic, started_at, resolved_at FROM incidents "
-            "WHERE resolved_at IS NULL OR resolved_at > started_at "
-            "ORDER BY COALESCE(resolved_at, started_at) DESC LIMIT ?",
-            (limit,),
-        ):
-            if resolved_at is not None:
-                entries.append(
-                    FeedEntry(
-                        incident_entry_id(incident_row, "resolved"),
-                        resolved_at,
-                        "incident",
-                        topic=topic,
-                        status="resolved",
-                    )
-                )
-            if resolved_at is None or resolved_at > started_at:
-                entries.append(
-                    FeedEntry(
-                        incident_entry_id(incident_row, "investigating"),
-                        started_at,
-                        "incident",
-                        topic=topic,
-                        status="investigating",
-                    )
-                )
-    entries.sort(key=lambda entry: (-entry.at, entry.id))
-    return entries[:limit]
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryReader:
-    """Reads for request handlers: call each method via ``trio.to_thread.run_sync``.
-
-    Every call opens its own connection in the calling thread and closes it; a database that
-    does not exist yet reads as empty. Raises ``HistoryError`` (or a subclass) on failure.
-    """
-
-    path: Path
-    timeout: float = field(default=5.0)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection | None]:
-        if not self.path.exists():
-            yield None
-            return
-        try:
-            with closing(sqlite3.connect(self.path, timeout=self.timeout)) as conn:
-                conn.execute("PRAGMA query_only = 1")
-                tables = conn.execute(
-                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'daily'"
-                ).fetchone()
-                yield conn if tables[0] else None
-        except sqlite3.Error as error:
-            raise _history_error(error) from error
-
-    def daily(self, cell: str, days: int, now: float) -> list[DayBucket]:
-        """See ``read_daily``."""
-        with self._connect() as conn:
-            return read_daily(conn, cell, days, now)
-
-    def month_rows(self, month: str, now: float) -> list[MonthRow]:
-        """See ``read_month``."""
-        with self._connect() as conn:
-            return [] if conn is None else read_month(conn, month, now)
-
-    def feed_entries(
-        self, country: str | None = None, product: str | None = None, limit: int = FEED_LIMIT
-    ) -> list[FeedEntry]:
-        """See ``read_feed``."""
-        with self._connect() as conn:
-            if conn is None:
-                return []
-            return read_feed(conn, country=country, product=product, limit=limit)
-
-
-# --- request parsing and response bodies -------------------------------------------------------
-
-
-BILLING_ALIASES = {"reccuring": "recurring"}
-"""The /api spelling of a billing function, accepted in queries and badge paths."""
-
-
-def parse_cell(product: str | None, key: str | None) -> tuple[str, str]:
-    """(product, key) of a query, or ``QueryError`` (400 bad value, 404 no such thing).
-
-    ``key`` is the country code (upper-cased) for country products, the function for
-    ``billing``; ignored for ``support``.
-    """
-    if not product:
-        raise QueryError(400, "query parameter 'product' is required")
-    if product not in PRODUCTS:
-        raise QueryError(404, f"unknown product {product!r}")
-    if product == "support":
-        return product, SUPPORT_KEY
-    if not key:
-        name = "function" if product == "billing" else "country"
-        raise QueryError(400, f"query parameter {name!r} is required for product {product!r}")
-    if product == "billing":
-        key = BILLING_ALIASES.get(key, key)
-        if key not in BILLING_FUNCTIONS:
-            raise QueryError(404, f"unknown billing function {key!r}")
-        return product, key
-    return product, parse_country(key)
-
-
-def parse_country(text: str) -> str:
-    """An assigned ISO 3166-1 alpha-2 code (any case), or ``QueryError``."""
-    code = text.strip().upper()
-    if len(code) != 2 or not code.isascii() or not code.isalpha():
-        raise QueryError(400, f"country must be an ISO 3166-1 alpha-2 code, got {text!r}")
-    if not is_country(code):
-        raise QueryError(404, f"unknown country {code!r}")
-    return code
-
-
-def parse_days(text: str | None) -> int:
-    """``days`` of ``/api/history``: 1–400, default 90."""
-    if text is None or text == "":
-        return DEFAULT_DAYS
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
-        raise QueryError(400, f"days must be a whole number from 1 to {MAX_DAYS}, got {text!r}")
-    return int(text)
-
-
-def parse_history_query(args: Mapping[str, str]) -> tuple[str, str, int]:
-    """(product, key, days) of ``/api/history?product=P&country=CC&days=N``.
-
-    For billing the function is ``function=`` (``country=`` and ``key=`` are accepted too).
-    """
-    key = args.get("country") or args.get("function") or args.get("key")
-    product, key = parse_cell(args.get("product"), key)
-    return product, key, parse_days(args.get("days"))
-
-
-def parse_month(text: str | None, now: float) -> str:
-    """``month`` of ``/api/history.csv``: ``YYYY-MM``, default the current UTC month."""
-    if text is None or text == "":
-        return time.strftime("%Y-%m", time.gmtime(now))
-    try:
-        month_range(text)
-    except ValueError:
-        raise QueryError(400, f"month must be YYYY-MM, got {text!r}") from None
-    return text
-
-
-def _whole(seconds: Mapping[str, float]) -> dict[str, int]:
-    return {verdict: round(seconds.get(verdict, 0.0)) for verdict in VERDICTS}
-
-
-def _ratio(value: float | None) -> float | None:
-    return None if value is None else round(value, 6)
-
-
-def history_json(product: str, key: str, buckets: Sequence[DayBucket]) -> dict[str, Any]:
-    """``/api/history``: the cell, its uptime over the period, and its daily buckets."""
-    total: dict[str, float] = {}
-    for bucket in buckets:
-        for verdict, amount in bucket.seconds.items():
-            total[verdict] = total.get(verdict, 0.0) + amount
-    return {
-        "product": product,
-        "key": key,
-        "name": cell_name(product, key),
-        "days": len(buckets),
-        "uptime": _ratio(uptime(total)),
-        "seconds": _whole(total),
-        "buckets": [
-            {"date": b.date, "uptime": _ratio(b.uptime), "seconds": _whole(b.seconds)}
-            for b in buckets
-        ],
-    }
-
-
-CSV_HEADER = (
-    "date",
-    "product",
-    "key",
-    "name",
-    *(f"{verdict}_seconds" for verdict in VERDICTS),
-    "uptime",
-)
-
-
-def history_csv(rows: Sequence[MonthRow]) -> bytes:
-    """``/api/history.csv``: one row per cell per day (UTF-8, CRLF lines as RFC 4180 says)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_HEADER)
-    names: dict[tuple[str, str], str] = {}
-    for row in rows:
-        cell = (row.product, row.key)
-        name = names.get(cell)
-        if name is None:
-            name = names[cell] = cell_name(row.product, row.key)
-        seconds = row.seconds
-        ratio = uptime(seconds)
-        writer.writerow(
-            (
-                row.date,
-                row.product,
-                row.key,
-                name,
-                *[round(seconds.get(verdict, 0.0)) for verdict in VERDICTS],
-                "" if ratio is None else f"{ratio:.6f}",
-            )
-        )
-    return out.getvalue().encode()

@@ -20,13 +20,8 @@ from typing import Protocol, TypeVar, TypeVarTuple, Unpack
 
 import trio
 
-from statusd.history.store import (
-    HistoryCorrupt,
-    HistoryError,
-    HistoryStore,
-    Snapshot,
-    move_aside,
-)
+from statusd.history.schema import HistoryCorrupt, HistoryError, move_aside
+from statusd.history.store import HistoryStore, Snapshot
 from statusd.verdicts.rules import Incident, Timeline
 
 log = logging.getLogger("statusd.history_writer")

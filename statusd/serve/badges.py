@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from statusd.history.store import parse_cell
 from statusd.serve.feed import xml_safe
+from statusd.serve.query import QueryError, parse_cell
 from statusd.verdicts.rules import (
     COUNTRY_PRODUCTS,
     DEGRADED,
@@ -21,7 +21,6 @@ from statusd.verdicts.rules import (
     PRODUCT_NAMES,
     UNKNOWN,
     VERDICT_LABELS,
-    QueryError,
     VerdictSet,
     cell_name,
 )

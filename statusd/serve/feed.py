@@ -14,13 +14,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
-from statusd.history.store import FEED_LIMIT, FEED_NAMESPACE, FeedEntry, parse_country
+from statusd.history.reader import FEED_LIMIT, FEED_NAMESPACE, FeedEntry
 from statusd.verdicts.rules import (
-    COUNTRY_PRODUCTS,
     PRODUCT_NAMES,
-    PRODUCTS,
     VERDICT_LABELS,
-    QueryError,
     cell_name,
 )
 from statusd.verdicts.statuspage import iso_utc
@@ -34,26 +31,6 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 def xml_safe(text: str) -> str:
     """``text`` without the characters XML 1.0 forbids (control characters, surrogates)."""
     return _NOT_XML.sub("", text)
-
-
-def parse_feed_query(args: Mapping[str, str]) -> dict[str, str]:
-    """The filters of ``/feed.atom?country=CC&product=P`` (either, both or none).
-
-    Raises ``QueryError``: 400 for a malformed country, 404 for an unknown product or
-    country.
-    """
-    filters: dict[str, str] = {}
-    country = args.get("country")
-    if country:
-        filters["country"] = parse_country(country)
-    product = args.get("product")
-    if product:
-        if product not in PRODUCTS:
-            raise QueryError(404, f"unknown product {product!r}")
-        if "country" in filters and product not in COUNTRY_PRODUCTS:
-            raise QueryError(400, f"product {product!r} has no countries")
-        filters["product"] = product
-    return filters
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:

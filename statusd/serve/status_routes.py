@@ -16,21 +16,17 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from statusd.body.document import Document, encode_json
-from statusd.history.store import (
-    HistoryError,
-    HistoryReader,
-    history_csv,
-    history_json,
-    parse_history_query,
-    parse_month,
-)
+from statusd.history.reader import HistoryReader
+from statusd.history.schema import HistoryError
 from statusd.serve.app import document_response, json_response
 from statusd.serve.badges import CONTENT_TYPE as SVG_TYPE
 from statusd.serve.badges import cell_badge, overall_badge
 from statusd.serve.feed import CONTENT_TYPE as ATOM_TYPE
-from statusd.serve.feed import atom_feed, parse_feed_query
+from statusd.serve.feed import atom_feed
+from statusd.serve.history_bodies import history_csv, history_json
+from statusd.serve.query import QueryError, parse_feed_query, parse_history_query, parse_month
 from statusd.verdicts.live import PublicState
-from statusd.verdicts.rules import QueryError, cell_id
+from statusd.verdicts.rules import cell_id
 
 # Public documents change at most once per collection; a short max-age lets caches (nginx,
 # browsers) absorb bursts while the page still sees changes within seconds.

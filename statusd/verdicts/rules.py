@@ -106,17 +106,6 @@ BILLING_NAMES = {
 SUPPORT_KEY = "support"
 
 
-class QueryError(ValueError):
-    """A request names something that does not exist (404) or a bad value (400).
-
-    ``status`` is the HTTP status to answer and ``str(error)`` the reason for the JSON body.
-    """
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 # --- thresholds -------------------------------------------------------------------------------
 
 

@@ -16,28 +16,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from statusd.history.store import (
+from statusd.history.reader import DayBucket, HistoryReader, read_daily, read_feed, read_month
+from statusd.history.schema import (
     DAY,
     STORED_VERDICTS,
-    DayBucket,
     HistoryFull,
-    HistoryReader,
-    HistoryStore,
-    Snapshot,
     day_text,
-    history_csv,
-    history_json,
-    parse_history_query,
-    parse_month,
-    read_daily,
-    read_feed,
-    read_month,
     split_by_day,
     split_ms_by_day,
     uptime,
     utc_day,
 )
-from statusd.verdicts.rules import VERDICTS, Incident, QueryError
+from statusd.history.store import HistoryStore, Snapshot
+from statusd.serve.history_bodies import history_csv, history_json
+from statusd.serve.query import QueryError, parse_history_query, parse_month
+from statusd.verdicts.rules import VERDICTS, Incident
 
 D0 = 1_764_028_800.0  # 2025-11-25T00:00:00Z
 H = 3600.0

@@ -18,14 +18,9 @@ import pytest
 import trio
 import trio.testing
 
-from statusd.history.store import (
-    DAY,
-    STORED_VERDICTS,
-    HistoryCorrupt,
-    HistoryStore,
-    Snapshot,
-    read_daily,
-)
+from statusd.history.reader import read_daily
+from statusd.history.schema import DAY, STORED_VERDICTS, HistoryCorrupt
+from statusd.history.store import HistoryStore, Snapshot
 from statusd.history.writer import HistoryInbox, run_history_writer
 from statusd.verdicts.rules import Incident, Timeline
 

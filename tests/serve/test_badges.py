@@ -15,8 +15,9 @@ from statusd.serve.badges import (
     text_width,
     verdict_badge,
 )
+from statusd.serve.query import QueryError
 from statusd.sources.records import BillingRecord, SmsRecord, SupportTopic
-from statusd.verdicts.rules import QueryError, VerdictThresholds, compute_verdicts
+from statusd.verdicts.rules import VerdictThresholds, compute_verdicts
 
 SVG = "{http://www.w3.org/2000/svg}"
 

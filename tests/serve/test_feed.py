@@ -9,9 +9,11 @@ from typing import Any
 import feedparser
 import pytest
 
-from statusd.history.store import FeedEntry, HistoryReader, HistoryStore, read_feed
-from statusd.serve.feed import atom_feed, parse_feed_query, xml_safe
-from statusd.verdicts.rules import Incident, QueryError
+from statusd.history.reader import FeedEntry, HistoryReader, read_feed
+from statusd.history.store import HistoryStore
+from statusd.serve.feed import atom_feed, xml_safe
+from statusd.serve.query import QueryError, parse_feed_query
+from statusd.verdicts.rules import Incident
 
 D0 = 1_764_028_800.0  # 2025-11-25T00:00:00Z
 BASE = "http://127.0.0.1:8080"

@@ -17,7 +17,8 @@ from quart_trio import QuartTrio
 
 import statusd.verdicts.live as public_module
 from statusd.body.document import ERROR_DOCUMENT, Document
-from statusd.history.store import HistoryReader, HistoryStore
+from statusd.history.reader import HistoryReader
+from statusd.history.store import HistoryStore
 from statusd.history.writer import HistoryInbox
 from statusd.serve.badges import CONTENT_TYPE as SVG_TYPE
 from statusd.serve.feed import CONTENT_TYPE as ATOM_TYPE

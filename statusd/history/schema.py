@@ -1,0 +1,262 @@
+"""The history file (SPEC §7): its tables, their migration, errors and day arithmetic.
+
+One SQLite file in WAL mode. ``store.HistoryStore`` is the writer: synchronous methods that one
+writer task (``writer``) calls through ``trio.to_thread.run_sync`` (one call at a time, so its
+connection is never used by two threads at once). ``reader.HistoryReader`` serves request
+handlers: each read opens its own short-lived connection in the calling worker thread, so
+readers never share a connection and never wait for the writer (WAL).
+
+Model: every change of a cell's verdict closes the cell's open interval and opens a new one.
+Closing an interval adds its time to the daily rollup of each UTC day it covers (one row per
+cell and day, whole milliseconds per verdict; in the file a verdict is its position in
+``STORED_VERDICTS``). A heartbeat (every write, and periodically) records that statusd was
+alive; time after the last heartbeat — statusd stopped, killed, or the history paused —
+becomes an ``unknown`` *gap* interval, never counted as up. Raw intervals are kept
+``raw_days``, rollups ``rollup_days``, pruned by ``prune``. A version-1 file (text verdicts,
+a rollup row per verdict) is converted when the writer opens it.
+
+Errors::
+
+    HistoryError         a database operation failed; nothing was written (transaction rolled back)
+    ├── HistoryFull      disk or database full: pause and retry later
+    └── HistoryCorrupt   the file is not a usable database: move it aside and start a new one
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import suppress
+from pathlib import Path
+
+from statusd.verdicts.rules import DEGRADED, MAJOR, OPERATIONAL, PARTIAL
+
+log = logging.getLogger("statusd.history")
+
+DAY = 86400
+SCHEMA_VERSION = 2
+MAX_DAYS = 400
+
+STORED_VERDICTS = (
+    "operational",
+    "degraded_performance",
+    "partial_outage",
+    "major_outage",
+    "unknown",
+)
+"""The verdicts as the file stores them: ``intervals.verdict`` and ``intervals.previous`` hold
+a verdict's position in this tuple. The order is the file format: never reorder it; a new
+verdict is appended (and ``daily`` gains its column) with a new schema version."""
+VERDICT_CODES = {verdict: code for code, verdict in enumerate(STORED_VERDICTS)}
+DAILY_COLUMNS = {verdict: f"{verdict}_ms" for verdict in STORED_VERDICTS}
+"""``daily``'s column of each verdict: whole milliseconds. SQL names come only from here."""
+
+TABLES = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS cells (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    first_seen REAL NOT NULL,
+    verdict TEXT,
+    changed_at REAL,
+    known TEXT
+)""",
+    """CREATE TABLE IF NOT EXISTS intervals (
+    id INTEGER PRIMARY KEY,
+    cell INTEGER NOT NULL REFERENCES cells (id),
+    verdict INTEGER NOT NULL,
+    start REAL NOT NULL,
+    "end" REAL,
+    gap INTEGER NOT NULL DEFAULT 0,
+    previous INTEGER,
+    notable INTEGER NOT NULL DEFAULT 0
+)""",
+    f"""CREATE TABLE IF NOT EXISTS daily (
+    cell INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    {", ".join(f"{column} INTEGER NOT NULL DEFAULT 0" for column in DAILY_COLUMNS.values())},
+    PRIMARY KEY (cell, day)
+) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    topic TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    resolved_at REAL
+)""",
+)
+# No index on intervals ("end"): only the daily prune looks for old ends, and it may scan.
+INDEXES = (
+    'CREATE INDEX IF NOT EXISTS intervals_open ON intervals (cell) WHERE "end" IS NULL',
+    "CREATE INDEX IF NOT EXISTS intervals_cell_start ON intervals (cell, start)",
+    "CREATE INDEX IF NOT EXISTS intervals_notable ON intervals (start) WHERE notable = 1",
+    "CREATE INDEX IF NOT EXISTS daily_day ON daily (day)",
+    "CREATE INDEX IF NOT EXISTS incidents_topic ON incidents (topic, started_at)",
+)
+
+
+class HistoryError(Exception):
+    """A history operation failed; nothing was written."""
+
+
+class HistoryFull(HistoryError):
+    """The disk (or the database) is full: history pauses until a retry succeeds."""
+
+
+class HistoryCorrupt(HistoryError):
+    """The database file is damaged or not a database."""
+
+
+def history_error(error: sqlite3.Error) -> HistoryError:
+    """The precise history error of an sqlite3 error (by SQLite's result code)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL:
+        return HistoryFull(str(error))
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return HistoryCorrupt(str(error))
+    return HistoryError(str(error))
+
+
+# --- pure helpers -----------------------------------------------------------------------------
+
+
+def utc_day(at: float) -> int:
+    """Days since 1970-01-01 of the UTC day containing ``at``."""
+    return math.floor(at / DAY)
+
+
+def day_text(day: int) -> str:
+    """``YYYY-MM-DD`` of a day number."""
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
+
+
+def split_by_day(start: float, end: float) -> Iterator[tuple[int, float]]:
+    """The seconds of [start, end) in each UTC day it touches."""
+    while start < end:
+        day = utc_day(start)
+        stop = min(end, (day + 1) * DAY)
+        yield day, stop - start
+        start = stop
+
+
+def uptime(seconds: Mapping[str, float]) -> float | None:
+    """(operational + degraded) / known seconds; None without known seconds (SPEC §7)."""
+    up = seconds.get(OPERATIONAL, 0.0) + seconds.get(DEGRADED, 0.0)
+    known = up + seconds.get(PARTIAL, 0.0) + seconds.get(MAJOR, 0.0)
+    return None if known <= 0 else up / known
+
+
+def split_ms_by_day(start: float, end: float) -> Iterator[tuple[int, int]]:
+    """The whole milliseconds of [start, end) in each UTC day it touches, without zeros.
+
+    Each piece is the difference of its rounded ends, so the pieces of consecutive
+    intervals add up to their whole span: rounding never drifts over a day's intervals.
+    """
+    while start < end:
+        day = utc_day(start)
+        stop = min(end, (day + 1) * DAY)
+        ms = round(stop * 1000) - round(start * 1000)
+        if ms:
+            yield day, ms
+        start = stop
+
+
+def move_aside(path: Path, now: float) -> Path:
+    """Rename a damaged database (and its WAL) to ``<path>.corrupt-<UTC time>``; drop -shm."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    counter = 1
+    while target.exists():
+        counter += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{counter}")
+    if path.exists():
+        path.rename(target)
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists():
+        wal.rename(target.with_name(target.name + "-wal"))
+    path.with_name(path.name + "-shm").unlink(missing_ok=True)
+    return target
+
+
+def prepare(conn: sqlite3.Connection, max_gap: float) -> None:
+    """Create the schema in a new file or convert a version-1 file, in one transaction;
+    ``HistoryCorrupt`` for a file of an unknown version."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+        version = None
+        if "meta" in tables:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            version = None if row is None else row[0]
+        if version is None and "daily" in tables:
+            raise HistoryCorrupt("history tables without a schema version")
+        if version == "1":
+            _migrate_v1(conn)
+        elif version is None:
+            for statement in (*TABLES, *INDEXES):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif version != str(SCHEMA_VERSION):
+            raise HistoryCorrupt(f"unknown schema version {version!r}")
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('max_gap', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (repr(float(max_gap)),),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _verdict_code_sql(column: str) -> str:
+    """SQL turning a version-1 verdict text in ``column`` into its code (NULL stays NULL)."""
+    cases = " ".join(f"WHEN '{verdict}' THEN {code}" for verdict, code in VERDICT_CODES.items())
+    return f"CASE {column} {cases} END"
+
+
+def _migrate_v1(conn: sqlite3.Connection) -> None:
+    """Version 1 -> 2 inside the caller's transaction: one ``daily`` row per (cell, day) with
+    whole milliseconds per verdict; verdict codes in ``intervals``; no ``intervals_end``."""
+    texts = ", ".join(f"'{verdict}'" for verdict in STORED_VERDICTS)
+    (unknown,) = conn.execute(
+        f"SELECT (SELECT count(*) FROM intervals WHERE verdict NOT IN ({texts})"
+        f" OR previous NOT IN ({texts}))"
+        f" + (SELECT count(*) FROM daily WHERE verdict NOT IN ({texts}))"
+    ).fetchone()
+    if unknown:
+        raise HistoryCorrupt(f"{unknown} version-1 rows hold no known verdict")
+    for name in ("intervals_open", "intervals_cell_start", "intervals_end", "intervals_notable"):
+        conn.execute(f"DROP INDEX IF EXISTS {name}")
+    conn.execute("DROP INDEX IF EXISTS daily_day")
+    conn.execute("ALTER TABLE intervals RENAME TO intervals_v1")
+    conn.execute("ALTER TABLE daily RENAME TO daily_v1")
+    for statement in TABLES:
+        conn.execute(statement)
+    conn.execute(
+        'INSERT INTO intervals (id, cell, verdict, start, "end", gap, previous, notable) '
+        f'SELECT id, cell, {_verdict_code_sql("verdict")}, start, "end", gap, '
+        f"{_verdict_code_sql('previous')}, notable FROM intervals_v1 ORDER BY id"
+    )
+    sums = ", ".join(
+        f"sum(CASE verdict WHEN '{verdict}' THEN CAST(round(seconds * 1000) AS INTEGER) ELSE 0 END)"
+        for verdict in DAILY_COLUMNS
+    )
+    conn.execute(
+        f"INSERT INTO daily (cell, day, {', '.join(DAILY_COLUMNS.values())}) "
+        f"SELECT cell, day, {sums} FROM daily_v1 GROUP BY cell, day ORDER BY cell, day"
+    )
+    conn.execute("DROP TABLE intervals_v1")
+    conn.execute("DROP TABLE daily_v1")
+    for statement in INDEXES:
+        conn.execute(statement)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+    log.info("history database converted from schema version 1 to %d", SCHEMA_VERSION)
