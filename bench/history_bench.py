@@ -26,7 +26,7 @@ from statusd.history.reader import HistoryReader
 from statusd.history.schema import DAY
 from statusd.history.store import HistoryStore
 from statusd.serve.history_bodies import history_csv, history_json
-from statusd.verdicts.rules import (
+from statusd.verdicts.cells import (
     BILLING_FUNCTIONS,
     COUNTRY_PRODUCTS,
     DEGRADED,

@@ -61,7 +61,7 @@ from statusd.history.reader import HistoryReader
 from statusd.history.schema import DAY
 from statusd.history.store import HistoryStore, Snapshot
 from statusd.serve.history_bodies import history_json
-from statusd.verdicts.rules import BILLING_FUNCTIONS, COUNTRY_PRODUCTS, OPERATIONAL
+from statusd.verdicts.cells import BILLING_FUNCTIONS, COUNTRY_PRODUCTS, OPERATIONAL
 
 LIVE_CELLS = len(BILLING_FUNCTIONS) + 1 + len(COUNTRY_PRODUCTS) * len(all_countries())
 """The cells statusd shows for ``--countries all``; ``cell_ids`` lists exactly these first."""

@@ -21,12 +21,8 @@ from typing import Any
 from statusd.body.document import DeflateSegment, SpillFile, crc32
 from statusd.sources import ALL_SOURCES
 from statusd.sources.base import Limits, ParseResult, SourceError, SourceSpec
-from statusd.verdicts.rules import (
-    COUNTRY_PRODUCTS,
-    PRODUCT_SOURCE,
-    VerdictThresholds,
-    summarize_countries,
-)
+from statusd.verdicts.cells import COUNTRY_PRODUCTS, PRODUCT_SOURCE
+from statusd.verdicts.rules import VerdictThresholds, summarize_countries
 
 COUNTRY_PRODUCT_OF_SOURCE = {
     source: product for product, source in PRODUCT_SOURCE.items() if product in COUNTRY_PRODUCTS

@@ -22,7 +22,7 @@ from statusd.history.schema import (
     uptime,
     utc_day,
 )
-from statusd.verdicts.rules import COUNTRY_PRODUCTS, UNKNOWN, cell_id, cell_sort_key, split_cell_id
+from statusd.verdicts.cells import COUNTRY_PRODUCTS, UNKNOWN, cell_id, cell_sort_key, split_cell_id
 
 FEED_LIMIT = 100
 FEED_NAMESPACE = uuid.UUID("5b0d4c2e-6f0a-4d8e-9a51-6d7461747573")

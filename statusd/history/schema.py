@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from pathlib import Path
 
-from statusd.verdicts.rules import DEGRADED, MAJOR, OPERATIONAL, PARTIAL
+from statusd.verdicts.cells import DEGRADED, MAJOR, OPERATIONAL, PARTIAL
 
 log = logging.getLogger("statusd.history")
 

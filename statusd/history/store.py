@@ -23,7 +23,8 @@ from statusd.history.schema import (
     split_ms_by_day,
     utc_day,
 )
-from statusd.verdicts.rules import OPERATIONAL, UNKNOWN, VERDICTS, CellClock, Incident, Timeline
+from statusd.verdicts.cells import OPERATIONAL, UNKNOWN, VERDICTS
+from statusd.verdicts.timeline import CellClock, Incident, Timeline
 
 log = logging.getLogger("statusd.history")
 

@@ -22,7 +22,7 @@ import trio
 
 from statusd.history.schema import HistoryCorrupt, HistoryError, move_aside
 from statusd.history.store import HistoryStore, Snapshot
-from statusd.verdicts.rules import Incident, Timeline
+from statusd.verdicts.timeline import Incident, Timeline
 
 log = logging.getLogger("statusd.history_writer")
 

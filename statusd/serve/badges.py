@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 
 from statusd.serve.feed import xml_safe
 from statusd.serve.query import QueryError, parse_cell
-from statusd.verdicts.rules import (
+from statusd.verdicts.cells import (
     COUNTRY_PRODUCTS,
     DEGRADED,
     MAJOR,

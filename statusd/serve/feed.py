@@ -15,11 +15,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
 from statusd.history.reader import FEED_LIMIT, FEED_NAMESPACE, FeedEntry
-from statusd.verdicts.rules import (
-    PRODUCT_NAMES,
-    VERDICT_LABELS,
-    cell_name,
-)
+from statusd.verdicts.cells import PRODUCT_NAMES, VERDICT_LABELS, cell_name
 from statusd.verdicts.statuspage import iso_utc
 
 ATOM = "http://www.w3.org/2005/Atom"

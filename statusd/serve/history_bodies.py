@@ -9,7 +9,7 @@ from typing import Any
 
 from statusd.history.reader import DayBucket, MonthRow
 from statusd.history.schema import uptime
-from statusd.verdicts.rules import VERDICTS, cell_name
+from statusd.verdicts.cells import VERDICTS, cell_name
 
 
 def _whole(seconds: Mapping[str, float]) -> dict[str, int]:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from statusd.countries import is_country
 from statusd.history.reader import month_range
 from statusd.history.schema import MAX_DAYS
-from statusd.verdicts.rules import BILLING_FUNCTIONS, COUNTRY_PRODUCTS, PRODUCTS, SUPPORT_KEY
+from statusd.verdicts.cells import BILLING_FUNCTIONS, COUNTRY_PRODUCTS, PRODUCTS, SUPPORT_KEY
 
 DEFAULT_DAYS = 90
 

@@ -25,8 +25,8 @@ from statusd.serve.feed import CONTENT_TYPE as ATOM_TYPE
 from statusd.serve.feed import atom_feed
 from statusd.serve.history_bodies import history_csv, history_json
 from statusd.serve.query import QueryError, parse_feed_query, parse_history_query, parse_month
+from statusd.verdicts.cells import cell_id
 from statusd.verdicts.live import PublicState
-from statusd.verdicts.rules import cell_id
 
 # Public documents change at most once per collection; a short max-age lets caches (nginx,
 # browsers) absorb bursts while the page still sees changes within seconds.

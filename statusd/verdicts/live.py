@@ -23,16 +23,15 @@ import trio
 from statusd.body.document import Document, encode_json
 from statusd.history.writer import HistoryInbox
 from statusd.state.holder import StateView
+from statusd.verdicts.cells import VerdictSet
 from statusd.verdicts.rules import (
     CountryCellCache,
     CountrySummary,
-    Timeline,
-    VerdictSet,
     VerdictThresholds,
-    advance_timeline,
     compute_verdicts,
 )
 from statusd.verdicts.statuspage import PageInfo, public_documents
+from statusd.verdicts.timeline import Timeline, advance_timeline
 
 # Above this many records in all, verdicts are computed in a worker thread.
 THREAD_ABOVE_RECORDS = 20_000

@@ -1,112 +1,40 @@
 """Verdicts (SPEC §7): one set of rules from the collected records to a verdict per cell.
 
 Pure: the page, the Statuspage-compatible API, the feed, the badges and the history all read
-the verdicts computed here, never their own. A *cell* is (product, country) for ``sms``,
-``mms``, ``voice`` and ``email``; (``billing``, function) for the six billing functions; and
-the single cell (``support``, ``support``). Its verdict is one of Statuspage's four component
-statuses or ``unknown`` (no fresh data: never ``operational`` for what statusd cannot see).
-
-The second half keeps the *timeline* the public documents need beyond one snapshot: when a cell
-was first seen and last changed, and the incidents with stable ids (``advance_timeline``).
+the verdicts computed here, never their own (the cells and their names are in ``cells``).
 """
 
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Any
 
-from statusd.countries import country_name
 from statusd.sources.records import (
     BillingRecord,
     EmailRecord,
-    IncidentRecord,
     MmsRecord,
     SmsRecord,
     SupportTopic,
     VoiceRecord,
 )
-
-OPERATIONAL = "operational"
-DEGRADED = "degraded_performance"
-PARTIAL = "partial_outage"
-MAJOR = "major_outage"
-UNKNOWN = "unknown"
-VERDICTS = (OPERATIONAL, DEGRADED, PARTIAL, MAJOR, UNKNOWN)
-"""Every verdict, best first; ``unknown`` last (it is neither up nor down)."""
-
-VERDICT_LABELS = {
-    OPERATIONAL: "operational",
-    DEGRADED: "degraded performance",
-    PARTIAL: "partial outage",
-    MAJOR: "major outage",
-    UNKNOWN: "unknown",
-}
-"""Verdicts in words (feed titles, badges)."""
-
-SEVERITY = {OPERATIONAL: 0, UNKNOWN: 1, DEGRADED: 2, PARTIAL: 3, MAJOR: 4}
-"""Order used to pick the worst verdict of a group of cells."""
-
-INDICATORS = ("none", "minor", "major", "critical")
-INDICATOR_DESCRIPTIONS = {
-    "none": "All Systems Operational",
-    "minor": "Partially Degraded Service",
-    "major": "Partial System Outage",
-    "critical": "Major Service Outage",
-}
-"""Statuspage's descriptions of its overall indicator."""
-
-COUNTRY_PRODUCTS = ("sms", "mms", "voice", "email")
-PRODUCTS = (*COUNTRY_PRODUCTS, "billing", "support")
-"""Products in the order of every listing (cells, groups, CSV rows)."""
-
-PRODUCT_NAMES = {
-    "sms": "SMS",
-    "mms": "MMS",
-    "voice": "Voice",
-    "email": "Email",
-    "billing": "Billing",
-    "support": "Support",
-}
-
-PRODUCT_SOURCE = {
-    "sms": "sms",
-    "mms": "mms",
-    "voice": "voice_call",
-    "email": "email",
-    "billing": "billing",
-    "support": "support",
-}
-"""The source each product's cells come from (the /api source names)."""
-
-BILLING_FUNCTIONS: Mapping[str, str] = {
-    "create_customer": "create_customer",
-    "purchase": "purchase",
-    "payout": "payout",
-    "recurring": "reccuring",
-    "fraud_control": "fraud_control",
-    "checkout_page": "checkout_page",
-}
-"""Billing cell key (SPEC §1 bit names) → field of ``BillingRecord`` (the /api spelling)."""
-
-BILLING_NAMES = {
-    "create_customer": "Create customer",
-    "purchase": "Purchase",
-    "payout": "Payout",
-    "recurring": "Recurring",
-    "fraud_control": "Fraud control",
-    "checkout_page": "Checkout page",
-}
-
-SUPPORT_KEY = "support"
-
-
-# --- thresholds -------------------------------------------------------------------------------
+from statusd.verdicts.cells import (
+    BILLING_FUNCTIONS,
+    COUNTRY_PRODUCTS,
+    DEGRADED,
+    MAJOR,
+    OPERATIONAL,
+    PARTIAL,
+    PRODUCT_SOURCE,
+    SEVERITY,
+    SUPPORT_KEY,
+    UNKNOWN,
+    Cell,
+    VerdictSet,
+    cell_sort_key,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,78 +165,6 @@ def rule_texts(thresholds: VerdictThresholds) -> dict[str, dict[str, Any]]:
         },
         "unknown": {"text": "unknown when the source has no good result younger than stale_after"},
     }
-
-
-# --- cells ------------------------------------------------------------------------------------
-
-
-def cell_id(product: str, key: str) -> str:
-    """The text id of a cell, ``product:key`` (``sms:DE``, ``billing:payout``)."""
-    return f"{product}:{key}"
-
-
-def split_cell_id(text: str) -> tuple[str, str]:
-    """``sms:DE`` → (``sms``, ``DE``)."""
-    product, _, key = text.partition(":")
-    return product, key
-
-
-def cell_name(product: str, key: str) -> str:
-    """A cell's display name: the country's English short name, or the function's name."""
-    if product in COUNTRY_PRODUCTS:
-        try:
-            return country_name(key)
-        except KeyError:
-            return key
-    if product == "billing":
-        return BILLING_NAMES.get(key, key)
-    return PRODUCT_NAMES.get(product, product)
-
-
-def cell_sort_key(product: str, key: str) -> tuple[int, str]:
-    """Listing order of cells: product order, then key."""
-    rank = PRODUCTS.index(product) if product in PRODUCTS else len(PRODUCTS)
-    return rank, key
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """The verdict of one cell; provider counts only for country cells."""
-
-    product: str
-    key: str
-    verdict: str
-    source: str
-    good_providers: tuple[str, ...] = ()
-    providers: int = 0
-
-    @property
-    def id(self) -> str:
-        return cell_id(self.product, self.key)
-
-
-@dataclass(frozen=True, slots=True)
-class VerdictSet:
-    """Every cell's verdict, the overall indicator and the incidents it was computed from.
-
-    ``cells`` is keyed by (product, key) and iterates in listing order.
-    """
-
-    cells: Mapping[tuple[str, str], Cell]
-    indicator: str
-    incidents: tuple[IncidentRecord, ...] | None = None
-    """The incident records, or None when the incident source never had a good result."""
-
-    @property
-    def description(self) -> str:
-        return INDICATOR_DESCRIPTIONS[self.indicator]
-
-    def verdict_map(self) -> dict[str, str]:
-        """``{"sms:DE": "operational", …}``: what the history stores."""
-        return {cell.id: cell.verdict for cell in self.cells.values()}
-
-    def get(self, product: str, key: str) -> Cell | None:
-        return self.cells.get((product, key))
 
 
 RowRule = Callable[[Any, VerdictThresholds], bool]
@@ -529,113 +385,3 @@ def overall_indicator(
 def worst_verdict(verdicts: Iterable[str]) -> str:
     """The most severe verdict (``unknown`` ranks between operational and degraded)."""
     return max(verdicts, key=SEVERITY.__getitem__, default=UNKNOWN)
-
-
-# --- timeline: first seen / last change of each cell, incidents with stable ids ----------------
-
-
-@dataclass(frozen=True, slots=True)
-class CellClock:
-    """A cell's current verdict, when statusd first saw the cell and when the verdict changed."""
-
-    verdict: str
-    first_seen: float
-    changed_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class Incident:
-    """An incident of the incident source as a Statuspage incident.
-
-    ``status`` is ``investigating`` (the source says active) or ``resolved``; ``id`` is derived
-    from the topic and the time it was first seen, so it survives restarts once persisted.
-    """
-
-    id: str
-    topic: str
-    status: str
-    started_at: float
-    updated_at: float
-    resolved_at: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Timeline:
-    """What the public documents remember across snapshots (seeded from the history on start)."""
-
-    cells: Mapping[str, CellClock] = field(default_factory=dict)
-    incidents: tuple[Incident, ...] = ()
-
-
-@functools.lru_cache(maxsize=16384)
-def short_id(text: str) -> str:
-    """A stable 12-character id in Statuspage's alphabet (lower-case base32 of a SHA-256).
-
-    Cached: the public documents name every cell's id on every rebuild (thousands of ids
-    for ``--countries all``). Twelve base32 characters are the first 60 bits, so encoding
-    the first 10 bytes gives the same id as encoding the whole digest.
-    """
-    digest = hashlib.sha256(text.encode()).digest()
-    return base64.b32encode(digest[:10]).decode().lower()[:12]
-
-
-def incident_id(topic: str, started_at: float) -> str:
-    """The stable id of the incident of ``topic`` first seen at ``started_at``."""
-    return short_id(f"incident|{topic}|{int(started_at)}")
-
-
-def advance_timeline(
-    previous: Timeline, verdicts: VerdictSet, now: float, *, keep_resolved: int = 50
-) -> Timeline:
-    """The timeline after a new verdict set at ``now`` (pure).
-
-    A cell keeps ``first_seen`` forever and gets ``changed_at = now`` when its verdict
-    changes. Per incident topic: active opens an ``investigating`` incident unless one is open;
-    closed (or gone from the source) resolves the open one; a topic first seen closed is
-    recorded as resolved at once. Kept: open incidents, the newest incident of every topic the
-    source still lists (so ids never churn), and the newest ``keep_resolved`` resolved ones;
-    listing order is newest first. Incidents stay as they were while the
-    incident source has never had a good result (``verdicts.incidents is None``).
-    """
-    clocks = dict(previous.cells)
-    for cell in verdicts.cells.values():
-        clock = clocks.get(cell.id)
-        if clock is None:
-            clocks[cell.id] = CellClock(cell.verdict, now, now)
-        elif clock.verdict != cell.verdict:
-            clocks[cell.id] = CellClock(cell.verdict, clock.first_seen, now)
-
-    if verdicts.incidents is None:
-        return Timeline(cells=clocks, incidents=previous.incidents)
-    active: dict[str, bool] = {}
-    for record in verdicts.incidents:
-        active[record.topic] = active.get(record.topic, False) or record.status == "active"
-    latest: dict[str, Incident] = {}
-    for incident in previous.incidents:
-        if incident.topic not in latest or incident.started_at > latest[incident.topic].started_at:
-            latest[incident.topic] = incident
-    changed: dict[str, Incident] = {}
-    for topic, is_active in active.items():
-        last = latest.get(topic)
-        if is_active and (last is None or last.status == "resolved"):
-            changed[incident_id(topic, now)] = Incident(
-                incident_id(topic, now), topic, "investigating", now, now
-            )
-        elif not is_active and last is None:
-            changed[incident_id(topic, now)] = Incident(
-                incident_id(topic, now), topic, "resolved", now, now, now
-            )
-    for topic, last in latest.items():
-        if last.status != "resolved" and not active.get(topic, False):
-            changed[last.id] = Incident(last.id, topic, "resolved", last.started_at, now, now)
-    merged = {incident.id: incident for incident in previous.incidents}
-    merged.update(changed)
-    ordered = sorted(merged.values(), key=lambda i: (-i.started_at, i.topic, i.id))
-    kept = {i.id for i in ordered if i.status != "resolved"}
-    resolved = [i for i in ordered if i.status == "resolved"]
-    kept |= {i.id for i in resolved[:keep_resolved]}
-    newest: dict[str, str] = {}
-    for incident in ordered:
-        newest.setdefault(incident.topic, incident.id)
-    kept |= {newest[topic] for topic in active}
-    return Timeline(cells=clocks, incidents=tuple(i for i in ordered if i.id in kept))

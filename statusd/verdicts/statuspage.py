@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from statusd.verdicts.rules import (
+from statusd.verdicts.cells import (
     COUNTRY_PRODUCTS,
     INDICATOR_DESCRIPTIONS,
     PRODUCT_NAMES,
@@ -23,16 +23,11 @@ from statusd.verdicts.rules import (
     PRODUCTS,
     UNKNOWN,
     Cell,
-    CellClock,
-    Incident,
-    Timeline,
     VerdictSet,
-    VerdictThresholds,
     cell_name,
-    rule_texts,
-    short_id,
-    worst_verdict,
 )
+from statusd.verdicts.rules import VerdictThresholds, rule_texts, worst_verdict
+from statusd.verdicts.timeline import CellClock, Incident, Timeline, short_id
 
 MAX_INCIDENTS = 50
 """``incidents.json`` lists at most this many incidents, as Statuspage does."""

@@ -30,7 +30,8 @@ from statusd.history.schema import (
 from statusd.history.store import HistoryStore, Snapshot
 from statusd.serve.history_bodies import history_csv, history_json
 from statusd.serve.query import QueryError, parse_history_query, parse_month
-from statusd.verdicts.rules import VERDICTS, Incident
+from statusd.verdicts.cells import VERDICTS
+from statusd.verdicts.timeline import Incident
 
 D0 = 1_764_028_800.0  # 2025-11-25T00:00:00Z
 H = 3600.0

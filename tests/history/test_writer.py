@@ -22,7 +22,7 @@ from statusd.history.reader import read_daily
 from statusd.history.schema import DAY, STORED_VERDICTS, HistoryCorrupt
 from statusd.history.store import HistoryStore, Snapshot
 from statusd.history.writer import HistoryInbox, run_history_writer
-from statusd.verdicts.rules import Incident, Timeline
+from statusd.verdicts.timeline import Incident, Timeline
 
 D0 = 1_764_028_800.0  # 2025-11-25T00:00:00Z
 H = 3600.0

@@ -13,7 +13,7 @@ from statusd.history.reader import FeedEntry, HistoryReader, read_feed
 from statusd.history.store import HistoryStore
 from statusd.serve.feed import atom_feed, xml_safe
 from statusd.serve.query import QueryError, parse_feed_query
-from statusd.verdicts.rules import Incident
+from statusd.verdicts.timeline import Incident
 
 D0 = 1_764_028_800.0  # 2025-11-25T00:00:00Z
 BASE = "http://127.0.0.1:8080"

@@ -26,8 +26,9 @@ from statusd.serve.status_routes import RecentAnswers, register_public_routes
 from statusd.sources.records import BillingRecord, IncidentRecord, SmsRecord, SupportTopic
 from statusd.state.holder import SourceStatus, StateView
 from statusd.verdicts import statuspage
+from statusd.verdicts.cells import VerdictSet
 from statusd.verdicts.live import PublicState
-from statusd.verdicts.rules import VerdictSet, VerdictThresholds
+from statusd.verdicts.rules import VerdictThresholds
 from statusd.verdicts.statuspage import PageInfo
 
 NOW = time.time()

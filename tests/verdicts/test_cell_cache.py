@@ -10,15 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from statusd.sources.records import SmsRecord
-from statusd.verdicts.rules import (
-    DEGRADED,
-    OPERATIONAL,
-    UNKNOWN,
-    CountryCellCache,
-    VerdictThresholds,
-    compute_verdicts,
-    short_id,
-)
+from statusd.verdicts.cells import DEGRADED, OPERATIONAL, UNKNOWN
+from statusd.verdicts.rules import CountryCellCache, VerdictThresholds, compute_verdicts
+from statusd.verdicts.timeline import short_id
 
 ROWS = (SmsRecord("DE", "50", "100", "Topolo"), SmsRecord("FR", "5", "100", "Rond"))
 

@@ -19,20 +19,10 @@ from statusd.sources.records import (
     SupportTopic,
     VoiceRecord,
 )
+from statusd.verdicts.cells import DEGRADED, MAJOR, OPERATIONAL, PARTIAL, UNKNOWN, Cell, cell_name
 from statusd.verdicts.rules import (
-    DEGRADED,
-    MAJOR,
-    OPERATIONAL,
-    PARTIAL,
-    UNKNOWN,
-    Cell,
-    CellClock,
-    Timeline,
     VerdictThresholds,
-    advance_timeline,
-    cell_name,
     compute_verdicts,
-    incident_id,
     is_good_email_row,
     is_good_mms_row,
     is_good_sms_row,
@@ -42,6 +32,7 @@ from statusd.verdicts.rules import (
     support_load,
     worst_verdict,
 )
+from statusd.verdicts.timeline import CellClock, Timeline, advance_timeline, incident_id
 
 T = VerdictThresholds()
 GOOD_VOICE = VoiceRecord("DE", "50", "100", "E-Voice", 0.9, 100, 80, 3)

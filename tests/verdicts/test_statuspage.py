@@ -23,13 +23,8 @@ from statusd.sources.records import (
     SupportTopic,
     VoiceRecord,
 )
-from statusd.verdicts.rules import (
-    Timeline,
-    VerdictSet,
-    VerdictThresholds,
-    advance_timeline,
-    compute_verdicts,
-)
+from statusd.verdicts.cells import VerdictSet
+from statusd.verdicts.rules import VerdictThresholds, compute_verdicts
 from statusd.verdicts.statuspage import (
     PageInfo,
     component_id,
@@ -41,6 +36,7 @@ from statusd.verdicts.statuspage import (
     summary_json,
     verdicts_json,
 )
+from statusd.verdicts.timeline import Timeline, advance_timeline
 
 # --- Statuspage v2 field lists ----------------------------------------------------------------
 
