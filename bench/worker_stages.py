@@ -17,7 +17,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from statusd.body.document import DeflateSegment, crc32
+from statusd.body.document import DeflateSegment
+from statusd.body.spill import crc32
 from statusd.collect._bigparse_child import COUNTRY_PRODUCT_OF_SOURCE
 from statusd.sources import ALL_SOURCES
 from statusd.sources.base import Limits

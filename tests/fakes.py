@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from statusd.body.document import encode_json
+from statusd.body.jsonpieces import encode_json
 from statusd.collect.outcome import CollectionOutcome, GoodResult
 from statusd.sources.base import Limits, ParseResult, SourceError, SourceSpec
 

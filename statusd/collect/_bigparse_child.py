@@ -18,7 +18,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from statusd.body.document import DeflateSegment, SpillFile, crc32
+from statusd.body.document import DeflateSegment
+from statusd.body.spill import SpillFile, crc32
 from statusd.sources import ALL_SOURCES
 from statusd.sources.base import Limits, ParseResult, SourceError, SourceSpec
 from statusd.verdicts.cells import COUNTRY_PRODUCTS, PRODUCT_SOURCE

@@ -34,7 +34,7 @@ from typing import Any
 
 import trio
 
-from statusd.body.document import FileSpan, SpillFile
+from statusd.body.spill import FileSpan, SpillFile
 from statusd.collect._bigparse_child import COUNTRY_PRODUCT_OF_SOURCE
 from statusd.collect.outcome import GoodResult
 from statusd.sources.base import Limits, SourceError, SourceSpec

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from statusd.body.document import Body, Part
+from statusd.body.spill import Body, Part
 from statusd.verdicts.rules import CountrySummary
 
 

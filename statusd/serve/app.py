@@ -19,7 +19,9 @@ from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from statusd.body.document import Document, encode_json, joined
+from statusd.body.document import Document
+from statusd.body.jsonpieces import encode_json
+from statusd.body.spill import joined
 from statusd.config import Settings
 from statusd.metrics import Metrics
 from statusd.serve.http_cache import COMMON_HEADERS, PREFLIGHT_HEADERS, negotiate

@@ -31,7 +31,7 @@ from hypercorn.typing import (
     Scope,
 )
 
-from statusd.body.document import SPAN_CHUNK_BYTES, Part
+from statusd.body.spill import SPAN_CHUNK_BYTES, Part
 from statusd.metrics import Metrics
 from statusd.serve.http_cache import AnswerCache
 from statusd.state.holder import StateHolder

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from statusd.body.document import Body, Document
+from statusd.body.document import Document
+from statusd.body.spill import Body
 
 Headers = list[tuple[bytes, bytes]]
 

@@ -15,7 +15,8 @@ import trio
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from statusd.body.document import Document, encode_json
+from statusd.body.document import Document
+from statusd.body.jsonpieces import encode_json
 from statusd.history.reader import HistoryReader
 from statusd.history.schema import HistoryError
 from statusd.serve.app import document_response, json_response

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
-from statusd.body.document import JsonPieces, coalesce, encode_json_pieces
+from statusd.body.jsonpieces import JsonPieces, coalesce, encode_json_pieces
 
 JsonValue = Any
 """A value ``json.dumps`` accepts (dicts, lists, str, int, float, bool, None)."""

@@ -23,12 +23,7 @@ from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import TypeVar
 
-from statusd.body.document import (
-    JsonStrings,
-    iter_coalesced,
-    json_list_pieces,
-    json_rows_pieces,
-)
+from statusd.body.jsonpieces import JsonStrings, iter_coalesced, json_list_pieces, json_rows_pieces
 from statusd.countries import country_codes, country_name
 from statusd.sources._lines import (
     FIELD_COUNT,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 
-from statusd.body.document import JsonStrings, json_list_pieces, json_rows_pieces
+from statusd.body.jsonpieces import JsonStrings, json_list_pieces, json_rows_pieces
 from statusd.countries import country_codes
 from statusd.sources._lines import (
     FIELD_COUNT,

@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 
 import trio
 
-from statusd.body.document import ERROR_DOCUMENT, Body, Document, Part, build_result_document
+from statusd.body.document import ERROR_DOCUMENT, Document, build_result_document
+from statusd.body.spill import Body, Part
 from statusd.collect.outcome import CollectionOutcome, GoodResult
 
 log = logging.getLogger("statusd.state")

@@ -44,7 +44,8 @@ from typing import Any
 
 import trio
 
-from statusd.body.document import Body, Part, encode_json, encode_json_chunked
+from statusd.body.jsonpieces import encode_json, encode_json_chunked
+from statusd.body.spill import Body, Part
 from statusd.collect.outcome import GoodResult
 from statusd.collect.supervisor import (
     INLINE_PARSE_BELOW,

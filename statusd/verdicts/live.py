@@ -20,7 +20,8 @@ from typing import Any
 
 import trio
 
-from statusd.body.document import Document, encode_json
+from statusd.body.document import Document
+from statusd.body.jsonpieces import encode_json
 from statusd.history.writer import HistoryInbox
 from statusd.state.holder import StateView
 from statusd.verdicts.cells import VerdictSet

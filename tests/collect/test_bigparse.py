@@ -20,14 +20,8 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from statusd.body.document import (
-    SPAN_CHUNK_BYTES,
-    FileSpan,
-    SpillFile,
-    build_result_document,
-    crc32_combine,
-    joined,
-)
+from statusd.body.document import build_result_document
+from statusd.body.spill import SPAN_CHUNK_BYTES, FileSpan, SpillFile, crc32_combine, joined
 from statusd.collect import bigparse, supervisor
 from statusd.collect.bigparse import (
     SpillUnavailable,

@@ -11,7 +11,7 @@ import trio
 import trio.lowlevel
 import trio.testing
 
-from statusd.body.document import joined
+from statusd.body.spill import joined
 from statusd.collect.outcome import CollectionOutcome
 from statusd.collect.supervisor import LastInput, collect_once, make_fetch, run_collectors
 from statusd.config import Settings

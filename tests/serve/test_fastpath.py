@@ -22,8 +22,10 @@ from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from hypothesis import given
 from hypothesis import strategies as st
 
-from statusd.body import document
-from statusd.body.document import Document, encode_json, encode_json_chunked, joined, result_parts
+from statusd.body import jsonpieces
+from statusd.body.document import Document, result_parts
+from statusd.body.jsonpieces import encode_json, encode_json_chunked
+from statusd.body.spill import joined
 from statusd.collect.supervisor import INLINE_PARSE_BELOW, collect_once, cyclic_gc_paused
 from statusd.metrics import Metrics
 from statusd.serve.fastpath import FrontApp, serve_front
@@ -48,7 +50,7 @@ JSON_VALUES = st.recursive(
 @given(JSON_VALUES)
 def test_chunked_encoding_gives_the_same_bytes(value: Any) -> None:
     """Encoding piece by piece yields exactly ``encode_json``'s bytes, for any JSON value."""
-    with patch.object(document, "ENCODE_CHUNK_ITEMS", 2):
+    with patch.object(jsonpieces, "ENCODE_CHUNK_ITEMS", 2):
         assert encode_json_chunked(value) == encode_json(value)
 
 
@@ -56,7 +58,7 @@ def test_chunked_encoding_gives_the_same_bytes(value: Any) -> None:
 def test_coalesce_keeps_the_bytes_in_bounded_pieces(pieces: list[bytes], size: int) -> None:
     """Joined, the pieces are the input; none is empty; all but the last reach ``size``
     and none passes it by more than one input piece."""
-    joined = document.coalesce(pieces, size)
+    joined = jsonpieces.coalesce(pieces, size)
     assert b"".join(joined) == b"".join(pieces)
     assert all(joined)
     assert all(len(piece) >= size for piece in joined[:-1])
@@ -65,7 +67,7 @@ def test_coalesce_keeps_the_bytes_in_bounded_pieces(pieces: list[bytes], size: i
 
 @given(st.lists(st.text(max_size=8), max_size=30), st.integers(1, 5))
 def test_json_rows_pieces_join_with_commas(rows: list[str], per_piece: int) -> None:
-    pieces = list(document.json_rows_pieces(rows, per_piece))
+    pieces = list(jsonpieces.json_rows_pieces(rows, per_piece))
     assert b"".join(pieces) == ",".join(rows).encode()
     assert len(pieces) == -(-len(rows) // per_piece)
 
@@ -74,7 +76,7 @@ def test_json_rows_pieces_join_with_commas(rows: list[str], per_piece: int) -> N
 def test_json_list_pieces_is_the_list_in_bounded_pieces(
     items: list[list[bytes]], size: int
 ) -> None:
-    pieces = list(document.json_list_pieces(items, size))
+    pieces = list(jsonpieces.json_list_pieces(items, size))
     assert b"".join(pieces) == b"[" + b",".join(b"".join(item) for item in items) + b"]"
     assert all(len(piece) < size + 21 for piece in pieces)
 
@@ -82,10 +84,10 @@ def test_json_list_pieces_is_the_list_in_bounded_pieces(
 def test_big_values_are_encoded_in_pieces() -> None:
     """A million-row value is never one bytes object: its pieces are about a MiB."""
     rows = [{"country": "Türkiye", "n": i} for i in range(100_000)]
-    pieces = document.encode_json_pieces([rows, rows])
+    pieces = jsonpieces.encode_json_pieces([rows, rows])
     assert b"".join(pieces) == encode_json([rows, rows])
     assert len(pieces) > 2
-    assert max(map(len, pieces)) < 2 * document.PIECE_BYTES
+    assert max(map(len, pieces)) < 2 * jsonpieces.PIECE_BYTES
 
 
 def test_chunked_encoding_of_big_nested_lists() -> None:

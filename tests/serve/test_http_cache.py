@@ -11,13 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from statusd.body import document
-from statusd.body.document import (
-    Document,
-    build_result_document,
-    deflate_segment,
-    joined,
-    result_body,
-)
+from statusd.body.document import Document, build_result_document, deflate_segment, result_body
+from statusd.body.spill import joined
 from statusd.serve.http_cache import accepts_gzip, etag_matches, gzip_etag, negotiate
 
 DOC = Document.of(b'{"status":true}')

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from statusd.body.document import encode_json
+from statusd.body.jsonpieces import encode_json
 from statusd.sources import _lines, email, mms, sms, voice_call
 from statusd.sources._lines import parse_lines
 from statusd.sources.base import Limits

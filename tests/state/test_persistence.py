@@ -20,7 +20,8 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from statusd.body.document import ERROR_DOCUMENT, joined
+from statusd.body.document import ERROR_DOCUMENT
+from statusd.body.spill import joined
 from statusd.collect.outcome import GoodResult
 from statusd.collect.supervisor import INLINE_PARSE_BELOW, parse_and_encode
 from statusd.sources import ALL_SOURCES
