@@ -68,7 +68,7 @@ def exercise(source: str, raw: bytes) -> None:
     """Do with ``raw`` everything statusd does with a source's bytes; ``SourceError`` is the
     only exception allowed out (any other one is a bug)."""
     from statusd.body.spill import joined
-    from statusd.collect.supervisor import parse_and_encode
+    from statusd.collect.parse import parse_and_encode
     from statusd.sources import ALL_SOURCES
     from statusd.sources.base import Limits, SourceError
     from statusd.state.persistence import decode_state, encode_state

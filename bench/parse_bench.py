@@ -23,7 +23,7 @@ import trio
 
 from bench.report import Section, median
 from statusd.collect.outcome import GoodResult
-from statusd.collect.supervisor import cyclic_gc_paused, parse_and_encode, parse_big_input
+from statusd.collect.parse import cyclic_gc_paused, parse_and_encode, parse_big_input
 from statusd.sources import ALL_SOURCES
 from statusd.sources.base import Limits, SourceSpec
 
@@ -53,7 +53,7 @@ def raw_inputs(data_dir: Path, source_url: str) -> dict[str, bytes]:
 def parser_rates(inputs: dict[str, bytes], limits: Limits) -> Section:
     """Each stage of each source timed on its own, in CPU seconds (noise from other
     processes on the machine changes wall time much more than CPU time), the way statusd
-    runs it: the cyclic GC paused (``supervisor.cyclic_gc_paused``), the value encoded by
+    runs it: the cyclic GC paused (``collect.parse.cyclic_gc_paused``), the value encoded by
     ``SourceSpec.prepared_json`` (the direct encoders where a source has one)."""
     section = Section(
         title="parsers: CPU seconds per stage, rows per second (GC paused, as in statusd)",

@@ -21,7 +21,8 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 
 from statusd.collect.outcome import CollectionOutcome
-from statusd.collect.supervisor import LastInput, WorkerProcesses, run_collectors
+from statusd.collect.parse import LastInput, WorkerProcesses
+from statusd.collect.supervisor import run_collectors
 from statusd.config import Listen, Settings
 from statusd.history.reader import HistoryReader
 from statusd.history.writer import HistoryInbox, run_history_writer

@@ -47,7 +47,7 @@ import trio
 from statusd.body.jsonpieces import encode_json, encode_json_chunked
 from statusd.body.spill import Body, Part
 from statusd.collect.outcome import GoodResult
-from statusd.collect.supervisor import (
+from statusd.collect.parse import (
     INLINE_PARSE_BELOW,
     LastInput,
     WorkerProcesses,

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from statusd.body.document import build_result_document
 from statusd.body.spill import SPAN_CHUNK_BYTES, FileSpan, SpillFile, crc32_combine, joined
-from statusd.collect import bigparse, supervisor
+from statusd.collect import bigparse, parse
 from statusd.collect.bigparse import (
     SpillUnavailable,
     parse_in_worker,
@@ -30,13 +30,8 @@ from statusd.collect.bigparse import (
     spill_input,
 )
 from statusd.collect.outcome import GoodResult
-from statusd.collect.supervisor import (
-    LastInput,
-    WorkerProcesses,
-    collect_once,
-    parse_and_encode,
-    parse_input,
-)
+from statusd.collect.parse import LastInput, WorkerProcesses, parse_and_encode, parse_input
+from statusd.collect.supervisor import collect_once
 from statusd.metrics import Metrics
 from statusd.serve.fastpath import FrontApp
 from statusd.sources import ALL_SOURCES
@@ -437,7 +432,7 @@ async def test_an_unchanged_input_is_not_parsed_again_after_a_restart(tmp_path: 
         raise AssertionError("an unchanged input must not be parsed again")
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(supervisor, "parse_in_worker", no_worker)
+        patch.setattr(parse, "parse_in_worker", no_worker)
         result, error = await collect_once(
             SPECS["sms"], same_bytes, LIMITS, 30.0, last=last_inputs["sms"], workers=workers
         )

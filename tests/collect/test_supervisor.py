@@ -13,7 +13,8 @@ import trio.testing
 
 from statusd.body.spill import joined
 from statusd.collect.outcome import CollectionOutcome
-from statusd.collect.supervisor import LastInput, collect_once, make_fetch, run_collectors
+from statusd.collect.parse import LastInput
+from statusd.collect.supervisor import collect_once, make_fetch, run_collectors
 from statusd.config import Settings
 from statusd.sources.base import Limits, ParseResult, SourceSpec
 from tests.fakes import FILE_SPEC, HTTP_SPEC

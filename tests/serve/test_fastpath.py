@@ -26,7 +26,8 @@ from statusd.body import jsonpieces
 from statusd.body.document import Document, result_parts
 from statusd.body.jsonpieces import encode_json, encode_json_chunked
 from statusd.body.spill import joined
-from statusd.collect.supervisor import INLINE_PARSE_BELOW, collect_once, cyclic_gc_paused
+from statusd.collect.parse import INLINE_PARSE_BELOW, cyclic_gc_paused
+from statusd.collect.supervisor import collect_once
 from statusd.metrics import Metrics
 from statusd.serve.fastpath import FrontApp, serve_front
 from statusd.serve.http_cache import AnswerCache, negotiate

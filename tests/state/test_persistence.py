@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from statusd.body.document import ERROR_DOCUMENT
 from statusd.body.spill import joined
 from statusd.collect.outcome import GoodResult
-from statusd.collect.supervisor import INLINE_PARSE_BELOW, parse_and_encode
+from statusd.collect.parse import INLINE_PARSE_BELOW, parse_and_encode
 from statusd.sources import ALL_SOURCES
 from statusd.sources.base import Limits, ParseResult, SourceSpec
 from statusd.state import persistence
