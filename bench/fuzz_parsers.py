@@ -71,7 +71,8 @@ def exercise(source: str, raw: bytes) -> None:
     from statusd.collect.parse import parse_and_encode
     from statusd.sources import ALL_SOURCES
     from statusd.sources.base import Limits, SourceError
-    from statusd.state.persistence import decode_state, encode_state
+    from statusd.state.persistence import decode_state
+    from statusd.state.statefile import encode_state
     from statusd.verdicts.rules import VerdictThresholds, compute_verdicts
 
     spec = next(spec for spec in ALL_SOURCES if spec.name == source)

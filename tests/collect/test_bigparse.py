@@ -37,12 +37,8 @@ from statusd.serve.fastpath import FrontApp
 from statusd.sources import ALL_SOURCES
 from statusd.sources.base import Limits, SourceError
 from statusd.state.holder import StateHolder
-from statusd.state.persistence import (
-    encode_state_pieces,
-    load_state,
-    restore_state,
-    write_atomically,
-)
+from statusd.state.persistence import load_state, restore_state, write_atomically
+from statusd.state.statefile import encode_state_pieces
 from statusd.verdicts.rules import (
     ROW_RULES,
     SUMMARY_CHUNK_ROWS,

@@ -26,16 +26,10 @@ from statusd.collect.outcome import GoodResult
 from statusd.collect.parse import INLINE_PARSE_BELOW, parse_and_encode
 from statusd.sources import ALL_SOURCES
 from statusd.sources.base import Limits, ParseResult, SourceSpec
-from statusd.state import persistence
+from statusd.state import persistence, statefile
 from statusd.state.holder import SourceStatus, StateView
-from statusd.state.persistence import (
-    StateWriter,
-    base64_pieces,
-    decode_state,
-    encode_state,
-    load_state,
-    write_atomically,
-)
+from statusd.state.persistence import StateWriter, decode_state, load_state, write_atomically
+from statusd.state.statefile import base64_pieces, encode_state
 from tests.fakes import FILE_SPEC, prepare_numbers
 
 LIMITS = Limits()
@@ -136,9 +130,9 @@ def test_state_in_pieces_is_the_state_file() -> None:
     """The writer's pieces (never joined) are the bytes ``encode_state`` describes, and a
     big input's base64 stays in pieces of ``BASE64_CHUNK_BYTES`` of input."""
     results = collected()
-    pieces = list(persistence.encode_state_pieces(results))
+    pieces = list(statefile.encode_state_pieces(results))
     assert b"".join(pieces) == encode_state(results)
-    assert max(map(len, pieces)) <= 4 * persistence.BASE64_CHUNK_BYTES // 3 + 64
+    assert max(map(len, pieces)) <= 4 * statefile.BASE64_CHUNK_BYTES // 3 + 64
 
 
 @pytest.mark.parametrize(
