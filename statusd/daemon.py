@@ -29,8 +29,8 @@ from statusd.history.writer import HistoryInbox, run_history_writer
 from statusd.logs import StateChangeLogger, configure_logging
 from statusd.metrics import Metrics
 from statusd.serve.app import create_app
-from statusd.serve.fastpath import FrontApp, serve_front
-from statusd.serve.server import serve_limited
+from statusd.serve.fastpath import FrontApp
+from statusd.serve.server import serve_front, serve_limited
 from statusd.serve.status_routes import register_public_routes
 from statusd.sources import ALL_SOURCES
 from statusd.state.holder import StateHolder, StateView

@@ -6,21 +6,13 @@ cost more than the answer itself; even the response headers are built once per d
 version and max-age (``AnswerCache``), and the request headers are read in one pass.
 Everything else (and every other method on /api) goes to the Quart app, which answers /api
 identically for tests and for ``OPTIONS``.
-
-``serve_front`` is hypercorn's ``serve`` that ends a graceful shutdown as soon as the
-requests in flight are answered (``FrontApp.wait_idle``): hypercorn 0.18 itself waits out its
-whole graceful timeout whenever a kept-alive client sent its next request just as the
-shutdown began (its h11 connection then waits for a read that never comes), which under
-load is every time (docs/bench.md, "start and stop").
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 
 import trio
-from hypercorn.config import Config
-from hypercorn.trio import serve
 from hypercorn.typing import (
     ASGIFramework,
     ASGIReceiveCallable,
@@ -127,10 +119,6 @@ async def _send_chunk(send: ASGISendCallable, chunk: bytes, *, more: bool) -> No
 
 
 _FRONT_METHODS = frozenset({"GET", "HEAD"})
-Server = Callable[..., Awaitable[None]]
-"""``hypercorn.trio.serve`` or a function with its signature (``limits.serve_limited``)."""
-IDLE_SETTLE = 0.05
-"""After a shutdown, how long no request must be in flight before the server is stopped."""
 
 
 def _read_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, str] | None:
@@ -146,32 +134,3 @@ def _read_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, str] | N
         elif name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
             return None
     return ", ".join(if_none_match), ", ".join(accept_encoding)
-
-
-async def serve_front(
-    app: FrontApp,
-    config: Config,
-    *,
-    shutdown_trigger: Callable[[], Awaitable[None]],
-    grace: float,
-    server: Server = serve,
-    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """``server(app, config, shutdown_trigger=…)`` (hypercorn's ``serve`` unless given);
-    once the trigger fires, it returns as soon as no request is in flight (at most ``grace``
-    seconds later) instead of waiting for the server to close every connection."""
-    async with trio.open_nursery() as nursery:
-
-        async def end_when_idle() -> None:
-            await shutdown_trigger()
-            with trio.move_on_after(grace):
-                while True:  # idle, and still idle a moment later (no request was being read)
-                    await app.wait_idle()
-                    await trio.sleep(IDLE_SETTLE)
-                    if not app.in_flight:
-                        break
-            nursery.cancel_scope.cancel()
-
-        nursery.start_soon(end_when_idle)
-        await server(app, config, shutdown_trigger=shutdown_trigger, task_status=task_status)
-        nursery.cancel_scope.cancel()

@@ -21,7 +21,13 @@ these changes, so the daemon can call it in the same place with the same argumen
   in one read (``refuse_large_headers``).
 
 Everything hypercorn-specific is imported from its modules as ``worker_serve`` uses them
-(hypercorn is pinned below 0.19); ``tests/faults/test_limits.py`` checks the behaviour.
+(hypercorn is pinned below 0.19); ``tests/serve/test_server.py`` checks the behaviour.
+
+``serve_front`` is hypercorn's ``serve`` that ends a graceful shutdown as soon as the
+requests in flight are answered (``FrontApp.wait_idle``): hypercorn 0.18 itself waits out its
+whole graceful timeout whenever a kept-alive client sent its next request just as the
+shutdown began (its h11 connection then waits for a read that never comes), which under
+load is every time (docs/bench.md, "start and stop").
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import Any, cast
 
 import trio
 from hypercorn.config import Config
+from hypercorn.trio import serve
 from hypercorn.trio.lifespan import Lifespan
 from hypercorn.trio.statsd import StatsdLogger
 from hypercorn.trio.tcp_server import TCPServer
@@ -48,6 +55,8 @@ from hypercorn.typing import (
     Scope,
 )
 from hypercorn.utils import ShutdownError, raise_shutdown, repr_socket_addr, wrap_app
+
+from statusd.serve.fastpath import FrontApp
 
 DEFAULT_SEND_TIMEOUT = 10.0
 """Seconds a client may accept no data before its connection is closed."""
@@ -283,3 +292,40 @@ async def serve_limited(
 
         await lifespan.wait_for_shutdown()
         lifespan_nursery.cancel_scope.cancel()
+
+
+Server = Callable[..., Awaitable[None]]
+"""``hypercorn.trio.serve`` or a function with its signature (``serve_limited``)."""
+
+
+IDLE_SETTLE = 0.05
+"""After a shutdown, how long no request must be in flight before the server is stopped."""
+
+
+async def serve_front(
+    app: FrontApp,
+    config: Config,
+    *,
+    shutdown_trigger: Callable[[], Awaitable[None]],
+    grace: float,
+    server: Server = serve,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """``server(app, config, shutdown_trigger=…)`` (hypercorn's ``serve`` unless given);
+    once the trigger fires, it returns as soon as no request is in flight (at most ``grace``
+    seconds later) instead of waiting for the server to close every connection."""
+    async with trio.open_nursery() as nursery:
+
+        async def end_when_idle() -> None:
+            await shutdown_trigger()
+            with trio.move_on_after(grace):
+                while True:  # idle, and still idle a moment later (no request was being read)
+                    await app.wait_idle()
+                    await trio.sleep(IDLE_SETTLE)
+                    if not app.in_flight:
+                        break
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(end_when_idle)
+        await server(app, config, shutdown_trigger=shutdown_trigger, task_status=task_status)
+        nursery.cancel_scope.cancel()

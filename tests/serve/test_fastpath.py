@@ -29,8 +29,9 @@ from statusd.body.spill import joined
 from statusd.collect.parse import INLINE_PARSE_BELOW, cyclic_gc_paused
 from statusd.collect.supervisor import collect_once
 from statusd.metrics import Metrics
-from statusd.serve.fastpath import FrontApp, serve_front
+from statusd.serve.fastpath import FrontApp
 from statusd.serve.http_cache import AnswerCache, negotiate
+from statusd.serve.server import serve_front
 from statusd.sources.base import Limits, ParseResult, SourceSpec
 from statusd.state.holder import StateHolder
 
