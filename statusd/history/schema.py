@@ -259,4 +259,4 @@ def _migrate_v1(conn: sqlite3.Connection) -> None:
     for statement in INDEXES:
         conn.execute(statement)
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
-    log.info("history database converted from schema version 1 to %d", SCHEMA_VERSION)
+    log.info("history database converted", extra={"from_schema": 1, "to_schema": SCHEMA_VERSION})

@@ -92,10 +92,8 @@ class HistoryStore:
         except HistoryCorrupt as error:
             aside = move_aside(path, now)
             log.warning(
-                "history database %s is damaged (%s); moved it to %s and started a new one",
-                path,
-                error,
-                aside,
+                "history database damaged, moved it aside and started a new one",
+                extra={"path": str(path), "error": str(error), "moved_to": str(aside)},
             )
             return cls._open(path, now=now, max_gap=max_gap, rollup_days=rollup_days)
 

@@ -1,18 +1,18 @@
 """The one task that writes the history, so the event loop never waits on the disk.
 
-The state holder hands every new set of verdicts to a ``HistoryInbox`` with ``offer`` — a
-plain method that never blocks and never fails. ``run_history_writer`` (a child of the main
-nursery, started with ``nursery.start``) takes what has accumulated, writes it through
-``trio.to_thread.run_sync`` in one transaction, heartbeats, and prunes old rows. Disk
-trouble never reaches the caller: a full disk pauses the history with one warning and is
-retried; a damaged database is moved aside and a new one started.
+The public view (``verdicts.live.PublicState``) hands every new set of verdicts to a
+``HistoryInbox`` with ``offer`` — a plain method that never blocks and never fails.
+``run_history_writer`` (a child of the main nursery, started with ``nursery.start``) takes
+what has accumulated, writes it through ``trio.to_thread.run_sync`` in one transaction,
+heartbeats, and prunes old rows. Disk trouble never reaches the caller: a full disk pauses
+the history with one warning and is retried; a damaged database is moved aside and a new
+one started.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -22,6 +22,7 @@ import trio
 
 from statusd.history.schema import HistoryCorrupt, HistoryError, move_aside
 from statusd.history.store import HistoryStore, Snapshot
+from statusd.mailbox import Mailbox
 from statusd.verdicts.timeline import Incident, Timeline
 
 log = logging.getLogger("statusd.history_writer")
@@ -40,18 +41,19 @@ StoreOpener = Callable[[Path, float], HistoryStore]
 """Opens the store at a path at a wall time (tests wrap it to inject disk trouble)."""
 
 
-class HistoryInbox:
-    """Non-blocking handoff of snapshots from the state holder to the writer task.
+class HistoryInbox(Mailbox[Snapshot]):
+    """Non-blocking handoff of snapshots from the public view to the writer task.
 
     Holds at most ``max_pending`` snapshots; if the writer falls that far behind, the oldest
     are dropped (counted in ``dropped``) — the history loses detail, /api never waits.
     """
 
     def __init__(self, max_pending: int = 256) -> None:
-        self._pending: deque[Snapshot] = deque(maxlen=max_pending)
-        self._wakeup = trio.Event()
-        self.max_pending = max_pending
-        self.dropped = 0
+        super().__init__(keep=max_pending)
+
+    @property
+    def max_pending(self) -> int:
+        return self.keep
 
     def offer(
         self,
@@ -61,22 +63,7 @@ class HistoryInbox:
     ) -> None:
         """Queue the verdict of every current cell (``"sms:DE"`` → verdict) at wall time ``at``,
         and optionally the current incidents; returns at once."""
-        if len(self._pending) == self.max_pending:
-            self.dropped += 1
-        snapshot = Snapshot(at, dict(verdicts), None if incidents is None else tuple(incidents))
-        self._pending.append(snapshot)
-        self._wakeup.set()
-
-    def take(self) -> list[Snapshot]:
-        """Everything queued, oldest first, and forget it."""
-        batch = list(self._pending)
-        self._pending.clear()
-        self._wakeup = trio.Event()
-        return batch
-
-    async def wait(self) -> None:
-        """Return once something is queued."""
-        await self._wakeup.wait()
+        self.put(Snapshot(at, dict(verdicts), None if incidents is None else tuple(incidents)))
 
 
 def open_store(path: Path, now: float, *, max_gap: float, rollup_days: int) -> HistoryStore:
@@ -143,11 +130,13 @@ class _Writer:
         """Stop writing until ``retry_after``; warn once per pause."""
         if not self.paused:
             log.warning(
-                "history paused: %s %s failed (%s); retrying every %g s, /api is not affected",
-                what,
-                self.path,
-                error,
-                self.retry_after,
+                "history paused, /api is not affected",
+                extra={
+                    "failed": what,
+                    "path": str(self.path),
+                    "error": str(error),
+                    "retry_seconds": self.retry_after,
+                },
             )
         self.paused = True
         self.retry_at = trio.current_time() + self.retry_after
@@ -166,7 +155,9 @@ class _Writer:
         try:
             return await self.run_sync(self.store.load_timeline)
         except HistoryError as error:
-            log.warning("history %s: cannot read the timeline (%s)", self.path, error)
+            log.warning(
+                "history timeline unreadable", extra={"path": str(self.path), "error": str(error)}
+            )
             return Timeline()
 
     async def reset(self, error: HistoryCorrupt) -> None:
@@ -180,10 +171,8 @@ class _Writer:
             self._pause("moving aside the damaged", move_error)
             return
         log.warning(
-            "history database %s is damaged (%s); moved it to %s and started a new one",
-            self.path,
-            error,
-            aside,
+            "history database damaged, moved it aside and started a new one",
+            extra={"path": str(self.path), "error": str(error), "moved_to": str(aside)},
         )
         await self.open()
 
@@ -225,7 +214,7 @@ class _Writer:
                 self._pause("writing", error)
                 continue
             if self.paused:
-                log.warning("history resumed: %s is writable again", self.path)
+                log.warning("history resumed", extra={"path": str(self.path)})
                 self.paused = False
 
     async def stop(self) -> None:
@@ -236,6 +225,8 @@ class _Writer:
         try:
             await self.run_sync(store.mark_stopped, self.clock())
         except HistoryError as error:
-            log.warning("history %s: cannot record the stop (%s)", self.path, error)
+            log.warning(
+                "history stop not recorded", extra={"path": str(self.path), "error": str(error)}
+            )
         finally:
             await self.run_sync(store.close)

@@ -28,6 +28,7 @@ from statusd.collect.parse import (
     parse_big_input,
     parse_input,
 )
+from statusd.mailbox import Mailbox
 from statusd.sources.base import Limits, SourceSpec
 from statusd.state.holder import StateView
 from statusd.state.statefile import (
@@ -181,17 +182,15 @@ class StateWriter:
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._pending: Mapping[str, GoodResult] | None = None
+        self._changes: Mailbox[Mapping[str, GoodResult]] = Mailbox()
         self._written: dict[str, Body] = {}
         self._parts: dict[str, tuple[GoodResult, list[bytes]]] = {}
-        self._wakeup = trio.Event()
         self._failed = False
 
     def observe(self, view: StateView) -> None:
         goods = {n: s.good for n, s in view.sources.items() if s.good is not None}
         if any(self._written.get(n) != g.prepared_json for n, g in goods.items()):
-            self._pending = goods
-            self._wakeup.set()
+            self._changes.put(goods)
 
     def remove_leftovers(self) -> None:
         """Delete temporaries a killed process left behind (they are never read)."""
@@ -202,14 +201,13 @@ class StateWriter:
         """Write pending changes forever (until cancelled); a failed write is retried."""
         await trio.to_thread.run_sync(self.remove_leftovers)
         while True:
-            await self._wakeup.wait()
-            self._wakeup = trio.Event()
-            pending, self._pending = self._pending, None
+            await self._changes.wait()
+            pending = self._changes.take_latest()
             if pending is None or await self._write(pending):
                 await trio.sleep(MIN_SECONDS_BETWEEN_WRITES)
                 continue
-            self._pending = self._pending or pending
-            self._wakeup.set()
+            if not self._changes:  # unless a newer change came meanwhile, retry this one
+                self._changes.put(pending)
             await trio.sleep(RETRY_AFTER_FAILURE)
 
     async def _write(self, goods: Mapping[str, GoodResult]) -> bool:

@@ -23,6 +23,7 @@ import trio
 from statusd.body.document import Document
 from statusd.body.jsonpieces import encode_json
 from statusd.history.writer import HistoryInbox
+from statusd.mailbox import Mailbox
 from statusd.state.holder import StateView
 from statusd.verdicts.cells import VerdictSet
 from statusd.verdicts.rules import (
@@ -61,21 +62,18 @@ class PublicState:
         self.verdicts: VerdictSet = self.build(self._inputs).verdicts
         self._documents: dict[str, Document] | None = None
         self._lock = trio.Lock()  # one build or encoding at a time
-        self._latest: StateView | None = None
-        self._wakeup = trio.Event()
+        self._views: Mailbox[StateView] = Mailbox()
 
     def observe(self, view: StateView) -> None:
         """Take the newest view of the state holder; the run task picks it up."""
-        self._latest = view
-        self._wakeup.set()
+        self._views.put(view)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Rebuild on every change of the state, until cancelled."""
         task_status.started()
         while True:
-            await self._wakeup.wait()
+            await self._views.wait()
             await trio.sleep(SETTLE_SECONDS)
-            self._wakeup = trio.Event()
             await self.catch_up()
 
     async def catch_up(self) -> VerdictSet:
@@ -85,7 +83,7 @@ class PublicState:
         must not get those of the view before (the run task may still be settling).
         """
         async with self._lock:
-            view, self._latest = self._latest, None
+            view = self._views.take_latest()
             if view is not None:
                 inputs = inputs_of(view)
                 records = sum(map(_row_count, inputs.records.values()))

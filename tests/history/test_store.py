@@ -294,7 +294,8 @@ def test_a_file_that_is_not_a_database_is_moved_aside(
         assert aside.name == "history.sqlite3.corrupt-20251125T000000Z"
         assert aside.read_bytes().startswith(b"this is not sqlite")
         assert [r.levelname for r in caplog.records] == ["WARNING"]
-        assert "moved it to" in caplog.records[0].getMessage()
+        assert "moved it aside" in caplog.records[0].getMessage()
+        assert vars(caplog.records[0])["moved_to"] == str(aside)
     finally:
         store.close()
 
@@ -704,9 +705,9 @@ def test_a_version_1_file_is_converted_at_open(
     with caplog.at_level(logging.INFO, logger="statusd.history"):
         stores = [HistoryStore.open(p, now=opened, max_gap=1e12) for p in (native, old)]
     try:
-        assert [r.getMessage() for r in caplog.records] == [
-            "history database converted from schema version 1 to 2"
-        ]
+        assert [r.getMessage() for r in caplog.records] == ["history database converted"]
+        fields = vars(caplog.records[0])
+        assert (fields["from_schema"], fields["to_schema"]) == (1, 2)
         assert not list(old.parent.glob("*.corrupt-*"))
         for now in (opened, D0 + 6 * H + 0.25):
             first, second = (answers(store, now) for store in stores)
