@@ -13,7 +13,7 @@ import gc
 import logging
 import signal
 import socket
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from functools import partial
 
 import httpx
@@ -84,10 +84,16 @@ def hypercorn_config(settings: Settings, fd: int) -> HypercornConfig:
 def run_daemon(settings: Settings, environ: Mapping[str, str]) -> None:
     """Run until SIGTERM/SIGINT; raises StartupError when it cannot start."""
     configure_logging(settings.log_level, settings.log_format, environ)
+    sock = listen_socket(settings)
+    trio.run(partial(serve_daemon, settings, environ, sock))
+
+
+def listen_socket(settings: Settings) -> socket.socket:
+    """The bound listening socket; binding another address than loopback is warned about."""
     sock = bind_listen_socket(settings.listen)
     if not settings.listen.is_loopback:
         log.warning("listening on a non-loopback address", extra={"listen": str(settings.listen)})
-    trio.run(partial(serve_daemon, settings, environ, sock))
+    return sock
 
 
 async def serve_daemon(
@@ -101,50 +107,24 @@ async def serve_daemon(
     names = [spec.name for spec in ALL_SOURCES]
     metrics = Metrics(names)
     notifier = SystemdNotifier.from_environ(environ)
-    failures = StateChangeLogger(logging.getLogger("statusd.collector"))
-
-    def on_outcome(outcome: CollectionOutcome) -> None:
-        metrics.collection_finished(
-            outcome.source,
-            ok=outcome.result is not None,
-            duration_seconds=outcome.duration,
-            finished_at=outcome.wall_time,
-            skipped=outcome.result.skipped if outcome.result else {},
-        )
-        failures.note(outcome.source, outcome.error)
-
-    state = StateHolder(names, settings.stale_after, on_outcome=on_outcome)
+    state = StateHolder(names, settings.stale_after, on_outcome=CollectionReport(metrics))
     workers = WorkerProcesses.of(settings)
     last_inputs: dict[str, LastInput] = {}
-    restored = await restore_state(
-        settings.state_file, ALL_SOURCES, settings.limits, workers=workers, last_inputs=last_inputs
+    state.restore(
+        await restore_state(
+            settings.state_file,
+            ALL_SOURCES,
+            settings.limits,
+            workers=workers,
+            last_inputs=last_inputs,
+        )
     )
-    state.restore(restored)
-    del restored
     state_writer = StateWriter(settings.state_file)
     state.add_observer(state_writer.observe)
-    ready = trio.Event()
-    last_status = [""]
-
-    def tell_systemd(view: StateView) -> None:
-        summary = status_line(sorted(view.fresh), list(view.sources))
-        if view.ready and not ready.is_set():
-            ready.set()
-            if notifier:
-                notifier.ready(summary)
-            log.info("ready", extra={"sources": summary})
-            # Everything built so far (modules, pycountry's tables, restored state) lives as
-            # long as the process: out of the cyclic GC's sight, a full collection no longer
-            # walks it and stalls requests (/api/history p99 at wrk -c4: ~20 → ~7 ms).
-            gc.freeze()
-        elif notifier and summary != last_status[0]:
-            notifier.status(summary)
-        last_status[0] = summary
-
-    state.add_observer(tell_systemd)
+    state.add_observer(Readiness(notifier).observe)
     stop = trio.Event()
+    watchdog = trio.CancelScope()
     outcomes_send, outcomes_receive = trio.open_memory_channel[CollectionOutcome](0)
-    thresholds = VerdictThresholds.from_mapping(settings.verdicts)
     inbox = HistoryInbox()
     config = hypercorn_config(settings, sock.detach())
 
@@ -157,43 +137,8 @@ async def serve_daemon(
             ) as client,
             trio.open_nursery() as nursery,
         ):
-
-            async def watch_signals() -> None:
-                async for signum in signals:
-                    log.info("shutting down", extra={"signal": signal.Signals(signum).name})
-                    stop.set()
-                    return
-
-            async def serve_then_cancel(*, task_status: trio.TaskStatus[list[str]]) -> None:
-                await serve_front(
-                    app,
-                    config,
-                    shutdown_trigger=stop.wait,
-                    grace=settings.shutdown_timeout,
-                    server=partial(
-                        serve_limited,
-                        max_connections=settings.max_connections,
-                        max_header_bytes=settings.max_header_bytes,
-                    ),
-                    task_status=task_status,
-                )
-                nursery.cancel_scope.cancel()
-
-            watchdog_scope = trio.CancelScope()
-
-            async def watchdog() -> None:
-                with watchdog_scope:
-                    await run_watchdog(notifier)
-
-            async def on_stop() -> None:
-                await stop.wait()
-                watchdog_scope.cancel()  # no pings once systemd has been told we stop
-                if notifier:
-                    notifier.stopping()
-                state.close()
-
-            nursery.start_soon(watch_signals)
-            nursery.start_soon(on_stop)
+            nursery.start_soon(stop_on_signal, signals, stop)
+            nursery.start_soon(begin_shutdown, stop, watchdog, notifier, state)
             nursery.start_soon(state_writer.run)
             timeline = await nursery.start(
                 partial(
@@ -206,21 +151,13 @@ async def serve_daemon(
             )
             public = PublicState(
                 PageInfo(name=settings.page_name, url=settings.base_url),
-                thresholds,
+                VerdictThresholds.from_mapping(settings.verdicts),
                 inbox,
                 timeline,
             )
             state.add_observer(public.observe)
             await nursery.start(public.run)
-            public_routes = partial(
-                register_public_routes,
-                public=public,
-                reader=HistoryReader(settings.history_db),
-                base_url=settings.base_url,
-            )
-            app = FrontApp(
-                state, create_app(state, settings, metrics, extra_routes=public_routes), metrics
-            )
+            app = build_app(settings, state, metrics, public)
             await nursery.start(state.run, outcomes_receive)
             await nursery.start(
                 partial(run_collectors, workers=workers, last_inputs=last_inputs),
@@ -229,9 +166,123 @@ async def serve_daemon(
                 client,
                 outcomes_send,
             )
-            binds: list[str] = await nursery.start(serve_then_cancel)
+            binds: list[str] = await nursery.start(
+                serve_then_cancel, app, config, settings, stop, nursery.cancel_scope
+            )
             log.info("listening", extra={"url": binds[0] if binds else str(settings.listen)})
             if notifier:
-                nursery.start_soon(watchdog)
+                nursery.start_soon(watch_in, watchdog, notifier)
             task_status.started(binds)
     log.info("stopped")
+
+
+def build_app(
+    settings: Settings, state: StateHolder, metrics: Metrics, public: PublicState
+) -> FrontApp:
+    """/api answered in front; the routes of SPEC §4 and §7 behind it, in Quart."""
+    public_routes = partial(
+        register_public_routes,
+        public=public,
+        reader=HistoryReader(settings.history_db),
+        base_url=settings.base_url,
+    )
+    return FrontApp(
+        state, create_app(state, settings, metrics, extra_routes=public_routes), metrics
+    )
+
+
+async def serve_then_cancel(
+    app: FrontApp,
+    config: HypercornConfig,
+    settings: Settings,
+    stop: trio.Event,
+    everything: trio.CancelScope,
+    *,
+    task_status: trio.TaskStatus[list[str]],
+) -> None:
+    """Serve until ``stop`` and the requests in flight are answered, then end ``everything``
+    (the collectors and the other tasks of the daemon's nursery)."""
+    await serve_front(
+        app,
+        config,
+        shutdown_trigger=stop.wait,
+        grace=settings.shutdown_timeout,
+        server=partial(
+            serve_limited,
+            max_connections=settings.max_connections,
+            max_header_bytes=settings.max_header_bytes,
+        ),
+        task_status=task_status,
+    )
+    everything.cancel()
+
+
+async def stop_on_signal(signals: AsyncIterator[int], stop: trio.Event) -> None:
+    """Set ``stop`` at the first SIGTERM or SIGINT."""
+    async for signum in signals:
+        log.info("shutting down", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+        return
+
+
+async def begin_shutdown(
+    stop: trio.Event,
+    watchdog: trio.CancelScope,
+    notifier: SystemdNotifier | None,
+    state: StateHolder,
+) -> None:
+    """Once ``stop`` is set: no more watchdog pings, STOPPING=1, long streams (SSE) end."""
+    await stop.wait()
+    watchdog.cancel()  # no pings once systemd has been told we stop
+    if notifier:
+        notifier.stopping()
+    state.close()
+
+
+async def watch_in(scope: trio.CancelScope, notifier: SystemdNotifier) -> None:
+    """``run_watchdog`` until ``scope`` is cancelled."""
+    with scope:
+        await run_watchdog(notifier)
+
+
+class CollectionReport:
+    """The state holder's ``on_outcome``: metrics for every collection, and a log line when a
+    source starts failing or recovers."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self.failures = StateChangeLogger(logging.getLogger("statusd.collector"))
+
+    def __call__(self, outcome: CollectionOutcome) -> None:
+        self.metrics.collection_finished(
+            outcome.source,
+            ok=outcome.result is not None,
+            duration_seconds=outcome.duration,
+            finished_at=outcome.wall_time,
+            skipped=outcome.result.skipped if outcome.result else {},
+        )
+        self.failures.note(outcome.source, outcome.error)
+
+
+class Readiness:
+    """A state-holder observer: READY=1 to systemd once every source is fresh, then STATUS=
+    whenever the summary of fresh sources changes."""
+
+    def __init__(self, notifier: SystemdNotifier | None) -> None:
+        self.notifier = notifier
+        self.ready = False
+        self.last_status = ""
+
+    def observe(self, view: StateView) -> None:
+        summary = status_line(sorted(view.fresh), list(view.sources))
+        if view.ready and not self.ready:
+            self.ready = True
+            if self.notifier:
+                self.notifier.ready(summary)
+            log.info("ready", extra={"sources": summary})
+            # What start-up built lives as long as the process: out of the cyclic GC's
+            # sight, full collections stop walking it (docs/bench.md, "gc.freeze").
+            gc.freeze()
+        elif self.notifier and summary != self.last_status:
+            self.notifier.status(summary)
+        self.last_status = summary

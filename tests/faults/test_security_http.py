@@ -297,7 +297,7 @@ def test_non_loopback_address_is_warned_about(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Binding another address is an explicit setting and logs a warning (checked without
-    opening a non-loopback socket: the bind and the run are replaced)."""
+    opening a non-loopback socket: the bind is replaced, the daemon not run)."""
     import statusd.daemon as daemon
 
     bound: list[Listen] = []
@@ -309,16 +309,15 @@ def test_non_loopback_address_is_warned_about(
         return sockets[-1]
 
     monkeypatch.setattr(daemon, "bind_listen_socket", fake_bind)
-    monkeypatch.setattr("statusd.daemon.trio.run", lambda *args, **kwargs: None)
     settings, _ = load_settings(["--listen", "0.0.0.0:8080"], {})
     with caplog.at_level(logging.WARNING, logger="statusd"):
-        daemon.run_daemon(settings, {})
+        daemon.listen_socket(settings)
     assert bound == [Listen("0.0.0.0", 8080)]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert any("non-loopback" in r.getMessage() for r in warnings)
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="statusd"):
-        daemon.run_daemon(Settings(listen=Listen("127.0.0.1", 8080)), {})
+        daemon.listen_socket(Settings(listen=Listen("127.0.0.1", 8080)))
     assert not [r for r in caplog.records if "non-loopback" in r.getMessage()]
     for sock in sockets:
         sock.close()
