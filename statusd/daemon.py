@@ -280,8 +280,8 @@ class Readiness:
             if self.notifier:
                 self.notifier.ready(summary)
             log.info("ready", extra={"sources": summary})
-            # What start-up built lives as long as the process: out of the cyclic GC's
-            # sight, full collections stop walking it (docs/bench.md, "gc.freeze").
+            # What start-up built lives as long as the process: out of the cyclic GC's sight,
+            # full collections stop walking it (docs/bench.md, "figures behind the code").
             gc.freeze()
         elif self.notifier and summary != self.last_status:
             self.notifier.status(summary)

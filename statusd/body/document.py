@@ -33,8 +33,8 @@ class Document:
     """Immutable bytes of one version of a JSON document and its validators.
 
     The body is kept in the pieces it was built from (``parts``; one piece for most
-    documents) and sent piece by piece: joining a million-row /api body would copy 300 MB
-    while holding the GIL, and keep that copy besides the pieces. A big source's value
+    documents) and sent piece by piece: joining a million-row /api body would copy it while
+    holding the GIL, and keep that copy besides the pieces. A big source's value
     (parsed by a worker process) is a ``FileSpan``: it stays on disk and is read as sent.
     """
 
@@ -119,10 +119,10 @@ def deflate_segment(pieces: Sequence[bytes]) -> bytes:
     final (a sync flush), so that segments compressed on their own concatenate into one
     valid stream (as ``pigz`` does). A source's big value is compressed once, by its
     collector; a document rebuilt because another source changed reuses it instead of
-    compressing 300 MB again.
+    compressing it again.
 
-    Big values go through ISA-L (``isal``) at its level 1: the same size as zlib's level 1
-    in a third of the time (150 MB: 0.16 s instead of 0.52 s); small ones through zlib."""
+    Big values go through ISA-L (``isal``) at its level 1: zlib's level-1 size in a third of
+    the time (docs/bench.md, "figures behind the code"); small ones through zlib."""
     size = sum(map(len, pieces))
     if size > FAST_GZIP_ABOVE:
         segment = DeflateSegment()

@@ -67,7 +67,7 @@ def _write_value(
     digest, crc, end = hashlib.sha256(), 0, value_at
     deflate = DeflateSegment()
     # Each piece is written, hashed and compressed as the encoder makes it: the value is
-    # never whole in memory (150 MB for a million rows).
+    # never whole in memory.
     for piece in spec.iter_prepared_json(parsed.records):
         digest.update(piece)
         crc = crc32(piece, crc)

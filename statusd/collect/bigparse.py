@@ -1,11 +1,11 @@
-"""Big inputs parsed in a worker process, whose output stays on disk (issue 7, item 4).
+"""Big inputs parsed in a worker process, whose output stays on disk.
 
 A million-row file parsed in a thread of the daemon costs the daemon twice: the parse holds
 the GIL that the event loop needs to answer requests, and its records and encoded value
-(about 900 MB for three such files) stay in the daemon's memory. Here the collector writes
+stay in the daemon's memory. Here the collector writes
 the input into a *spill file* (unnamed, in the state directory) and starts
 ``python -m statusd.collect._bigparse_child`` with that file's descriptor. The worker parses,
-prepares and encodes exactly as ``supervisor.parse_and_encode`` does, appends the value's
+prepares and encodes exactly as ``parse.parse_and_encode`` does, appends the value's
 JSON and its deflate segment to the spill file, and prints one small JSON line: the skip counts, the
 number of records, where the value and the segment lie (with the value's SHA-256 and
 CRC-32) and the country summary the verdicts need. The daemon keeps only ``FileSpan``s of

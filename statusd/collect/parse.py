@@ -28,17 +28,14 @@ log = logging.getLogger("statusd.supervisor")
 
 
 # Inputs up to this size are parsed on the event loop (a few milliseconds); bigger ones in a
-# worker thread, so a million-line file never stalls the requests being served; from
-# ``Settings.worker_process_bytes`` on, in a worker process that sends back no records at
-# all (``statusd.collect.bigparse``): sending records back (pickling) would cost more than parsing
-# them (bench/README.md, "thread vs process").
+# worker thread, so a big file never stalls the requests being served; from
+# ``Settings.worker_process_bytes`` on, in a worker process that sends back no records
+# (``bigparse``): pickling them back would cost more than parsing them (docs/bench.md).
 INLINE_PARSE_BELOW = 128 * 1024
 
 
-# Worker processes at once: as many as sources that can be big (SMS, MMS, voice, email). Two
-# at a time (one per core here) left the biggest input waiting behind smaller ones: the
-# first collection of three million-row files took 6.7 s instead of 4.6-5.2 s; the price is
-# up to four workers' memory at once (each at most ~330 MiB for a million rows).
+# Worker processes at once: as many as sources that can be big (SMS, MMS, voice, email), so
+# the biggest input never waits behind smaller ones (docs/bench.md, "figures behind the code").
 WORKER_PROCESSES = 4
 
 
@@ -51,11 +48,11 @@ def cyclic_gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a big input is parsed; freeze what it made.
 
     Records hold only strings and numbers, so the collector can free none of them; yet each
-    full collection walks every live object while holding the GIL. A million-row input set
-    off 13 of them (up to 0.4 s each, 15 % of the CPU time), each one stalling the event
-    loop. ``gc.freeze`` then moves the new objects out of the collector's sight for good:
-    reference counting still frees them when a newer result replaces them. Big inputs are
-    parsed one at a time (see ``run_collectors``), so pauses never overlap.
+    full collection walks every live object while holding the GIL and stalls the event loop
+    (docs/bench.md, "figures behind the code"). ``gc.freeze`` then moves the new objects
+    out of the collector's sight for good: reference counting still frees them when a newer
+    result replaces them. Big inputs are parsed one at a time (see ``run_collectors``), so
+    pauses never overlap.
     """
     was_enabled = gc.isenabled()
     gc.disable()

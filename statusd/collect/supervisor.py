@@ -158,11 +158,9 @@ async def run_collectors(
     """One collector task per source in a nursery owned here; runs until cancelled.
 
     Inputs parsed in threads (big, but below ``worker_process_bytes``) are parsed one at a
-    time: parsing is Python code holding the GIL, so parsing three at once finishes none
-    sooner, holds all their intermediate objects at once and gives the event loop more
-    threads to compete with (measured: loop lag p99 54 ms one at a time against 133 ms all
-    at once, for 300,000 rows per file). Worker processes share no GIL with the loop and
-    run at once (``WORKER_PROCESSES``).
+    time: parsing holds the GIL, so parsing several at once finishes none sooner and only
+    lags the event loop more (docs/bench.md, "figures behind the code"). Worker processes
+    share no GIL with the loop and run at once (``WORKER_PROCESSES``).
     """
     big_inputs = trio.CapacityLimiter(1)
     workers = workers or WorkerProcesses.of(settings)

@@ -9,7 +9,7 @@ each is decoded (strict base64) and parsed again by the source's own parser unde
 configured limits, exactly as a fresh collection would be: the file can never inject
 anything a source could not have sent, and records, skip counts and the /api fragment come
 out as they were served. Encoding is base64 at C speed instead of a JSON object per record
-(docs/bench.md, "state file").
+(docs/bench.md, "figures behind the code").
 
 A result whose input is unknown (``raw == b""``: restored from a format-1 file and not
 collected since) is stored the format-1 way, ``{"wall_time", "skipped", "records"}``, so an

@@ -5,10 +5,9 @@ Statuspage-compatible documents.
 never blocks. ``PublicState.run`` recomputes the verdicts from the latest view (the state
 changes up to seven times per collection round; changes that arrive within
 ``SETTLE_SECONDS`` are taken together), advances the timeline and offers the new verdicts
-to the history writer. The documents (half a megabyte of JSON for ``--countries all``) are
-encoded only when someone asks for one, at most once per published view: a status page
-under load serves /api, and encoding documents nobody reads cost /api a fifth of its
-throughput (bench/history_http_bench.py).
+to the history writer. The documents are encoded only when someone asks for one, at most
+once per published view: encoding documents nobody reads costs /api throughput
+(docs/bench.md, "figures behind the code").
 """
 
 from __future__ import annotations
