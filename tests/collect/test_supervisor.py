@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
-import pytest
 import trio
 import trio.lowlevel
 import trio.testing
 
 from statusd.body.spill import joined
 from statusd.collect.outcome import CollectionOutcome
-from statusd.collect.parse import LastInput
+from statusd.collect.parse import INLINE_PARSE_BELOW, LastInput
 from statusd.collect.supervisor import collect_once, make_fetch, run_collectors
 from statusd.config import Settings
 from statusd.sources.base import Limits, ParseResult, SourceSpec
@@ -143,13 +146,6 @@ async def test_parse_failure_is_a_source_failure(tmp_path: Path) -> None:
     assert (result, error) == (None, "invalid JSON")
 
 
-@pytest.fixture
-def thread_friendly_clock() -> trio.testing.MockClock:
-    """Autojump only after 20 ms of real idleness: the file read runs in a worker thread,
-    and a zero threshold would jump past the deadline while the thread works."""
-    return trio.testing.MockClock(autojump_threshold=0.02)
-
-
 async def test_collectors_run_on_their_interval(
     thread_friendly_clock: trio.abc.Clock, tmp_path: Path
 ) -> None:
@@ -254,3 +250,44 @@ async def test_a_failed_collection_keeps_the_last_input(tmp_path: Path) -> None:
     assert again is not None
     assert again.records is good.records
     assert parsed == [b"[1]"]
+
+
+class ConcurrencyProbe:
+    """A parser that records how many copies of it run at the same moment."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+
+    def parse(self, raw: bytes, limits: Limits) -> ParseResult[int]:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.02)
+        with self.lock:
+            self.running -= 1
+        return ParseResult((len(raw),))
+
+
+async def test_big_inputs_are_parsed_one_at_a_time() -> None:
+    """With a shared limiter of one, two big collections never parse at the same time."""
+    probe = ConcurrencyProbe()
+    spec: SourceSpec[int] = SourceSpec("big", "file", "big.data", int, probe.parse, list)
+    big = b"x" * INLINE_PARSE_BELOW
+    limiter = trio.CapacityLimiter(1)
+    results: list[Any] = []
+
+    async def fetch() -> bytes:
+        return big
+
+    async def collect() -> None:
+        results.append(await collect_once(spec, fetch, Limits(), 30.0, big_inputs=limiter))
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            for _ in range(3):
+                nursery.start_soon(collect)
+    assert probe.most == 1
+    assert [error for _, error in results] == [None, None, None]
+    gc.unfreeze()

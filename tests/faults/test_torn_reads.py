@@ -28,12 +28,6 @@ NEWER = b"FR;70;100;Kildy\nDE;30;400;Topolo\nGB;90;50;Rond\n"
 LONGER = NEWER + b"AT;10;10;Kildy\n"
 
 
-@pytest.fixture
-def thread_friendly_clock() -> trio.testing.MockClock:
-    """Jump only after 20 ms of real idleness: the read runs in a worker thread."""
-    return trio.testing.MockClock(autojump_threshold=0.02)
-
-
 def rewrite_in_place_during_reads(
     monkeypatch: pytest.MonkeyPatch, path: Path, contents: list[bytes], times: int
 ) -> Callable[[], int]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
+import httpx
 import pytest
 import trio
 import trio.testing
@@ -13,7 +15,8 @@ from hypercorn.config import Config
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from quart_trio import QuartTrio
 
-from statusd.serve.server import GuardedListener, serve_limited
+from statusd.serve.server import GuardedListener, serve_front, serve_limited
+from tests.serve.asgi import front_app
 
 BIG = b"x" * (8 * 1024 * 1024)
 """More than any socket buffer pair holds: a response this big stays in flight."""
@@ -271,3 +274,35 @@ async def test_a_head_over_the_limit_is_refused_even_when_it_arrives_at_once() -
                 answer = await stream.receive_some(65536)
                 assert answer.startswith(expected), (filler, answer[:40])
                 await stream.aclose()
+
+
+async def test_serve_front_answers_in_flight_requests_then_returns() -> None:
+    """After the shutdown trigger, the request in flight is answered, then serving ends
+    (well before the grace period, which would only bound a request that never ends)."""
+    front, inner = front_app()
+    config = Config()
+    config.bind = ["127.0.0.1:0"]
+    config.accesslog = None
+    config.graceful_timeout = 30
+    stop = trio.Event()
+    statuses: list[int] = []
+    with trio.fail_after(15):
+        async with trio.open_nursery() as nursery:
+            binds: list[str] = await nursery.start(
+                partial(serve_front, front, config, shutdown_trigger=stop.wait, grace=30.0)
+            )
+
+            async def request() -> None:
+                async with httpx.AsyncClient() as client:
+                    response = await client.get(f"{binds[0]}/healthz")
+                statuses.append(response.status_code)
+
+            nursery.start_soon(request)
+            await inner.entered.wait()
+            stop.set()
+            await trio.testing.wait_all_tasks_blocked()
+            assert front.in_flight == 1
+            assert statuses == []
+            inner.release.set()
+    assert statuses == [204]
+    assert front.in_flight == 0
