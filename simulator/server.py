@@ -8,7 +8,8 @@ module globals, so tests build as many apps as they like. Routes:
 - ``GET /_control/faults``: the current mode of each endpoint;
 - ``POST /_control/faults`` ``{"endpoint": "mms", "mode": "hang"}``: set one (400 + reason);
 - ``POST /_control/regenerate``: write the next generation of data now;
-- ``GET /_control/status``: seed, generation, size and faults, for humans and tests.
+- ``GET /_control/status``: seed, generation, size, faults and the requests a ``hang`` holds
+  open, for humans and tests.
 """
 
 from __future__ import annotations
@@ -84,7 +85,11 @@ async def answer(state: SimulatorState, endpoint: str) -> Response:
     if mode is Mode.ERROR:
         return error_response("simulated failure", 500)
     if mode is Mode.HANG:
-        await trio.sleep_forever()
+        state.hanging[endpoint] += 1
+        try:
+            await trio.sleep_forever()
+        finally:
+            state.hanging[endpoint] -= 1
     if mode is Mode.SLOW:
         await trio.sleep(state.slow_seconds)
         return json_response(state.snapshot.bodies[endpoint])
@@ -163,6 +168,7 @@ def create_app(state: SimulatorState) -> QuartTrio:
             "rows": plan.rows,
             "data_dir": str(state.data_dir),
             "faults": _faults_json(state),
+            "hanging": dict(state.hanging),
         }
         return json_response(encode_json(value))
 

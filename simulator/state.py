@@ -64,6 +64,8 @@ class SimulatorState:
         self.slow_seconds = slow_seconds
         self.faults: dict[str, Mode] = dict.fromkeys(ENDPOINTS, Mode.OK)
         self.faults.update(faults or {})
+        self.hanging: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
+        """Requests of each endpoint held open by ``hang`` right now (tests wait on it)."""
         self._lock = trio.Lock()
 
     @classmethod

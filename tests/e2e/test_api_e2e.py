@@ -150,8 +150,10 @@ def test_events_stream_announces_a_change(sim: SimulatorProcess, tmp_path: Path)
 def test_sigterm_exits_0_while_a_source_hangs(sim: SimulatorProcess, tmp_path: Path) -> None:
     """SIGTERM during a hanging collection: exit status 0 within 6 s."""
     sim.set_fault("mms", "hang")
-    with run_statusd(tmp_path, *statusd_for(sim, tmp_path), wait_ready=False) as statusd:
-        time.sleep(0.5)  # the mms collection is now waiting on the hanging endpoint
+    # A deadline as long as the interval: the first mms collection waits on it for 30 s.
+    args = statusd_for(sim, tmp_path, "--deadline", "30")
+    with run_statusd(tmp_path, *args, wait_ready=False) as statusd:
+        sim.wait_hanging("mms")  # the mms collection is now waiting on the hanging endpoint
         started = time.monotonic()
         code = statusd.stop(signal.SIGTERM, timeout=6)
         elapsed = time.monotonic() - started

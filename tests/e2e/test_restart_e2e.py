@@ -15,6 +15,12 @@ from tests.support.statusd_process import run_statusd
 pytestmark = pytest.mark.e2e
 
 
+def saved_sources(state_dir: Path) -> set[str]:
+    """The sources the state file holds now (none while there is no file yet)."""
+    path = state_dir / "last-good.json"
+    return set(json.loads(path.read_bytes())["sources"]) if path.exists() else set()
+
+
 def test_restart_during_an_outage_serves_the_saved_document(tmp_path: Path) -> None:
     """Sources all down after a restart: /readyz 200 and the same /api from the state file."""
     state_dir = tmp_path / "state"
@@ -22,8 +28,9 @@ def test_restart_during_an_outage_serves_the_saved_document(tmp_path: Path) -> N
         args = ("--data-dir", str(sim.data_dir), "--source-url", sim.url)
         with run_statusd(tmp_path, *args, "--state-dir", str(state_dir)) as statusd:
             before = statusd.get("/api").json()
-            statusd.wait_until(lambda: (state_dir / "last-good.json").exists())
-            time.sleep(1.2)  # the writer's pacing: let the last change land
+            # The writer's pacing (a write a second at most): wait for the write that holds
+            # every source, not just the first one.
+            statusd.wait_until(lambda: saved_sources(state_dir) == set(before["data"]))
     assert before["status"] is True
     # simulator gone and data dir gone: every source fails now
     with run_statusd(

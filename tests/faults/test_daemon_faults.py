@@ -152,20 +152,22 @@ def new_connection_is_served(port: int) -> bool:
 def test_sigterm_with_hanging_sources_and_open_event_streams(tmp_path: Path) -> None:
     """Every HTTP source hangs and twenty browsers hold /api/events open: SIGTERM ends the
     streams cleanly and statusd exits 0 within 6 s."""
+    hanging = ("mms", "support", "accendent")
+    faults = [arg for endpoint in hanging for arg in ("--fault", f"{endpoint}=hang")]
+    # A deadline as long as the interval: the first collections wait on the sources 30 s.
     with (
-        run_simulator(tmp_path / "data", "--seed", "2") as sim,
-        launch_statusd(tmp_path, *statusd_args(sim, tmp_path / "state")) as statusd,
+        run_simulator(tmp_path / "data", "--seed", "2", *faults) as sim,
+        launch_statusd(
+            tmp_path, *statusd_args(sim, tmp_path / "state", "--deadline", "30")
+        ) as statusd,
     ):
-        statusd.wait_ready()
-        for endpoint in ("mms", "support", "accendent"):
-            sim.set_fault(endpoint, "hang")
         port = int(statusd.url.rsplit(":", 1)[1])
         streams = [open_request(port, "/api/events") for _ in range(20)]
         for sock in streams:
             status, headers, _first = read_head(sock, at_least=1)
             assert status == 200
             assert headers["content-type"].startswith("text/event-stream")
-        time.sleep(0.5)  # collections are now waiting on the hanging endpoints
+        sim.wait_hanging(*hanging)  # collections are now waiting on the hanging endpoints
         code, elapsed = wait_exit(statusd, EXIT_WITHIN)
         ends = [read_until_closed(sock) for sock in streams]
     assert code == 0
@@ -273,7 +275,9 @@ def test_sigterm_with_a_client_that_stopped_reading(
         statusd.wait_ready(timeout=30)
         port = int(statusd.url.rsplit(":", 1)[1])
         stalled = open_request(port, "/api", receive_buffer=4096)
-        time.sleep(0.5)  # statusd is now blocked sending to it
+        stalled.settimeout(10)
+        # The answer has begun to arrive (peeked, never read): statusd is now blocked sending.
+        assert stalled.recv(1, socket.MSG_PEEK) == b"H"
         statusd.process.send_signal(signal.SIGTERM)
         try:
             code: int | None = statusd.process.wait(8.0)

@@ -275,7 +275,10 @@ async def test_writer_with_real_threads(tmp_path: Path) -> None:
             )
             inbox.offer(D0, {"sms:DE": "operational"})
             inbox.offer(D0 + 1, {"sms:DE": "degraded_performance"})
-            await trio.sleep(0.2)
+            while True:  # until the writer's thread has stored both
+                if query(path, "SELECT count(*) FROM intervals WHERE gap = 0") == [(2,)]:
+                    break
+                await trio.sleep(0.01)
             nursery.cancel_scope.cancel()
     rows = query(path, "SELECT verdict FROM intervals WHERE gap = 0 ORDER BY start")
     assert [STORED_VERDICTS[code] for (code,) in rows] == ["operational", "degraded_performance"]

@@ -178,7 +178,7 @@ async def test_signal_exits_0_even_with_a_hanging_request(
         with trio.fail_after(15):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(hanging_request, sim.url)
-                await trio.sleep(0.3)  # let the request reach the handler
+                await trio.to_thread.run_sync(sim.wait_hanging, "mms")
                 sim.process.send_signal(signum)
                 status = await trio.to_thread.run_sync(sim.process.wait, 4)
         assert status == 0, sim.stderr()

@@ -229,6 +229,15 @@ async def test_start_faults_and_refresh(tmp_path: Path) -> None:
     assert (tmp_path / "sms.data").read_bytes() != file_bytes(Plan(seed=SEED), "sms.data")
 
 
+async def wait_hanging(url: str, endpoint: str) -> None:
+    """Return once the simulator at ``url`` holds a request of ``endpoint`` open."""
+    async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+        while True:
+            if (await http.get("/_control/status")).json()["hanging"][endpoint]:
+                return
+            await trio.sleep(0.01)
+
+
 async def test_stop_ends_a_hanging_request_quickly(tmp_path: Path) -> None:
     """Setting stop shuts the server down even while a ``hang`` request is open."""
     options = options_for(tmp_path, faults={"mms": Mode.HANG})
@@ -246,7 +255,7 @@ async def test_stop_ends_a_hanging_request_quickly(tmp_path: Path) -> None:
         async with trio.open_nursery() as nursery:
             url = await nursery.start(serve_simulator, options, stop)
             nursery.start_soon(hanging_request, url)
-            await trio.sleep(0.3)  # let the request reach the handler
+            await wait_hanging(url, "mms")
             stop.set()  # the nursery now waits for the server: fail_after bounds it
     assert len(outcome) == 1
     assert isinstance(outcome[0], httpx.RemoteProtocolError)

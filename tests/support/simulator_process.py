@@ -60,6 +60,24 @@ class SimulatorProcess:
         generation: int = response.json()["generation"]
         return generation
 
+    def hanging(self) -> dict[str, int]:
+        """How many requests of each endpoint a ``hang`` fault holds open right now."""
+        response = httpx.get(f"{self.url}/_control/status", timeout=5)
+        response.raise_for_status()
+        hanging: dict[str, int] = response.json()["hanging"]
+        return hanging
+
+    def wait_hanging(self, *endpoints: str, timeout: float = 15.0) -> None:
+        """Return once each of ``endpoints`` has a request held open by its ``hang`` fault."""
+        deadline = time.monotonic() + timeout
+        while True:
+            hanging = self.hanging()
+            if all(hanging.get(endpoint, 0) > 0 for endpoint in endpoints):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no hanging request for {endpoints} in {timeout} s")
+            time.sleep(0.05)
+
     def stderr(self) -> str:
         """Everything the simulator wrote to stderr so far."""
         fd = self.log.fileno()  # pread: the child shares the file offset, leave it alone
