@@ -1,9 +1,9 @@
 """The program a worker process runs: ``python -m statusd.collect._bigparse_child REQUEST``.
 
-``REQUEST`` is the JSON that ``worker.worker_request`` makes: the source, the descriptor of
+``REQUEST`` is the JSON that ``bigparse.worker_request`` makes: the source, the descriptor of
 the spill file (inherited) with the input at its start, the limits and the verdict
 thresholds. The input is parsed, prepared and encoded exactly as in statusd
-(``supervisor.parse_and_encode``); the value's JSON and its deflate segment are appended to
+(``parse.parse_and_encode``); the value's JSON and its deflate segment are appended to
 the spill file, and one line of JSON on standard output says where (``statusd.collect.bigparse``
 describes it). Kept free of trio and of the daemon's modules, so a worker starts quickly.
 """

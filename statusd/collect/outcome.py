@@ -15,7 +15,7 @@ class GoodResult:
     """The valid records of one successful collection, prepared and encoded once.
 
     ``prepared_json`` is the JSON of the source's value in the /api ``data`` object, encoded
-    in the collector's worker thread (in pieces: see ``document.JsonPieces``), so the state
+    in the collector's worker thread (in pieces: see ``body.jsonpieces.JsonPieces``), so the state
     holder only lines pieces up.
     ``wall_time`` is when the collection finished (UNIX seconds; survives restarts).
     ``raw`` is the input the parser read (the source's bytes, kept as they are): the state

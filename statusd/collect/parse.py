@@ -165,7 +165,7 @@ class LastInput:
     """What a collector remembers of its last good collection: a digest of the bytes read
     and the result made of them. Most collections read the very bytes of the one before;
     their result is then the previous one with a new time, not parsed again, and the same
-    records object lets the verdicts' cache (``verdicts.CountryCellCache``) skip work too."""
+    records object lets the verdicts' cache (``verdicts.rules.CountryCellCache``) skip work too."""
 
     digest: bytes = b""
     result: GoodResult | None = None

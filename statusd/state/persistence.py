@@ -142,7 +142,7 @@ async def restore_state(
     """``load_state`` for the daemon: saved inputs are parsed as a collection would parse
     them (big ones in worker processes, all at once), so a restart with million-row inputs
     costs statusd no more memory than collecting them. ``last_inputs`` gets each parsed
-    input's digest and result, for the collectors (``supervisor.LastInput``)."""
+    input's digest and result, for the collectors (``collect.parse.LastInput``)."""
     parts = await trio.to_thread.run_sync(read_saved, path, specs, limits)
     restored: dict[str, GoodResult] = {}
 

@@ -184,7 +184,7 @@ class CountrySummary:
     """What a product's country cells need of its rows, under the thresholds given.
 
     A worker process that parses a million rows sends this instead of the rows
-    (``supervisor``): a few hundred countries, whatever the size of the input.
+    (``collect.bigparse``): a few hundred countries, whatever the size of the input.
     """
 
     product: str
@@ -285,7 +285,7 @@ class CountryCellCache:
     """The country cells of each product, kept while its records and staleness stay the same.
 
     A collection whose input did not change hands over the very same records object
-    (``supervisor.collect_once``), so most rebuilds find every product here and only the
+    (``collect.supervisor.collect_once``), so most rebuilds find every product here and only the
     billing, support and incident parts are computed again.
     """
 
