@@ -32,8 +32,17 @@ FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--data-dir", "DIR", "directory of sms.data, voice.data, email.data, billing.data"),
     ("--source-url", "URL", "base URL of the MMS, support and incident endpoints"),
     ("--interval", "SECONDS", "time between two collections of one source (default 30)"),
-    ("--deadline", "SECONDS", "time one collection may take, retries included (default 5)"),
-    ("--stale-after", "SECONDS", "age after which a source's last good data is dropped"),
+    (
+        "--deadline",
+        "SECONDS",
+        "time one collection may take, retries included; at most the interval "
+        "(default min(5, interval))",
+    ),
+    (
+        "--stale-after",
+        "SECONDS",
+        "age after which a source's last good data is dropped (default 3 x interval)",
+    ),
     ("--web-dir", "DIR", "the status page's files (default: the packaged web/)"),
     ("--state-dir", "DIR", "saved last-good results and the history database"),
     ("--log-level", "LEVEL", "debug, info, warning or error"),

@@ -64,6 +64,7 @@ class Settings:
     incident_path: str = "/accendent"
     interval: float = 30.0
     deadline: float = 5.0
+    """Unset, it is ``min(5, interval)``; ``stale_after`` unset is ``3 × interval``."""
     stale_after: float = 90.0
     web_dir: Path = field(default_factory=packaged_web_dir)
     state_dir: Path = Path("state")
@@ -289,16 +290,18 @@ def build_settings(layers: list[tuple[str, Mapping[str, object]]]) -> Settings:
             typed[name] = PARSERS[name](value)
         except ValueError as error:
             raise ConfigError(f"setting {name} ({where}): {error}") from None
-    if "stale_after" not in typed:
-        typed["stale_after"] = 3 * typed.get("interval", DEFAULTS.interval)
+    # Defaults that follow other settings (SPEC §5): a faster interval alone is never an error.
+    interval = typed.get("interval", DEFAULTS.interval)
+    typed.setdefault("deadline", min(DEFAULTS.deadline, interval))
+    typed.setdefault("stale_after", 3 * interval)
     state_dir = typed.get("state_dir", DEFAULTS.state_dir)
     typed.setdefault("state_file", state_dir / "last-good.json")
     typed.setdefault("history_db", state_dir / "history.sqlite3")
     settings = Settings(**typed)
     if settings.deadline > settings.interval:
         raise ConfigError(
-            f"setting deadline ({settings.deadline:g} s) must not exceed interval "
-            f"({settings.interval:g} s)"
+            f"setting deadline ({chosen['deadline'][0]}): {settings.deadline:g} s must not "
+            f"exceed interval ({settings.interval:g} s)"
         )
     if settings.stale_after < settings.interval:
         raise ConfigError(

@@ -43,6 +43,62 @@ def test_precedence_defaults_toml_env_flags(tmp_path: Path) -> None:
     assert settings.stale_after == 60  # derived from the final interval
 
 
+@pytest.mark.parametrize(
+    ("argv", "env", "toml", "expected"),
+    [
+        (["--interval", "1"], {}, "", (1, 1, 3)),
+        (["--interval", "2.5"], {}, "", (2.5, 2.5, 7.5)),
+        (["--interval", "60"], {}, "", (60, 5, 180)),
+        ([], {"STATUSD_INTERVAL": "1"}, "", (1, 1, 3)),
+        ([], {}, "interval = 0.5\n", (0.5, 0.5, 1.5)),
+        (["--interval", "1", "--deadline", "0.4"], {}, "", (1, 0.4, 3)),
+    ],
+    ids=["flag_1", "flag_2.5", "flag_60", "env_1", "toml_0.5", "explicit_deadline"],
+)
+def test_deadline_and_stale_after_follow_the_interval(
+    tmp_path: Path,
+    argv: list[str],
+    env: dict[str, str],
+    toml: str,
+    expected: tuple[float, float, float],
+) -> None:
+    """Unset, deadline is min(5, interval) and stale_after 3 × interval, wherever the
+    interval comes from: a faster interval alone is never an error (SPEC §5)."""
+    config = write(tmp_path / "s.toml", toml)
+    settings, _ = load_settings(argv, {**env, "STATUSD_CONFIG": str(config)})
+    assert (settings.interval, settings.deadline, settings.stale_after) == expected
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "toml", "where"),
+    [
+        (["--interval", "1", "--deadline", "2"], {}, "", "flag"),
+        (["--interval", "1"], {"STATUSD_DEADLINE": "2"}, "", "environment"),
+        (["--interval", "1"], {}, "deadline = 2\n", "config file"),
+    ],
+    ids=["flag", "env", "toml"],
+)
+def test_explicit_deadline_above_interval_exits_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    env: dict[str, str],
+    toml: str,
+    where: str,
+) -> None:
+    """A deadline set above the interval stays an error: exit 2, one line naming both and
+    where the deadline came from."""
+    config = write(tmp_path / "s.toml", toml)
+    for name, value in {**env, "STATUSD_CONFIG": str(config)}.items():
+        monkeypatch.setenv(name, value)
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"statusd: setting deadline ({where}")
+    assert lines[0].endswith("2 s must not exceed interval (1 s)")
+
+
 def test_state_dir_moves_state_file_and_history(tmp_path: Path) -> None:
     """The state file and history database live in the state directory unless set."""
     settings, _ = load_settings(["--state-dir", str(tmp_path)], {})
@@ -60,7 +116,7 @@ def test_state_dir_moves_state_file_and_history(tmp_path: Path) -> None:
         ([], {"STATUSD_INTERVAL": "soon"}, "setting interval (environment): expected a number"),
         (["--source-url", "ftp://x"], {}, "expected an http:// or https:// URL"),
         (["--log-level", "loud"], {}, "expected one of debug, info, warning, error"),
-        (["--interval", "5", "--deadline", "6"], {}, "deadline (6 s) must not exceed interval"),
+        (["--interval", "5", "--deadline", "6"], {}, "deadline (flag): 6 s must not exceed"),
         (["--interval", "10", "--stale-after", "5"], {}, "stale_after (5 s) must be at least"),
         (["--config", "/nonexistent/statusd.toml"], {}, "does not exist"),
     ],
