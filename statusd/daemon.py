@@ -16,12 +16,12 @@ import socket
 from collections.abc import Mapping
 from functools import partial
 
-import httpx
 import trio
 from hypercorn.config import Config as HypercornConfig
 
 from statusd.app import create_app
 from statusd.config import Listen, Settings
+from statusd.fetch import source_client
 from statusd.front import FrontApp, serve_front
 from statusd.history import HistoryReader
 from statusd.history_writer import HistoryInbox, run_history_writer
@@ -149,11 +149,7 @@ async def serve_daemon(
 
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with (
-            httpx.AsyncClient(
-                follow_redirects=False,
-                limits=httpx.Limits(max_connections=10, max_keepalive_connections=3),
-                headers={"User-Agent": "statusd"},
-            ) as client,
+            source_client() as client,
             trio.open_nursery() as nursery,
         ):
 
