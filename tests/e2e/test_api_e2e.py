@@ -213,6 +213,20 @@ def test_interval_alone_starts_and_gets_ready(sim: SimulatorProcess, tmp_path: P
         assert "must not exceed" not in statusd.log()
 
 
+def test_mistyped_environment_variable_warns_and_starts(
+    sim: SimulatorProcess, tmp_path: Path
+) -> None:
+    """STATUSD_INTERAVL=5 (a typo in an environment file): one warning line naming
+    STATUSD_INTERVAL, and statusd starts and gets ready all the same."""
+    env = {"STATUSD_INTERAVL": "5", "STATUSD_OPTS": "--log-format json"}
+    with run_statusd(tmp_path, *statusd_for(sim, tmp_path), env=env) as statusd:
+        lines = [line for line in statusd.log().splitlines() if "STATUSD_" in line]
+    assert len(lines) == 1
+    assert "level=warning" in lines[0]
+    assert "variable=STATUSD_INTERAVL" in lines[0]
+    assert "did_you_mean=STATUSD_INTERVAL" in lines[0]
+
+
 def test_sources_down_at_start_is_not_ready(tmp_path: Path) -> None:
     """No simulator at all: statusd serves, /readyz is 503 and /api the error document."""
     with run_statusd(
