@@ -16,12 +16,12 @@ import socket
 from collections.abc import Mapping
 from functools import partial
 
-import httpx
 import trio
 from hypercorn.config import Config as HypercornConfig
 
 from statusd.app import create_app
-from statusd.config import Listen, Settings
+from statusd.config import Listen, Settings, warn_unknown_environ
+from statusd.fetch import source_client
 from statusd.front import FrontApp, serve_front
 from statusd.history import HistoryReader
 from statusd.history_writer import HistoryInbox, run_history_writer
@@ -83,6 +83,7 @@ def hypercorn_config(settings: Settings, fd: int) -> HypercornConfig:
 def run_daemon(settings: Settings, environ: Mapping[str, str]) -> None:
     """Run until SIGTERM/SIGINT; raises StartupError when it cannot start."""
     configure_logging(settings.log_level, settings.log_format, environ)
+    warn_unknown_environ(environ)
     sock = bind_listen_socket(settings.listen)
     if not settings.listen.is_loopback:
         log.warning("listening on a non-loopback address", extra={"listen": str(settings.listen)})
@@ -149,11 +150,7 @@ async def serve_daemon(
 
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with (
-            httpx.AsyncClient(
-                follow_redirects=False,
-                limits=httpx.Limits(max_connections=10, max_keepalive_connections=3),
-                headers={"User-Agent": "statusd"},
-            ) as client,
+            source_client() as client,
             trio.open_nursery() as nursery,
         ):
 
