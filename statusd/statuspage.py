@@ -35,6 +35,9 @@ from statusd.verdicts import (
     worst_verdict,
 )
 
+STATUSPAGE_DOCUMENTS = ("status", "summary", "components", "incidents")
+"""The ``/api/v2/<name>.json`` documents ``public_documents`` builds."""
+
 MAX_INCIDENTS = 50
 """``incidents.json`` lists at most this many incidents, as Statuspage does."""
 

@@ -28,6 +28,7 @@ from statusd.records import (
 from statusd.sources import ALL_SOURCES
 from statusd.sources.base import Limits
 from statusd.statuspage import (
+    STATUSPAGE_DOCUMENTS,
     PageInfo,
     component_id,
     components_json,
@@ -288,6 +289,14 @@ def test_group_structure_is_one_group_per_product_with_its_cells(
         children = [c["id"] for c in components if c["group_id"] == group["id"]]
         assert group["components"] == children
     assert [c["position"] for c in components] == list(range(1, len(components) + 1))
+
+
+def test_the_route_names_every_statuspage_document() -> None:
+    """/api/v2/<statuspage:name>.json matches exactly the documents built (others are 404)."""
+    verdicts, timeline = state()
+    built = public_documents(PAGE, VerdictThresholds(), verdicts, timeline, SOURCE_TIMES, NOW)
+    v2 = {path for path in built if path.startswith("/api/v2/")}
+    assert v2 == {f"/api/v2/{name}.json" for name in STATUSPAGE_DOCUMENTS}
 
 
 def test_unknown_is_degraded_with_the_true_verdict_in_the_extra_object() -> None:
