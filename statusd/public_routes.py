@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Hashable
 import trio
 from quart import Response, request
 from quart_trio import QuartTrio
+from werkzeug.routing import AnyConverter, Map
 
 from statusd.app import document_response, json_response
 from statusd.badges import CONTENT_TYPE as SVG_TYPE
@@ -30,6 +31,7 @@ from statusd.history import (
     parse_month,
 )
 from statusd.public import PublicState
+from statusd.statuspage import STATUSPAGE_DOCUMENTS
 from statusd.verdicts import QueryError, cell_id
 
 # Public documents change at most once per collection; a short max-age lets caches (nginx,
@@ -75,6 +77,14 @@ class RecentAnswers:
         return document
 
 
+class StatuspageDocument(AnyConverter):
+    """Matches only the names of the Statuspage documents: any other ``/api/v2/…`` path is
+    a 404 for every method (SPEC §4)."""
+
+    def __init__(self, map: Map) -> None:
+        super().__init__(map, *STATUSPAGE_DOCUMENTS)
+
+
 def register_public_routes(
     app: QuartTrio, public: PublicState, reader: HistoryReader, base_url: str
 ) -> None:
@@ -89,11 +99,12 @@ def register_public_routes(
     async def history_error(error: HistoryError) -> Response:
         return json_response({"error": f"history unavailable: {error}"}, 503)
 
-    @app.route("/api/v2/<name>.json", methods=READ_ONLY)
+    app.url_map.converters["statuspage"] = StatuspageDocument
+
+    @app.route("/api/v2/<statuspage:name>.json", methods=READ_ONLY)
     async def statuspage(name: str) -> Response:
         document = await public.document(f"/api/v2/{name}.json")
-        if document is None:
-            return json_response({"error": "not found"}, 404)
+        assert document is not None, "public_documents has every STATUSPAGE_DOCUMENTS name"
         return document_response(document, PUBLIC_MAX_AGE)
 
     @app.route("/api/verdicts", methods=READ_ONLY)

@@ -6,7 +6,7 @@ import csv
 import io
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,42 +20,21 @@ from statusd import statuspage
 from statusd.badges import CONTENT_TYPE as SVG_TYPE
 from statusd.document import ERROR_DOCUMENT, Document
 from statusd.feed import CONTENT_TYPE as ATOM_TYPE
-from statusd.history import HistoryReader, HistoryStore
+from statusd.history import HistoryReader
 from statusd.history_writer import HistoryInbox
 from statusd.public import PublicState
 from statusd.public_routes import RecentAnswers, register_public_routes
-from statusd.records import BillingRecord, IncidentRecord, SmsRecord, SupportTopic
 from statusd.state import SourceStatus, StateView
-from statusd.statuspage import PageInfo
-from statusd.verdicts import VerdictSet, VerdictThresholds
+from statusd.verdicts import VerdictSet
+from tests.support.public_state import RECORDS, open_public_state
 
 NOW = time.time()
-RECORDS: dict[str, Sequence[Any] | None] = {
-    "sms": [SmsRecord("DE", "50", "100", "Topolo"), SmsRecord("RU", "5", "100", "Rond")],
-    "mms": [],
-    "voice_call": [],
-    "email": [],
-    "billing": [BillingRecord(True, True, False, True, True, True)],
-    "support": [SupportTopic("a", 1)],
-    "incident": [IncidentRecord("db", "active")],
-}
 
 
 @pytest.fixture
 def wired(tmp_path: Path) -> Iterator[tuple[QuartTrio, PublicState, HistoryInbox]]:
     path = tmp_path / "history.sqlite3"
-    store = HistoryStore.open(path, now=NOW - 600, max_gap=3600)  # no heartbeats simulated
-    inbox = HistoryInbox()
-    public = PublicState(PageInfo(), VerdictThresholds(), inbox, store.load_timeline())
-    public.update(
-        RECORDS,
-        stale=frozenset(),
-        source_times=dict.fromkeys(RECORDS, NOW - 5),
-        document_ok=True,
-        now=NOW - 600,
-    )
-    store.apply(inbox.take())  # what the writer task does
-    store.heartbeat(NOW)
+    store, public, inbox = open_public_state(path, NOW)
     app = QuartTrio(__name__)
     register_public_routes(app, public, HistoryReader(path), "http://127.0.0.1:8080")
     yield app, public, inbox
