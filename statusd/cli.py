@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from statusd import __version__
-from statusd.config import ConfigError, Settings, build_settings, read_environ, read_toml
+from statusd.config import (
+    ConfigError,
+    Settings,
+    build_settings,
+    read_environ,
+    read_toml,
+    unknown_environ,
+)
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -32,8 +39,17 @@ FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--data-dir", "DIR", "directory of sms.data, voice.data, email.data, billing.data"),
     ("--source-url", "URL", "base URL of the MMS, support and incident endpoints"),
     ("--interval", "SECONDS", "time between two collections of one source (default 30)"),
-    ("--deadline", "SECONDS", "time one collection may take, retries included (default 5)"),
-    ("--stale-after", "SECONDS", "age after which a source's last good data is dropped"),
+    (
+        "--deadline",
+        "SECONDS",
+        "time one collection may take, retries included; at most the interval "
+        "(default min(5, interval))",
+    ),
+    (
+        "--stale-after",
+        "SECONDS",
+        "age after which a source's last good data is dropped (default 3 x interval)",
+    ),
     ("--web-dir", "DIR", "the status page's files (default: the packaged web/)"),
     ("--state-dir", "DIR", "saved last-good results and the history database"),
     ("--log-level", "LEVEL", "debug, info, warning or error"),
@@ -45,6 +61,8 @@ def make_parser() -> OneLineParser:
     parser = OneLineParser(
         prog="statusd",
         description="Collect the provider sources and serve the status document and page.",
+        epilog="Every setting can also come from the TOML file or a STATUSD_<NAME> environment "
+        "variable; flags win. An unknown STATUSD_* variable is ignored with a warning.",
     )
     parser.add_argument("--config", metavar="PATH", help="TOML settings file (or STATUSD_CONFIG)")
     for flag, metavar, text in FLAGS:
@@ -95,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"statusd: {error}", file=sys.stderr)
         return EXIT_CONFIG
     if check_only:
+        for unknown in unknown_environ(os.environ):
+            print(f"statusd: warning: {unknown}", file=sys.stderr)
         print("statusd: configuration is valid", file=sys.stderr)
         return EXIT_OK
 

@@ -7,7 +7,9 @@ the setting and where it came from, so the operator knows what to change.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import logging
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -16,6 +18,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from statusd.sources.base import Limits
+
+log = logging.getLogger("statusd.config")
 
 LogFormat = Literal["logfmt", "json"]
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -64,6 +68,7 @@ class Settings:
     incident_path: str = "/accendent"
     interval: float = 30.0
     deadline: float = 5.0
+    """Unset, it is ``min(5, interval)``; ``stale_after`` unset is ``3 × interval``."""
     stale_after: float = 90.0
     web_dir: Path = field(default_factory=packaged_web_dir)
     state_dir: Path = Path("state")
@@ -260,16 +265,88 @@ def read_toml(path: Path) -> dict[str, Any]:
     return document
 
 
+ENV_PREFIX = "STATUSD_"
+ENV_CONFIG = "STATUSD_CONFIG"
+"""The variable naming the TOML file (like ``--config``)."""
+
+ENV_SETTINGS = {
+    f"{ENV_PREFIX}{name.upper()}": name for name in PARSERS if name not in TABLE_SETTINGS
+}
+"""``STATUSD_<NAME>`` → the setting it overrides."""
+
+ENV_NOT_SETTINGS = frozenset(
+    {
+        "STATUSD_OPTS",  # extra flags of systemd/statusd.service, in statusd's environment
+        "STATUSD_SIM_OPTS",  # extra flags of systemd/statusd-sim.service
+        "STATUSD_PREFIX",  # where `make install` puts statusd (mk/install.mk)
+        # envsubst names of the nginx example (bench/nginx-cache.conf)
+        "STATUSD_NGINX_LISTEN",
+        "STATUSD_UPSTREAM_A",
+        "STATUSD_UPSTREAM_B",
+        "STATUSD_CACHE_DIR",
+    }
+)
+"""``STATUSD_*`` names this project's own files give other programs: known, so never warned
+about, though statusd reads none of them. Any other unknown name is most likely a typo."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownVariable:
+    """A ``STATUSD_*`` environment variable statusd does not read, and what was likely meant."""
+
+    name: str
+    nearest: str | None
+    """The closest known name (``difflib``), or None when nothing is close."""
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"environment variable {self.name} is not a setting and is ignored"
+        if self.hint:
+            return f"{text} ({self.hint})"
+        return f"{text} (did you mean {self.nearest}?)" if self.nearest else text
+
+    def log_fields(self) -> dict[str, str]:
+        found = {"variable": self.name}
+        if self.hint:
+            found["hint"] = self.hint
+        elif self.nearest:
+            found["did_you_mean"] = self.nearest
+        return found
+
+
+def unknown_environ(environ: Mapping[str, str]) -> list[UnknownVariable]:
+    """Every ``STATUSD_*`` variable that is neither a setting nor a known non-setting.
+
+    Not an error: other tools share the prefix; statusd warns so a typo in an environment
+    file (``STATUSD_INTERAVL=5``) does not pass unnoticed.
+    """
+    known = [*ENV_SETTINGS, ENV_CONFIG, *sorted(ENV_NOT_SETTINGS)]
+    # Compared without the shared prefix, which would make any two names look alike.
+    suffixes = {name.removeprefix(ENV_PREFIX).lower(): name for name in known}
+    found: list[UnknownVariable] = []
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or name in known:
+            continue
+        suffix = name.removeprefix(ENV_PREFIX).lower()
+        if suffix in TABLE_SETTINGS:
+            found.append(UnknownVariable(name, None, f"{suffix} is set in the config file only"))
+            continue
+        nearest = difflib.get_close_matches(suffix, suffixes, n=1)
+        found.append(UnknownVariable(name, suffixes[nearest[0]] if nearest else None))
+    return found
+
+
+def warn_unknown_environ(environ: Mapping[str, str]) -> None:
+    """Log one warning per ``unknown_environ`` variable (at start, once logging is set up)."""
+    for unknown in unknown_environ(environ):
+        log.warning("unknown environment variable ignored", extra=unknown.log_fields())
+
+
 def read_environ(environ: Mapping[str, str]) -> dict[str, str]:
     """The raw settings of ``STATUSD_<NAME>`` variables (``STATUSD_CONFIG`` is the file)."""
-    raw: dict[str, str] = {}
-    for name in PARSERS:
-        if name in TABLE_SETTINGS:
-            continue
-        value = environ.get(f"STATUSD_{name.upper()}")
-        if value is not None:
-            raw[name] = value
-    return raw
+    return {
+        name: environ[variable] for variable, name in ENV_SETTINGS.items() if variable in environ
+    }
 
 
 def build_settings(layers: list[tuple[str, Mapping[str, object]]]) -> Settings:
@@ -289,16 +366,18 @@ def build_settings(layers: list[tuple[str, Mapping[str, object]]]) -> Settings:
             typed[name] = PARSERS[name](value)
         except ValueError as error:
             raise ConfigError(f"setting {name} ({where}): {error}") from None
-    if "stale_after" not in typed:
-        typed["stale_after"] = 3 * typed.get("interval", DEFAULTS.interval)
+    # Defaults that follow other settings (SPEC §5): a faster interval alone is never an error.
+    interval = typed.get("interval", DEFAULTS.interval)
+    typed.setdefault("deadline", min(DEFAULTS.deadline, interval))
+    typed.setdefault("stale_after", 3 * interval)
     state_dir = typed.get("state_dir", DEFAULTS.state_dir)
     typed.setdefault("state_file", state_dir / "last-good.json")
     typed.setdefault("history_db", state_dir / "history.sqlite3")
     settings = Settings(**typed)
     if settings.deadline > settings.interval:
         raise ConfigError(
-            f"setting deadline ({settings.deadline:g} s) must not exceed interval "
-            f"({settings.interval:g} s)"
+            f"setting deadline ({chosen['deadline'][0]}): {settings.deadline:g} s must not "
+            f"exceed interval ({settings.interval:g} s)"
         )
     if settings.stale_after < settings.interval:
         raise ConfigError(

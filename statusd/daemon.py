@@ -16,14 +16,14 @@ import socket
 from collections.abc import AsyncIterator, Mapping
 from functools import partial
 
-import httpx
 import trio
 from hypercorn.config import Config as HypercornConfig
 
+from statusd.collect.fetch import source_client
 from statusd.collect.outcome import CollectionOutcome
 from statusd.collect.parse import LastInput, WorkerProcesses
 from statusd.collect.supervisor import run_collectors
-from statusd.config import Listen, Settings
+from statusd.config import Listen, Settings, warn_unknown_environ
 from statusd.history.reader import HistoryReader
 from statusd.history.writer import HistoryInbox, run_history_writer
 from statusd.logs import StateChangeLogger, configure_logging
@@ -84,6 +84,7 @@ def hypercorn_config(settings: Settings, fd: int) -> HypercornConfig:
 def run_daemon(settings: Settings, environ: Mapping[str, str]) -> None:
     """Run until SIGTERM/SIGINT; raises StartupError when it cannot start."""
     configure_logging(settings.log_level, settings.log_format, environ)
+    warn_unknown_environ(environ)
     sock = listen_socket(settings)
     trio.run(partial(serve_daemon, settings, environ, sock))
 
@@ -130,11 +131,7 @@ async def serve_daemon(
 
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with (
-            httpx.AsyncClient(
-                follow_redirects=False,
-                limits=httpx.Limits(max_connections=10, max_keepalive_connections=3),
-                headers={"User-Agent": "statusd"},
-            ) as client,
+            source_client() as client,
             trio.open_nursery() as nursery,
         ):
             nursery.start_soon(stop_on_signal, signals, stop)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 from pathlib import Path
 
 import pytest
 
 from statusd.cli import load_settings, main
-from statusd.config import ConfigError, Listen
+from statusd.config import (
+    ENV_SETTINGS,
+    ConfigError,
+    Listen,
+    UnknownVariable,
+    unknown_environ,
+    warn_unknown_environ,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def write(path: Path, text: str) -> Path:
@@ -43,6 +55,62 @@ def test_precedence_defaults_toml_env_flags(tmp_path: Path) -> None:
     assert settings.stale_after == 60  # derived from the final interval
 
 
+@pytest.mark.parametrize(
+    ("argv", "env", "toml", "expected"),
+    [
+        (["--interval", "1"], {}, "", (1, 1, 3)),
+        (["--interval", "2.5"], {}, "", (2.5, 2.5, 7.5)),
+        (["--interval", "60"], {}, "", (60, 5, 180)),
+        ([], {"STATUSD_INTERVAL": "1"}, "", (1, 1, 3)),
+        ([], {}, "interval = 0.5\n", (0.5, 0.5, 1.5)),
+        (["--interval", "1", "--deadline", "0.4"], {}, "", (1, 0.4, 3)),
+    ],
+    ids=["flag_1", "flag_2.5", "flag_60", "env_1", "toml_0.5", "explicit_deadline"],
+)
+def test_deadline_and_stale_after_follow_the_interval(
+    tmp_path: Path,
+    argv: list[str],
+    env: dict[str, str],
+    toml: str,
+    expected: tuple[float, float, float],
+) -> None:
+    """Unset, deadline is min(5, interval) and stale_after 3 × interval, wherever the
+    interval comes from: a faster interval alone is never an error (SPEC §5)."""
+    config = write(tmp_path / "s.toml", toml)
+    settings, _ = load_settings(argv, {**env, "STATUSD_CONFIG": str(config)})
+    assert (settings.interval, settings.deadline, settings.stale_after) == expected
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "toml", "where"),
+    [
+        (["--interval", "1", "--deadline", "2"], {}, "", "flag"),
+        (["--interval", "1"], {"STATUSD_DEADLINE": "2"}, "", "environment"),
+        (["--interval", "1"], {}, "deadline = 2\n", "config file"),
+    ],
+    ids=["flag", "env", "toml"],
+)
+def test_explicit_deadline_above_interval_exits_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    env: dict[str, str],
+    toml: str,
+    where: str,
+) -> None:
+    """A deadline set above the interval stays an error: exit 2, one line naming both and
+    where the deadline came from."""
+    config = write(tmp_path / "s.toml", toml)
+    for name, value in {**env, "STATUSD_CONFIG": str(config)}.items():
+        monkeypatch.setenv(name, value)
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"statusd: setting deadline ({where}")
+    assert lines[0].endswith("2 s must not exceed interval (1 s)")
+
+
 def test_state_dir_moves_state_file_and_history(tmp_path: Path) -> None:
     """The state file and history database live in the state directory unless set."""
     settings, _ = load_settings(["--state-dir", str(tmp_path)], {})
@@ -60,7 +128,7 @@ def test_state_dir_moves_state_file_and_history(tmp_path: Path) -> None:
         ([], {"STATUSD_INTERVAL": "soon"}, "setting interval (environment): expected a number"),
         (["--source-url", "ftp://x"], {}, "expected an http:// or https:// URL"),
         (["--log-level", "loud"], {}, "expected one of debug, info, warning, error"),
-        (["--interval", "5", "--deadline", "6"], {}, "deadline (6 s) must not exceed interval"),
+        (["--interval", "5", "--deadline", "6"], {}, "deadline (flag): 6 s must not exceed"),
         (["--interval", "10", "--stale-after", "5"], {}, "stale_after (5 s) must be at least"),
         (["--config", "/nonexistent/statusd.toml"], {}, "does not exist"),
     ],
@@ -106,3 +174,82 @@ def test_check_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "valid" in capsys.readouterr().err
     bad = write(tmp_path / "bad.toml", "interval = -1\n")
     assert main(["--config", str(bad), "--check-config"]) == 2
+
+
+# --- unknown STATUSD_* environment variables ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "nearest"),
+    [
+        ("STATUSD_INTERAVL", "STATUSD_INTERVAL"),
+        ("STATUSD_DEADLIEN", "STATUSD_DEADLINE"),
+        ("STATUSD_STATEDIR", "STATUSD_STATE_DIR"),
+        ("STATUSD_log_level", "STATUSD_LOG_LEVEL"),
+        ("STATUSD_CONFIGG", "STATUSD_CONFIG"),
+        ("STATUSD_OPT", "STATUSD_OPTS"),
+        ("STATUSD_XYZZY", None),
+    ],
+)
+def test_unknown_variable_names_the_nearest_known_one(name: str, nearest: str | None) -> None:
+    assert unknown_environ({name: "5"}) == [UnknownVariable(name, nearest)]
+
+
+def test_known_and_foreign_variables_are_not_reported() -> None:
+    """Settings, STATUSD_CONFIG, the project's own non-settings and other prefixes pass."""
+    environ = dict.fromkeys(ENV_SETTINGS, "1") | {
+        "STATUSD_CONFIG": "/etc/statusd/statusd.toml",
+        "STATUSD_OPTS": "--log-format json",
+        "STATUSD_NGINX_LISTEN": "80",
+        "STATUSD_CACHE_DIR": "/var/cache/nginx/statusd",
+        "PATH": "/usr/bin",
+        "XSTATUSD_INTERAVL": "5",
+    }
+    assert unknown_environ(environ) == []
+
+
+def test_a_table_setting_in_the_environment_points_to_the_file() -> None:
+    [unknown] = unknown_environ({"STATUSD_VERDICTS": "x"})
+    assert unknown.hint == "verdicts is set in the config file only"
+    assert "config file only" in str(unknown)
+
+
+def test_the_projects_own_statusd_names_are_known() -> None:
+    """Every STATUSD_* name the examples put in an environment (systemd units and env files,
+    the nginx example's envsubst names, install.mk's overridable variables) is known, so
+    following the docs never logs a warning."""
+    texts = [path.read_text(encoding="utf-8") for path in (ROOT / "systemd").iterdir()]
+    texts.append((ROOT / "bench" / "nginx-cache.conf").read_text(encoding="utf-8"))
+    names = {name for text in texts for name in re.findall(r"\bSTATUSD_[A-Z0-9_]+", text)}
+    install = (ROOT / "mk" / "install.mk").read_text(encoding="utf-8")
+    names |= set(re.findall(r"(?m)^(STATUSD_[A-Z0-9_]+) \?=", install))
+    assert {"STATUSD_OPTS", "STATUSD_UPSTREAM_A", "STATUSD_PREFIX"} <= names
+    assert unknown_environ(dict.fromkeys(names, "")) == []
+
+
+def test_unknown_variables_are_logged_one_warning_each(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="statusd")
+    warn_unknown_environ({"STATUSD_INTERAVL": "5", "STATUSD_XYZZY": "1", "STATUSD_INTERVAL": "5"})
+    records = [
+        (r.levelname, r.__dict__.get("variable"), r.__dict__.get("did_you_mean"))
+        for r in caplog.records
+    ]
+    assert records == [
+        ("WARNING", "STATUSD_INTERAVL", "STATUSD_INTERVAL"),
+        ("WARNING", "STATUSD_XYZZY", None),
+    ]
+
+
+def test_check_config_warns_about_unknown_variables(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--check-config says it too, and the configuration is still valid (exit 0)."""
+    for name in [name for name in os.environ if name.startswith("STATUSD_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("STATUSD_INTERAVL", "5")
+    assert main(["--check-config"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "statusd: warning: environment variable STATUSD_INTERAVL is not a setting and is "
+        "ignored (did you mean STATUSD_INTERVAL?)",
+        "statusd: configuration is valid",
+    ]

@@ -2,7 +2,8 @@
 
 Both readers enforce the size cap without reading more than the cap (+1 byte) into memory
 and turn every way a source can be unreadable into ``SourceError`` with a short message.
-They take no timeout: the supervisor's cancel scope bounds them.
+They take no timeout: the supervisor's cancel scope (the ``deadline`` setting) bounds them,
+and nothing else may cut a collection shorter: the HTTP client has no timeout of its own.
 """
 
 from __future__ import annotations
@@ -90,6 +91,21 @@ def _os_reason(error: OSError) -> str:
 async def read_source_file(path: Path, max_bytes: int) -> bytes:
     """``read_file_capped`` in a worker thread, so a big file never stalls the event loop."""
     return await trio.to_thread.run_sync(read_file_capped, path, max_bytes, abandon_on_cancel=True)
+
+
+def source_client() -> httpx.AsyncClient:
+    """The HTTP client of the sources, for the daemon's lifetime.
+
+    ``timeout=None``: httpx's default (5 s to connect, read, write or wait for a pooled
+    connection) would fail a source that answers in 8 s under a 20 s deadline; the
+    collection's deadline is the one time bound. Redirects are not followed.
+    """
+    return httpx.AsyncClient(
+        timeout=None,
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=10, max_keepalive_connections=3),
+        headers={"User-Agent": "statusd"},
+    )
 
 
 async def fetch_body(client: httpx.AsyncClient, url: str, max_bytes: int) -> bytes:

@@ -3,21 +3,38 @@
 ``create_app`` builds the app for one daemon (no module globals). The hot path, ``GET /api``,
 is also answered by ``statusd.serve.fastpath`` before Quart is reached; both answer through
 ``http_cache.negotiate``, so the bytes and headers are the same.
+
+A request is decided in this order (SPEC §4), whatever its body:
+
+1. the path: ``404`` when no route takes it with any method. Converters take part: the
+   static files are a converter that only matches a file under ``web/``, and
+   ``/api/v2/<statuspage:name>.json`` lists its document names, so ``POST /nowhere`` is a
+   404 (werkzeug would say 405 from the static pattern; ``methods_taking_path`` checks).
+   A badge or history path is a route whatever its parameters: its cell may exist or not
+   at the next collection, so only ``GET`` answers 404 for it;
+2. the method: ``405`` with ``Allow`` (only the methods that take the path) when the route
+   has no such method;
+3. the body, only now: a route declared with ``takes_body(max_bytes)`` takes one with
+   ``POST``, ``PUT`` or ``PATCH`` and answers ``413`` beyond its limit. Any other body
+   (``Content-Length`` > 0 or ``Transfer-Encoding``; a ``GET`` with a body included) is
+   refused with ``400``: the route would ignore it, so it is a client's mistake or a
+   request-smuggling attempt, and ``413`` would wrongly say it is too large.
 """
 
 from __future__ import annotations
 
 import mimetypes
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
-from quart import Response, request
+from quart import Quart, Response, current_app, request
 from quart_trio import QuartTrio
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.routing import MapAdapter, PathConverter, ValidationError
 
 from statusd.body.document import Document
 from statusd.body.jsonpieces import encode_json
@@ -39,6 +56,82 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+BODY_LIMIT_ATTRIBUTE = "statusd_body_limit"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+"""Methods whose body means something; any other method's body is refused everywhere."""
+NO_BODY_ERROR = "this route takes no request body"
+
+
+def takes_body(max_bytes: int) -> Callable[[View], View]:
+    """Declare that a view takes a request body of at most ``max_bytes`` with ``POST``,
+    ``PUT`` or ``PATCH`` (SPEC §8's write routes: 16 KiB); it reads it with ``read_body``.
+    A view without it refuses any body."""
+
+    def declare(view: View) -> View:
+        setattr(view, BODY_LIMIT_ATTRIBUTE, max_bytes)
+        return view
+
+    return declare
+
+
+def body_limit(app: Quart, endpoint: str | None) -> int:
+    """The most bytes of request body the endpoint's view takes (0: none)."""
+    view = app.view_functions.get(endpoint or "")
+    limit: int = getattr(view, BODY_LIMIT_ATTRIBUTE, 0)
+    return limit
+
+
+async def read_body() -> bytes:
+    """The body of the current request, for a view declared with ``takes_body``: ``413``
+    (``RequestEntityTooLarge``) beyond its limit, also for a chunked body."""
+    limit = body_limit(current_app, request.endpoint)
+    try:  # Quart stops reading beyond MAX_CONTENT_LENGTH, the largest limit of any route
+        data = await request.get_data(cache=False, as_text=False, parse_form_data=False)
+    except RequestEntityTooLarge:
+        raise too_large(limit) from None
+    if len(data) > limit:
+        raise too_large(limit)
+    return data
+
+
+def too_large(limit: int) -> RequestEntityTooLarge:
+    """The 413 of a body over ``limit`` bytes; its description is the JSON error."""
+    return RequestEntityTooLarge(f"request body over {limit} bytes")
+
+
+def methods_taking_path(adapter: MapAdapter, methods: Iterable[str]) -> list[str]:
+    """Those of ``methods`` with which a route takes the adapter's path, converters included
+    (a static path must name an existing file), sorted. Werkzeug's ``405`` lists the methods
+    of every rule whose pattern matches, even one whose converter then refuses the path: an
+    empty list means the path names nothing (``404``)."""
+    taking = []
+    for method in sorted(methods):
+        try:
+            adapter.match(method=method)
+        except (NotFound, MethodNotAllowed):
+            continue
+        except HTTPException:  # a redirect: a route takes the path
+            pass
+        taking.append(method)
+    return taking
+
+
+def web_file_converter(web_dir: Path) -> type[PathConverter]:
+    """A URL converter matching only the paths ``resolve_static`` serves from ``web_dir``,
+    so routing itself says 404 for any other path, whatever the method."""
+
+    class WebFile(PathConverter):
+        def to_python(self, value: str) -> Path:
+            path = resolve_static(web_dir, value)
+            if path is None:
+                raise ValidationError()
+            return path
+
+    return WebFile
 
 
 def rfc3339(wall: float | None) -> str | None:
@@ -126,17 +219,23 @@ def create_app(
 ) -> QuartTrio:
     """The app of one daemon; ``extra_routes`` lets other modules register their routes."""
     app = QuartTrio(__name__, static_folder=None)
+    app.url_map.converters["webfile"] = web_file_converter(settings.web_dir)
     app.config["RESPONSE_TIMEOUT"] = None  # SSE streams are long; the server bounds the rest
     app.config["BODY_TIMEOUT"] = 10
-    app.config["MAX_CONTENT_LENGTH"] = 0
     web_dir = settings.web_dir
 
     @app.before_request
     async def screen_request() -> Response | None:
-        # statusd has no write endpoint: a request body is never wanted.
-        if request.content_length or "Transfer-Encoding" in request.headers:
-            return json_response({"error": "request bodies are not accepted"}, 413)
-        if request.method == "OPTIONS" and request.url_rule is not None:
+        if request.routing_exception is not None or request.url_rule is None:
+            return None  # 404 or 405, decided without looking at the body (http_error)
+        declared = request.content_length
+        if declared or "Transfer-Encoding" in request.headers:
+            limit = body_limit(app, request.endpoint) if request.method in BODY_METHODS else 0
+            if not limit:
+                return json_response({"error": NO_BODY_ERROR}, 400)
+            if declared is not None and declared > limit:
+                raise too_large(limit)
+        if request.method == "OPTIONS":
             response = Response(b"", status=204)
             for name, value in PREFLIGHT_HEADERS:
                 response.headers[name.decode()] = value.decode()
@@ -214,12 +313,15 @@ def create_app(
         body, content_type = metrics.render()
         return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
 
-    @app.route("/", methods=["GET", "HEAD"], defaults={"name": ""})
-    @app.route("/<path:name>", methods=["GET", "HEAD"])
-    async def static_file(name: str) -> Response:
-        path = resolve_static(web_dir, name)
+    @app.route("/", methods=["GET", "HEAD"])
+    async def page() -> Response:
+        path = resolve_static(web_dir, "")
         if path is None:
             return json_response({"error": "not found"}, status=404)
+        return await static_file(path)
+
+    @app.route("/<webfile:path>", methods=["GET", "HEAD"])
+    async def static_file(path: Path) -> Response:
         body = await trio.Path(path).read_bytes()
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if content_type.startswith("text/") or content_type.endswith("javascript"):
@@ -231,19 +333,27 @@ def create_app(
 
     if extra_routes is not None:
         extra_routes(app)
+    # Quart refuses a body over this as it arrives; each route's own limit is checked by
+    # screen_request (Content-Length) and read_body (any framing).
+    app.config["MAX_CONTENT_LENGTH"] = max(
+        (body_limit(app, endpoint) for endpoint in app.view_functions), default=0
+    )
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
         code = error.code or 500
-        headers: dict[str, str] = {}
         if isinstance(error, MethodNotAllowed):
-            allowed = sorted(error.valid_methods or [])
-            headers["Allow"] = ", ".join(allowed)
-            return json_response({"error": "method not allowed"}, 405, headers)
+            adapter = app.create_url_adapter(request)
+            assert adapter is not None, "routing made a 405, so there is an adapter"
+            allowed = methods_taking_path(adapter, error.valid_methods or ())
+            if allowed:
+                headers = {"Allow": ", ".join(allowed)}
+                return json_response({"error": "method not allowed"}, 405, headers)
+            code = 404
         if code == 404:
             return json_response({"error": "not found"}, 404)
         if code == 413:
-            return json_response({"error": "request bodies are not accepted"}, 413)
+            return json_response({"error": error.description}, 413)
         return json_response({"error": error.name.lower()}, code)
 
     return app

@@ -123,7 +123,7 @@ _FRONT_METHODS = frozenset({"GET", "HEAD"})
 
 def _read_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, str] | None:
     """``If-None-Match`` and ``Accept-Encoding`` (repeats joined), in one pass; None for a
-    request that declares a body, which is left to Quart (it refuses it)."""
+    request that declares a body, which is left to Quart (``400``: /api takes none)."""
     if_none_match: list[str] = []
     accept_encoding: list[str] = []
     for name, value in headers:

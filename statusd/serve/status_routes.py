@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Hashable
 import trio
 from quart import Response, request
 from quart_trio import QuartTrio
+from werkzeug.routing import AnyConverter, Map
 
 from statusd.body.document import Document
 from statusd.body.jsonpieces import encode_json
@@ -28,6 +29,7 @@ from statusd.serve.history_bodies import history_csv, history_json
 from statusd.serve.query import QueryError, parse_feed_query, parse_history_query, parse_month
 from statusd.verdicts.cells import cell_id
 from statusd.verdicts.live import PublicState
+from statusd.verdicts.statuspage import STATUSPAGE_DOCUMENTS
 
 # Public documents change at most once per collection; a short max-age lets caches (nginx,
 # browsers) absorb bursts while the page still sees changes within seconds.
@@ -72,6 +74,14 @@ class RecentAnswers:
         return document
 
 
+class StatuspageDocument(AnyConverter):
+    """Matches only the names of the Statuspage documents: any other ``/api/v2/…`` path is
+    a 404 for every method (SPEC §4)."""
+
+    def __init__(self, map: Map) -> None:
+        super().__init__(map, *STATUSPAGE_DOCUMENTS)
+
+
 def register_public_routes(
     app: QuartTrio, public: PublicState, reader: HistoryReader, base_url: str
 ) -> None:
@@ -86,11 +96,12 @@ def register_public_routes(
     async def history_error(error: HistoryError) -> Response:
         return json_response({"error": f"history unavailable: {error}"}, 503)
 
-    @app.route("/api/v2/<name>.json", methods=READ_ONLY)
+    app.url_map.converters["statuspage"] = StatuspageDocument
+
+    @app.route("/api/v2/<statuspage:name>.json", methods=READ_ONLY)
     async def statuspage(name: str) -> Response:
         document = await public.document(f"/api/v2/{name}.json")
-        if document is None:
-            return json_response({"error": "not found"}, 404)
+        assert document is not None, "public_documents has every STATUSPAGE_DOCUMENTS name"
         return document_response(document, PUBLIC_MAX_AGE)
 
     @app.route("/api/verdicts", methods=READ_ONLY)

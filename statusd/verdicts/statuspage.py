@@ -4,8 +4,9 @@ Pure builders from a ``VerdictSet`` (what is true now), a ``Timeline`` (since wh
 wall time of each source's last good result (how old the data is). They return JSON-able
 dicts; the app encodes them once per change of state. Existing Statuspage clients read
 ``/api/v2/*.json`` unchanged: one group component per product, one component per cell, ids
-derived from the cell so they survive restarts, ``unknown`` shown as
-``degraded_performance`` with the true verdict in the extra object ``statusd``.
+derived from the cell so they survive restarts, names unique across the page (``SMS —
+Germany``), ``unknown`` shown as ``degraded_performance`` with the true verdict in the extra
+object ``statusd``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from statusd.verdicts.cells import (
 )
 from statusd.verdicts.rules import VerdictThresholds, rule_texts, worst_verdict
 from statusd.verdicts.timeline import CellClock, Incident, Timeline, short_id
+
+STATUSPAGE_DOCUMENTS = ("status", "summary", "components", "incidents")
+"""The ``/api/v2/<name>.json`` documents ``public_documents`` builds."""
 
 MAX_INCIDENTS = 50
 """``incidents.json`` lists at most this many incidents, as Statuspage does."""
@@ -93,6 +97,19 @@ def status_json(page: PageInfo, verdicts: VerdictSet, now: float) -> dict[str, A
     return {"page": page_json(page, now), "status": status_object(verdicts)}
 
 
+SUPPORT_COMPONENT_NAME = "Support — Ticket queue"
+"""The support cell's component name: "Support" alone is already its group's."""
+
+
+def component_name(product: str, key: str) -> str:
+    """A cell's Statuspage component name, unique across the page (SPEC §7): the product
+    and the cell's name (``SMS — Germany``, ``Billing — Payout``), since many Statuspage
+    clients key components by name and a bare ``Germany`` would be one of four."""
+    if product == "support":
+        return SUPPORT_COMPONENT_NAME
+    return f"{PRODUCT_NAMES[product]} — {cell_name(product, key)}"
+
+
 def _component(
     cell: Cell, clock: CellClock | None, page: PageInfo, position: int, age: int | None, now: float
 ) -> dict[str, Any]:
@@ -104,7 +121,7 @@ def _component(
         description = f"{PRODUCT_NAMES[cell.product]}: {name}"
     return {
         "id": component_id(cell.id),
-        "name": name,
+        "name": component_name(cell.product, cell.key),
         "status": public_status(cell.verdict),
         "created_at": iso_utc(first_seen),
         "updated_at": iso_utc(clock.changed_at if clock else now),

@@ -1,6 +1,8 @@
-"""Shared pieces of the browser tests: launching Chromium, watching a page, the page's size.
+"""Shared pieces of the browser tests: launching Chromium, watching a page, the page's size,
+checking a page with axe-core.
 
 Chromium comes from Debian (``make chromium``); Playwright drives it and downloads nothing.
+axe-core comes inside the ``axe-playwright-python`` wheel (the ``test`` extra).
 ``PageWatch`` records what a test must assert at the end: console errors, uncaught
 exceptions, dialogs (an executed ``alert`` would be XSS), requests that left loopback, and
 how many API requests were in flight at once.
@@ -13,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import (
     Browser,
     ConsoleMessage,
@@ -38,6 +41,10 @@ TIMEOUT_MS = 10_000
 """Upper bound of every single Playwright wait (navigation, selector, function)."""
 PAGE_FILES = ("index.html", "style.css", "app.js", "favicon.svg")
 """The page's files besides web/js/*.js: everything a browser loads for the page."""
+AXE_FAILING_IMPACTS = ("serious", "critical")
+"""axe-core impacts that fail a test, whatever the rule."""
+AXE_FAILING_RULES = ("landmark-unique",)
+"""Rules of a lower impact that fail a test too: the page passes them and must keep doing so."""
 
 
 def page_files() -> list[Path]:
@@ -123,3 +130,43 @@ class PageWatch:
             r.url for r in self.requests if not r.url.startswith((*origins, "file://", "data:"))
         ]
         assert foreign == []
+
+
+def axe_violations(page: Page) -> list[str]:
+    """What axe-core finds on ``page`` as it is now that fails a test: one line per element,
+    "rule (impact) target: message"."""
+    results = Axe().run(page)
+    engine = results.response["testEngine"]
+    assert engine["name"] == "axe-core", engine
+    assert engine["version"].startswith("4."), engine
+    found: list[str] = []
+    for violation in results.response["violations"]:
+        if violation["impact"] not in AXE_FAILING_IMPACTS and (
+            violation["id"] not in AXE_FAILING_RULES
+        ):
+            continue
+        for node in violation["nodes"]:
+            checks = node.get("any", []) + node.get("all", []) + node.get("none", [])
+            message = "; ".join(check["message"] for check in checks) or violation["help"]
+            target = " ".join(str(part) for part in node["target"])
+            found.append(f"{violation['id']} ({violation['impact']}) {target}: {message}")
+    return found
+
+
+@dataclass
+class AxeAudit:
+    """axe-core's findings over several states of a page, asserted once at the end so that a
+    failure lists every state's violations, not only the first one's."""
+
+    found: list[str] = field(default_factory=list)
+    states: int = 0
+
+    def check(self, page: Page, state: str) -> None:
+        """Run axe-core on ``page`` as it is now; ``state`` names it in the report."""
+        self.states += 1
+        self.found.extend(f"{state}: {line}" for line in axe_violations(page))
+
+    def assert_clean(self) -> None:
+        """No serious or critical violation (nor one of ``AXE_FAILING_RULES``) anywhere."""
+        assert self.states > 0
+        assert not self.found, "axe-core found:\n" + "\n".join(self.found)

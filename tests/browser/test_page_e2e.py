@@ -10,14 +10,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pycountry
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.harness import ARTIFACTS, TIMEOUT_MS, WEB, PageWatch
+from tests.browser.harness import ARTIFACTS, TIMEOUT_MS, WEB, AxeAudit, PageWatch
 from tests.support.simulator_process import SimulatorProcess, run_simulator
 from tests.support.statusd_process import StatusdProcess, run_statusd
 
@@ -71,10 +71,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @contextmanager
 def open_page(
-    browser: Browser, stack: Stack, url: str, *, width: int = 1280, refuse_events: bool = False
+    browser: Browser,
+    stack: Stack,
+    url: str,
+    *,
+    width: int = 1280,
+    scheme: Literal["light", "dark"] = "light",
+    refuse_events: bool = False,
 ) -> Iterator[tuple[Page, PageWatch]]:
     """``url`` in a fresh context, waited until it shows statusd's current document."""
-    context = browser.new_context(viewport={"width": width, "height": 900}, locale="en-US")
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, locale="en-US", color_scheme=scheme
+    )
     context.set_default_timeout(TIMEOUT_MS)
     try:
         allowed: tuple[str, ...] = ()
@@ -331,19 +339,32 @@ def test_file_mode_talks_to_statusd(browser: Browser, stack: Stack) -> None:
         watch.assert_clean(stack.statusd.url)
 
 
-def test_screenshots_at_1280_and_375_px(browser: Browser, stack: Stack) -> None:
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_screenshots_and_axe_at_1280_and_375_px(
+    browser: Browser, stack: Stack, scheme: Literal["light", "dark"]
+) -> None:
     """Full-page screenshots for people (tests/artifacts/); the narrow one never scrolls
-    sideways."""
+    sideways; axe-core finds no serious or critical violation on the real data, with and
+    without a chosen country."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    audit = AxeAudit()
     for width in (1280, 375):
+        with open_page(browser, stack, stack.statusd.url + "/", width=width, scheme=scheme) as (
+            page,
+            watch,
+        ):
+            audit.check(page, f"overview, {width} px")
+            watch.assert_clean(stack.statusd.url)
         url = stack.statusd.url + "/#country=FR"
-        with open_page(browser, stack, url, width=width) as (page, watch):
+        with open_page(browser, stack, url, width=width, scheme=scheme) as (page, watch):
             expect(page.locator("#region-view .card")).to_have_count(4)
             assert page.evaluate("document.documentElement.scrollWidth") <= width
-            shot = ARTIFACTS / f"page-{width}.png"
+            shot = ARTIFACTS / f"page-{width}-{scheme}.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
+            audit.check(page, f"region FR, {width} px")
             watch.assert_clean(stack.statusd.url)
+    audit.assert_clean()
 
 
 def test_sources_down_shows_the_error_state_then_recovers(browser: Browser, stack: Stack) -> None:

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.fake_statusd import ERROR_DOCUMENT, ORIGIN, XSS, FakeStatusd, fixture
-from tests.browser.harness import TIMEOUT_MS, PageWatch
+from tests.browser.harness import TIMEOUT_MS, AxeAudit, PageWatch
 
 pytestmark = pytest.mark.browser
 
@@ -439,6 +439,68 @@ def test_badge_snippet_for_the_chosen_country(browser: Browser) -> None:
         )
         assert badges.nth(0).get_attribute("alt") == "Voice calls in United States: status badge"
         watch.assert_clean(ORIGIN)
+
+
+def every_verdict() -> FakeStatusd:
+    """Russia's four products as partial outage, major outage, unknown and operational; with
+    the United States (degraded, *No data*, operational) the region view shows every verdict
+    badge there is."""
+    fake = FakeStatusd()
+    chosen = {"sms": "partial_outage", "mms": "major_outage", "voice": "unknown"}
+    for cell in fake.verdicts["cells"]:
+        if cell["key"] == "RU" and cell["product"] in chosen:
+            cell["verdict"] = chosen[cell["product"]]
+    return fake
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [1280, 375])
+def test_axe_finds_no_serious_violation_in_any_state(
+    browser: Browser, width: int, scheme: str
+) -> None:
+    """axe-core over the states the other tests visit, in both themes and at both widths:
+    the overview with the prompt, the open picker, every verdict badge, both table orders,
+    an open tooltip, the badge box, and the held data of the error document."""
+    fake = every_verdict()
+    audit = AxeAudit()
+    with open_page(browser, fake, path="/?poll=1", width=width, scheme=scheme, locale="de-AT") as (
+        page,
+        watch,
+    ):
+        expect(page.locator("#region-view .prompt")).to_be_visible()
+        audit.check(page, "overview")
+
+        picker = page.locator("#country-input")
+        picker.fill("united")
+        expect(page.locator("#country-list [aria-selected=true]")).to_be_visible()
+        audit.check(page, "open picker")
+        picker.press("Escape")
+
+        for code, verdicts in (
+            ("RU", {"partial_outage", "major_outage", "unknown", "operational"}),
+            ("US", {"degraded_performance", "none", "operational"}),
+        ):
+            page.evaluate(f"location.hash = 'country={code}'")
+            badges = page.locator("#region-view .verdict")
+            expect(badges).to_have_count(4)
+            assert set(badges.evaluate_all("bs => bs.map(b => b.dataset.verdict)")) == verdicts
+            audit.check(page, f"region {code}")
+
+        page.locator('[data-order-for="sms"][data-order="1"]').click()
+        expect(page.locator('[data-order-for="sms"][data-order="1"]')).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        page.locator('.card[data-product="voice"] .verdict').focus()
+        expect(page.locator('.card[data-product="voice"] .tooltip')).to_be_visible()
+        page.locator("#badge-box summary").click()
+        expect(page.locator("#badge-snippet")).to_be_visible()
+        audit.check(page, "by country, tooltip, badge box")
+
+        fake.set_document(ERROR_DOCUMENT, '"fixture-error"')
+        expect(page.locator("#held-notice")).to_be_visible()
+        audit.check(page, "held data")
+        watch.assert_clean(ORIGIN)
+    audit.assert_clean()
 
 
 BASES = [

@@ -101,7 +101,7 @@ def test_http_headers_gzip_and_304(sim: SimulatorProcess, tmp_path: Path) -> Non
     assert again.content == b""
     assert head.status_code == 200
     assert head.content == b""
-    assert refused.status_code == 413
+    assert refused.status_code == 400  # a GET with a body: no route takes one
     assert preflight.status_code == 204
 
 
@@ -185,17 +185,48 @@ def test_port_in_use_exits_2_with_one_line(tmp_path: Path) -> None:
     assert "Address already in use" in lines[0]
 
 
-def test_bad_setting_exits_2_before_starting(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--interval", "-3"], "setting interval (flag): must be > 0, got -3"),
+        (
+            ["--interval", "1", "--deadline", "2"],
+            "setting deadline (flag): 2 s must not exceed interval (1 s)",
+        ),
+    ],
+    ids=["negative_interval", "deadline_above_interval"],
+)
+def test_bad_setting_exits_2_before_starting(tmp_path: Path, args: list[str], line: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "statusd", "--interval", "-3"],
+        [sys.executable, "-m", "statusd", *args],
         cwd=tmp_path,
         capture_output=True,
         timeout=30,
     )
     assert result.returncode == 2
-    assert result.stderr.decode().strip().splitlines() == [
-        "statusd: setting interval (flag): must be > 0, got -3"
-    ]
+    assert result.stderr.decode().strip().splitlines() == [f"statusd: {line}"]
+
+
+def test_interval_alone_starts_and_gets_ready(sim: SimulatorProcess, tmp_path: Path) -> None:
+    """--interval 1 with no --deadline: the deadline follows it (min(5, 1) = 1 s), statusd
+    becomes ready and serves data (it used to exit 2: "deadline (5 s) must not exceed")."""
+    with run_statusd(tmp_path, *statusd_for(sim, tmp_path, "--interval", "1")) as statusd:
+        assert statusd.get("/api").json()["status"] is True
+        assert "must not exceed" not in statusd.log()
+
+
+def test_mistyped_environment_variable_warns_and_starts(
+    sim: SimulatorProcess, tmp_path: Path
+) -> None:
+    """STATUSD_INTERAVL=5 (a typo in an environment file): one warning line naming
+    STATUSD_INTERVAL, and statusd starts and gets ready all the same."""
+    env = {"STATUSD_INTERAVL": "5", "STATUSD_OPTS": "--log-format json"}
+    with run_statusd(tmp_path, *statusd_for(sim, tmp_path), env=env) as statusd:
+        lines = [line for line in statusd.log().splitlines() if "STATUSD_" in line]
+    assert len(lines) == 1
+    assert "level=warning" in lines[0]
+    assert "variable=STATUSD_INTERAVL" in lines[0]
+    assert "did_you_mean=STATUSD_INTERVAL" in lines[0]
 
 
 def test_sources_down_at_start_is_not_ready(tmp_path: Path) -> None:

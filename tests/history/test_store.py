@@ -16,7 +16,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from statusd.history.reader import DayBucket, HistoryReader, read_daily, read_feed, read_month
+from statusd.history.reader import (
+    DayBucket,
+    HistoryReader,
+    MonthRow,
+    read_daily,
+    read_feed,
+    read_month,
+)
 from statusd.history.schema import (
     DAY,
     STORED_VERDICTS,
@@ -399,7 +406,7 @@ def test_history_json_shape() -> None:
         "key": "DE",
         "name": "Germany",
         "days": 2,
-        "uptime": 0.752475,
+        "uptime": 0.75,
         "seconds": {OP: 30, DEG: 0, PART: 0, MAJ: 10, UNK: 5},
         "buckets": [
             {
@@ -409,11 +416,47 @@ def test_history_json_shape() -> None:
             },
             {
                 "date": "2025-11-25",
-                "uptime": 0.752475,
+                "uptime": 0.75,  # from the 30 and 10 shown, not the 30.4 stored
                 "seconds": {OP: 30, DEG: 0, PART: 0, MAJ: 10, UNK: 5},
             },
         ],
     }
+
+
+def recomputed(up: int, known: int) -> float | None:
+    """The uptime a reader computes from the seconds a row or bucket shows."""
+    return None if known == 0 else up / known
+
+
+STORED_MS = st.fixed_dictionaries({verdict: st.integers(0, 86_400_000) for verdict in VERDICTS})
+
+
+@given(days=st.lists(STORED_MS, min_size=1, max_size=5))
+def test_uptime_recomputes_from_the_seconds_shown(days: list[dict[str, int]]) -> None:
+    """For any stored milliseconds, a CSV row's uptime is what its own seconds columns give
+    (as printed), and so is each /api/history bucket's and the period's."""
+    stored = [{v: ms / 1000 for v, ms in day.items() if ms} for day in days]
+    rows = [MonthRow(f"2025-11-{i + 1:02d}", "sms", "DE", day) for i, day in enumerate(stored)]
+    table = list(csv.reader(io.StringIO(history_csv(rows).decode())))
+    for row in table[1:]:
+        op, deg, part, maj, _ = map(int, row[4:9])
+        ratio = recomputed(op + deg, op + deg + part + maj)
+        assert row[9] == ("" if ratio is None else f"{ratio:.6f}")
+    body = history_json("sms", "DE", [DayBucket(row.date, row.seconds) for row in rows])
+    for item in [body, *body["buckets"]]:
+        shown = item["seconds"]
+        up = shown[OP] + shown[DEG]
+        ratio = recomputed(up, up + shown[PART] + shown[MAJ])
+        assert item["uptime"] == (None if ratio is None else round(ratio, 6))
+    for verdict in VERDICTS:
+        assert body["seconds"][verdict] == sum(b["seconds"][verdict] for b in body["buckets"])
+
+
+def test_the_issue_example_row() -> None:
+    """4.6 s operational and 1.9 s major outage show as 5 and 2: the row says 0.714286."""
+    row = MonthRow("2025-11-25", "sms", "DE", {OP: 4.6, MAJ: 1.9})
+    line = history_csv([row]).decode().splitlines()[1]
+    assert line == "2025-11-25,sms,DE,Germany,5,0,0,2,0,0.714286"
 
 
 @pytest.mark.parametrize(

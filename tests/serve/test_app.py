@@ -184,10 +184,30 @@ def test_resolve_static_rejects_escapes(web_dir: Path) -> None:
 
 
 async def test_request_bodies_are_refused(app: QuartTrio) -> None:
+    """A GET with a body is a 400 (no route takes one), not a 413."""
     response = await app.test_client().get(
         "/healthz", data=b"x" * 10, headers={"Content-Length": "10"}
     )
-    assert response.status_code == 413
+    assert response.status_code == 400
+    assert await response.get_json() == {"error": "this route takes no request body"}
+
+
+async def test_post_with_a_small_body_is_405_not_413(app: QuartTrio) -> None:
+    """The method is decided before the body is looked at (SPEC §4)."""
+    response = await app.test_client().post("/api", data=b"{}", headers={"Content-Length": "2"})
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+async def test_unknown_path_is_404_for_any_method(app: QuartTrio) -> None:
+    """The static catch-all takes only existing files: POST /nowhere is 404, not 405."""
+    client = app.test_client()
+    assert (
+        await client.post("/nowhere", data=b"{}", headers={"Content-Length": "2"})
+    ).status_code == 404
+    missing = await client.delete("/nope/nothing")
+    assert await missing.get_json() == {"error": "not found"}
+    assert (await client.post("/app.js")).headers["Allow"] == "GET, HEAD, OPTIONS"
 
 
 async def test_metrics_count_requests(app: QuartTrio) -> None:

@@ -6,7 +6,7 @@ import csv
 import io
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,46 +18,23 @@ from quart_trio import QuartTrio
 import statusd.verdicts.live as public_module
 from statusd.body.document import ERROR_DOCUMENT, Document
 from statusd.history.reader import HistoryReader
-from statusd.history.store import HistoryStore
 from statusd.history.writer import HistoryInbox
 from statusd.serve.badges import CONTENT_TYPE as SVG_TYPE
 from statusd.serve.feed import CONTENT_TYPE as ATOM_TYPE
 from statusd.serve.status_routes import RecentAnswers, register_public_routes
-from statusd.sources.records import BillingRecord, IncidentRecord, SmsRecord, SupportTopic
 from statusd.state.holder import SourceStatus, StateView
 from statusd.verdicts import statuspage
 from statusd.verdicts.cells import VerdictSet
 from statusd.verdicts.live import PublicState
-from statusd.verdicts.rules import VerdictThresholds
-from statusd.verdicts.statuspage import PageInfo
+from tests.support.public_state import RECORDS, open_public_state
 
 NOW = time.time()
-RECORDS: dict[str, Sequence[Any] | None] = {
-    "sms": [SmsRecord("DE", "50", "100", "Topolo"), SmsRecord("RU", "5", "100", "Rond")],
-    "mms": [],
-    "voice_call": [],
-    "email": [],
-    "billing": [BillingRecord(True, True, False, True, True, True)],
-    "support": [SupportTopic("a", 1)],
-    "incident": [IncidentRecord("db", "active")],
-}
 
 
 @pytest.fixture
 def wired(tmp_path: Path) -> Iterator[tuple[QuartTrio, PublicState, HistoryInbox]]:
     path = tmp_path / "history.sqlite3"
-    store = HistoryStore.open(path, now=NOW - 600, max_gap=3600)  # no heartbeats simulated
-    inbox = HistoryInbox()
-    public = PublicState(PageInfo(), VerdictThresholds(), inbox, store.load_timeline())
-    public.update(
-        RECORDS,
-        stale=frozenset(),
-        source_times=dict.fromkeys(RECORDS, NOW - 5),
-        document_ok=True,
-        now=NOW - 600,
-    )
-    store.apply(inbox.take())  # what the writer task does
-    store.heartbeat(NOW)
+    store, public, inbox = open_public_state(path, NOW)
     app = QuartTrio(__name__)
     register_public_routes(app, public, HistoryReader(path), "http://127.0.0.1:8080")
     yield app, public, inbox

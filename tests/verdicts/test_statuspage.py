@@ -14,6 +14,10 @@ from typing import Any
 
 import pytest
 
+from simulator.countries import all_countries
+from simulator.generate import Plan, endpoint_body, file_bytes
+from statusd.sources import ALL_SOURCES
+from statusd.sources.base import Limits
 from statusd.sources.records import (
     BillingRecord,
     EmailRecord,
@@ -23,9 +27,10 @@ from statusd.sources.records import (
     SupportTopic,
     VoiceRecord,
 )
-from statusd.verdicts.cells import VerdictSet
+from statusd.verdicts.cells import PRODUCTS, VerdictSet
 from statusd.verdicts.rules import VerdictThresholds, compute_verdicts
 from statusd.verdicts.statuspage import (
+    STATUSPAGE_DOCUMENTS,
     PageInfo,
     component_id,
     components_json,
@@ -214,7 +219,8 @@ def test_components_json_groups_and_cells() -> None:
     assert sms_group["status"] == "degraded_performance"  # RU is degraded
     assert sms_group["components"] == [component_id("sms:DE"), component_id("sms:RU")]
     germany = by_id[component_id("sms:DE")]
-    assert germany["name"] == "Germany"
+    assert germany["name"] == "SMS — Germany"
+    assert germany["description"] == "SMS to Germany (DE)"
     assert germany["statusd"] == {
         "verdict": "operational",
         "age_seconds": 7,
@@ -223,7 +229,69 @@ def test_components_json_groups_and_cells() -> None:
     }
     assert germany["created_at"] == "2025-11-25T13:00:00Z"
     payout = by_id[component_id("billing:payout")]
-    assert (payout["name"], payout["status"]) == ("Payout", "major_outage")
+    assert (payout["name"], payout["status"]) == ("Billing — Payout", "major_outage")
+    assert by_id[component_id("support:support")]["name"] == "Support — Ticket queue"
+
+
+def every_country_verdicts() -> VerdictSet:
+    """The verdicts of the simulator's ``--countries all`` data, parsed as statusd parses it."""
+    plan = Plan(seed=1, countries=all_countries())
+    parsed: dict[str, Sequence[Any] | None] = {}
+    for spec in ALL_SOURCES:
+        if spec.kind == "file":
+            raw = file_bytes(plan, spec.location)
+        else:
+            raw = endpoint_body(plan, spec.location.removeprefix("/"))
+        parsed[spec.name] = spec.parse(raw, Limits()).records
+    return compute_verdicts(parsed, VerdictThresholds())
+
+
+@pytest.fixture(scope="module")
+def every_country() -> tuple[VerdictSet, list[dict[str, Any]]]:
+    verdicts = every_country_verdicts()
+    components = components_json(PAGE, verdicts, Timeline(), SOURCE_TIMES, NOW)["components"]
+    return verdicts, components
+
+
+def test_component_names_are_unique_for_every_country(
+    every_country: tuple[VerdictSet, list[dict[str, Any]]],
+) -> None:
+    """With every ISO country under SMS, MMS, Voice and Email, no two components (groups
+    included) share a name: Statuspage clients key components by name."""
+    verdicts, components = every_country
+    countries = {cell.key for cell in verdicts.cells.values() if cell.product == "sms"}
+    assert len(countries) > 200  # really every country, not the default fifteen
+    names = [c["name"] for c in components]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)[:8]
+    assert len(components) == len(verdicts.cells) + len(PRODUCTS)
+
+
+def test_group_structure_is_one_group_per_product_with_its_cells(
+    every_country: tuple[VerdictSet, list[dict[str, Any]]],
+) -> None:
+    """Renaming touched nothing else: one group per product (named as the product), listing
+    the ids of that product's cells in verdict order, each followed by its cells."""
+    verdicts, components = every_country
+    expected: list[tuple[str, str | None, bool]] = []
+    for product in PRODUCTS:
+        cells = [cell.id for cell in verdicts.cells.values() if cell.product == product]
+        expected.append((group_id(product), None, True))
+        expected += [(component_id(cell), group_id(product), False) for cell in cells]
+    assert [(c["id"], c["group_id"], c["group"]) for c in components] == expected
+    groups = [c for c in components if c["group"]]
+    assert [g["name"] for g in groups] == ["SMS", "MMS", "Voice", "Email", "Billing", "Support"]
+    for group in groups:
+        children = [c["id"] for c in components if c["group_id"] == group["id"]]
+        assert group["components"] == children
+    assert [c["position"] for c in components] == list(range(1, len(components) + 1))
+
+
+def test_the_route_names_every_statuspage_document() -> None:
+    """/api/v2/<statuspage:name>.json matches exactly the documents built (others are 404)."""
+    verdicts, timeline = state()
+    built = public_documents(PAGE, VerdictThresholds(), verdicts, timeline, SOURCE_TIMES, NOW)
+    v2 = {path for path in built if path.startswith("/api/v2/")}
+    assert v2 == {f"/api/v2/{name}.json" for name in STATUSPAGE_DOCUMENTS}
 
 
 def test_unknown_is_degraded_with_the_true_verdict_in_the_extra_object() -> None:
