@@ -14,14 +14,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from statusd import __version__
-from statusd.config import (
-    ConfigError,
-    Settings,
-    build_settings,
-    read_environ,
-    read_toml,
-    unknown_environ,
-)
+from statusd.config import ConfigError, Settings, build_settings, read_toml
+from statusd.environ import read_environ, unknown_environ
 
 EXIT_OK = 0
 EXIT_CONFIG = 2

@@ -7,7 +7,6 @@ the setting and where it came from, so the operator knows what to change.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import logging
 import tomllib
@@ -89,6 +88,22 @@ class Settings:
     """Where the public reaches the page (feed links, Statuspage ``page.url``); "" = listen."""
     page_name: str = "statusd"
     verdicts: Mapping[str, Any] = field(default_factory=dict)
+    # Subscriptions and notifications (SPEC §8).
+    smtp_url: str = ""
+    """The SMTP relay (``smtp://``, ``smtp+starttls://``, ``smtps://``); "" = no email."""
+    mail_from: str = ""
+    """The ``From`` address of every email; required with ``smtp_url``."""
+    smtp_connections: int = 4
+    webhook_allow_http: bool = False
+    webhook_allow_private: bool = False
+    webhook_concurrency: int = 16
+    subscribe_rate: int = 10
+    """New subscriptions per client address per hour."""
+    max_subscriptions: int = 100_000
+    notify_hold: float = 120.0
+    """Seconds a verdict must hold before it is settled (and notified)."""
+    notify_batch: float = 60.0
+    """Changes settling within this many seconds go to a subscriber as one message."""
 
     @property
     def limits(self) -> Limits:
@@ -208,6 +223,39 @@ def _log_format(value: object) -> str:
     return text
 
 
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
+
+
+def _smtp_url(value: object) -> str:
+    text = _text(value)
+    parts = urlsplit(text)
+    if parts.scheme not in SMTP_SCHEMES or not parts.hostname:
+        raise ValueError(f"expected {', '.join(s + '://HOST[:PORT]' for s in SMTP_SCHEMES)}")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError as error:
+        raise ValueError(str(error)) from None
+    return text
+
+
+def _mail_from(value: object) -> str:
+    text = _text(value)
+    if "@" not in text or any(c in text for c in "\r\n<>, "):
+        raise ValueError(f"expected one plain address like status@example.com, got {text!r}")
+    return text
+
+
 def _table(value: object) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ValueError("expected a table")
@@ -241,6 +289,16 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "public_url": _url,
     "page_name": _text,
     "verdicts": _table,
+    "smtp_url": _smtp_url,
+    "mail_from": _mail_from,
+    "smtp_connections": _count,
+    "webhook_allow_http": _flag,
+    "webhook_allow_private": _flag,
+    "webhook_concurrency": _count,
+    "subscribe_rate": _count,
+    "max_subscriptions": _count,
+    "notify_hold": _seconds,
+    "notify_batch": _seconds,
 }
 assert set(PARSERS) == {f.name for f in fields(Settings)}
 
@@ -263,90 +321,6 @@ def read_toml(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r}")
     return document
-
-
-ENV_PREFIX = "STATUSD_"
-ENV_CONFIG = "STATUSD_CONFIG"
-"""The variable naming the TOML file (like ``--config``)."""
-
-ENV_SETTINGS = {
-    f"{ENV_PREFIX}{name.upper()}": name for name in PARSERS if name not in TABLE_SETTINGS
-}
-"""``STATUSD_<NAME>`` → the setting it overrides."""
-
-ENV_NOT_SETTINGS = frozenset(
-    {
-        "STATUSD_OPTS",  # extra flags of systemd/statusd.service, in statusd's environment
-        "STATUSD_SIM_OPTS",  # extra flags of systemd/statusd-sim.service
-        "STATUSD_PREFIX",  # where `make install` puts statusd (mk/install.mk)
-        # envsubst names of the nginx example (bench/nginx-cache.conf)
-        "STATUSD_NGINX_LISTEN",
-        "STATUSD_UPSTREAM_A",
-        "STATUSD_UPSTREAM_B",
-        "STATUSD_CACHE_DIR",
-    }
-)
-"""``STATUSD_*`` names this project's own files give other programs: known, so never warned
-about, though statusd reads none of them. Any other unknown name is most likely a typo."""
-
-
-@dataclass(frozen=True, slots=True)
-class UnknownVariable:
-    """A ``STATUSD_*`` environment variable statusd does not read, and what was likely meant."""
-
-    name: str
-    nearest: str | None
-    """The closest known name (``difflib``), or None when nothing is close."""
-    hint: str = ""
-
-    def __str__(self) -> str:
-        text = f"environment variable {self.name} is not a setting and is ignored"
-        if self.hint:
-            return f"{text} ({self.hint})"
-        return f"{text} (did you mean {self.nearest}?)" if self.nearest else text
-
-    def log_fields(self) -> dict[str, str]:
-        found = {"variable": self.name}
-        if self.hint:
-            found["hint"] = self.hint
-        elif self.nearest:
-            found["did_you_mean"] = self.nearest
-        return found
-
-
-def unknown_environ(environ: Mapping[str, str]) -> list[UnknownVariable]:
-    """Every ``STATUSD_*`` variable that is neither a setting nor a known non-setting.
-
-    Not an error: other tools share the prefix; statusd warns so a typo in an environment
-    file (``STATUSD_INTERAVL=5``) does not pass unnoticed.
-    """
-    known = [*ENV_SETTINGS, ENV_CONFIG, *sorted(ENV_NOT_SETTINGS)]
-    # Compared without the shared prefix, which would make any two names look alike.
-    suffixes = {name.removeprefix(ENV_PREFIX).lower(): name for name in known}
-    found: list[UnknownVariable] = []
-    for name in sorted(environ):
-        if not name.startswith(ENV_PREFIX) or name in known:
-            continue
-        suffix = name.removeprefix(ENV_PREFIX).lower()
-        if suffix in TABLE_SETTINGS:
-            found.append(UnknownVariable(name, None, f"{suffix} is set in the config file only"))
-            continue
-        nearest = difflib.get_close_matches(suffix, suffixes, n=1)
-        found.append(UnknownVariable(name, suffixes[nearest[0]] if nearest else None))
-    return found
-
-
-def warn_unknown_environ(environ: Mapping[str, str]) -> None:
-    """Log one warning per ``unknown_environ`` variable (at start, once logging is set up)."""
-    for unknown in unknown_environ(environ):
-        log.warning("unknown environment variable ignored", extra=unknown.log_fields())
-
-
-def read_environ(environ: Mapping[str, str]) -> dict[str, str]:
-    """The raw settings of ``STATUSD_<NAME>`` variables (``STATUSD_CONFIG`` is the file)."""
-    return {
-        name: environ[variable] for variable, name in ENV_SETTINGS.items() if variable in environ
-    }
 
 
 def build_settings(layers: list[tuple[str, Mapping[str, object]]]) -> Settings:
@@ -379,6 +353,8 @@ def build_settings(layers: list[tuple[str, Mapping[str, object]]]) -> Settings:
             f"setting deadline ({chosen['deadline'][0]}): {settings.deadline:g} s must not "
             f"exceed interval ({settings.interval:g} s)"
         )
+    if settings.smtp_url and not settings.mail_from:
+        raise ConfigError("setting mail_from is required with smtp_url (the From of every email)")
     if settings.stale_after < settings.interval:
         raise ConfigError(
             f"setting stale_after ({settings.stale_after:g} s) must be at least interval "

@@ -23,7 +23,8 @@ from statusd.collect.fetch import source_client
 from statusd.collect.outcome import CollectionOutcome
 from statusd.collect.parse import LastInput, WorkerProcesses
 from statusd.collect.supervisor import run_collectors
-from statusd.config import Listen, Settings, warn_unknown_environ
+from statusd.config import Listen, Settings
+from statusd.environ import warn_unknown_environ
 from statusd.history.reader import HistoryReader
 from statusd.history.writer import HistoryInbox, run_history_writer
 from statusd.logs import StateChangeLogger, configure_logging

@@ -10,14 +10,8 @@ from pathlib import Path
 import pytest
 
 from statusd.cli import load_settings, main
-from statusd.config import (
-    ENV_SETTINGS,
-    ConfigError,
-    Listen,
-    UnknownVariable,
-    unknown_environ,
-    warn_unknown_environ,
-)
+from statusd.config import ConfigError, Listen, build_settings
+from statusd.environ import ENV_SETTINGS, UnknownVariable, unknown_environ, warn_unknown_environ
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -253,3 +247,44 @@ def test_check_config_warns_about_unknown_variables(
         "ignored (did you mean STATUSD_INTERVAL?)",
         "statusd: configuration is valid",
     ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"smtp_url": "smtp://relay:25", "mail_from": "status@example.com"}, "smtp://relay:25"),
+        (
+            {"smtp_url": "smtp+starttls://u:p@relay:587", "mail_from": "s@example.com"},
+            "smtp+starttls://u:p@relay:587",
+        ),
+        ({"smtp_url": "smtps://relay:465", "mail_from": "s@example.com"}, "smtps://relay:465"),
+        ({}, ""),
+    ],
+)
+def test_smtp_url_schemes(raw: dict[str, str], expected: str) -> None:
+    """The three relay schemes of SPEC §8 are taken; without smtp_url email is off."""
+    assert build_settings([("flag", raw)]).smtp_url == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"smtp_url": "http://relay"}, "setting smtp_url (flag): expected smtp://"),
+        ({"smtp_url": "smtp://relay:99999", "mail_from": "a@b.c"}, "setting smtp_url (flag)"),
+        ({"smtp_url": "smtp://relay"}, "setting mail_from is required with smtp_url"),
+        ({"mail_from": "a@b.c\r\nBcc: x@y.z"}, "setting mail_from (flag): expected one"),
+        ({"webhook_allow_private": "maybe"}, "setting webhook_allow_private (flag): expected"),
+        ({"subscribe_rate": "0"}, "setting subscribe_rate (flag): must be >= 1"),
+        ({"notify_hold": "-1"}, "setting notify_hold (flag): must be > 0"),
+    ],
+)
+def test_notification_settings_are_validated(raw: dict[str, str], message: str) -> None:
+    """A bad relay, a header-injecting From, a bad flag or count names the setting."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build_settings([("flag", raw)])
+
+
+@pytest.mark.parametrize(("text", "value"), [("true", True), ("0", False), ("off", False)])
+def test_boolean_settings_from_the_environment(text: str, value: bool) -> None:
+    settings, _ = load_settings([], {"STATUSD_WEBHOOK_ALLOW_HTTP": text})
+    assert settings.webhook_allow_http is value
