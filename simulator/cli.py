@@ -143,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="repeatable; modes: " + ", ".join(mode.value for mode in Mode),
     )
     parser.add_argument(
+        "--steady",
+        action="store_true",
+        help="every row good, billing up, support load 1, no random active incident: "
+        "verdicts change only through POST /_control/degrade",
+    )
+    parser.add_argument(
         "--once", action="store_true", help="write the data files and exit without serving"
     )
     return parser
@@ -164,6 +170,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         slow_ms=args.slow_ms,
         faults=dict(args.fault),
         once=args.once,
+        steady=args.steady,
         random_seed=args.seed is None,
     )
 

@@ -6,17 +6,17 @@ mms=error``) or at run time (``POST /_control/faults``). The HTTP side of each m
 
 Errors::
 
-    FaultError (ValueError)   a fault assignment or request that cannot be applied; the
+    FaultError (BodyError)    a fault assignment or request that cannot be applied; the
                               message is the reason shown to the user (stderr or a 400 body)
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Final
+from typing import Final
 
+from simulator.bodies import BodyError, check_keys, json_object, string_field
 from simulator.corrupt import with_wrong_type
 from simulator.generate import ENDPOINTS, JsonItem, encode_json
 
@@ -59,7 +59,7 @@ GARBAGE_BODY: Final = b'[{"country": RU, "provider": Topolo\x00\xff\xfe <html>no
 """Looks like JSON at first glance; is neither valid JSON nor valid UTF-8."""
 
 
-class FaultError(ValueError):
+class FaultError(BodyError):
     """A fault that cannot be applied; the message says why."""
 
 
@@ -90,20 +90,12 @@ def parse_assignment(text: str) -> tuple[str, Mode]:
 def parse_request(body: bytes) -> tuple[str, Mode]:
     """The body of ``POST /_control/faults``: exactly ``{"endpoint": str, "mode": str}``."""
     try:
-        value: Any = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise FaultError(f"body is not JSON: {error}") from None
-    if not isinstance(value, dict):
-        raise FaultError('body must be a JSON object {"endpoint": ..., "mode": ...}')
-    extra = sorted(set(value) - {"endpoint", "mode"})
-    if extra:
-        raise FaultError(f"unknown key {extra[0]!r} (allowed: endpoint, mode)")
-    for key in ("endpoint", "mode"):
-        if key not in value:
-            raise FaultError(f"missing key {key!r}")
-        if not isinstance(value[key], str):
-            raise FaultError(f"{key!r} must be a string")
-    return parse_endpoint(value["endpoint"]), parse_mode(value["mode"])
+        value = json_object(body, '{"endpoint": ..., "mode": ...}')
+        check_keys(value, ("endpoint", "mode"))
+        endpoint, mode = string_field(value, "endpoint"), string_field(value, "mode")
+    except BodyError as error:
+        raise FaultError(str(error)) from None
+    return parse_endpoint(endpoint), parse_mode(mode)
 
 
 def truncated_body(body: bytes) -> bytes:

@@ -7,6 +7,9 @@ Large files come out as a stream of chunks so a million rows never sit in memory
 
 Values are chosen so that most rows are good and some bad under the verdict thresholds of
 SPEC §7, and a few rows of every file and endpoint are broken in the ways statusd must skip.
+The plan's ``Control`` (``simulator.control``) pins cells: a degraded cell's rows are all bad,
+steady mode makes every other row good. A row draws the same number of random values whatever
+its quality, so pinning one cell never shifts the values of another.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
+from simulator.control import BILLING_FUNCTIONS, Control, Quality
 from simulator.corrupt import LINE_DAMAGE, damage_fields, drop_letter, with_wrong_type, without_key
 from simulator.countries import DEFAULT_COUNTRIES, UNASSIGNED_CODES
 
@@ -73,8 +77,12 @@ CHUNK_ROWS: Final = 20_000
 HEALTHY_SHARE: Final = 0.75
 """Share of rows drawn inside the good ranges; the rest span the whole range, good or bad."""
 
+SUPPORT_LOAD_TOTALS: Final = {1: (0, 8), 2: (9, 16), 3: (17, 24)}
+"""Ticket totals a pinned support load is drawn from (SPEC §2: < 9, 9–16, > 16)."""
+MAX_TICKETS_PER_TOPIC: Final = 8
+
 Rand = Callable[[], float]
-RowFields = Callable[[Rand, str, str], list[str]]
+RowFields = Callable[[Rand, str, str, Quality], list[str]]
 JsonItem = dict[str, Any]
 
 
@@ -90,13 +98,14 @@ class Plan:
     countries: tuple[str, ...] = DEFAULT_COUNTRIES
     rows: int | None = None
     generation: int = 0
+    control: Control = field(default_factory=Control)
 
     def rng(self, output: str) -> random.Random:
         """The random stream of one output (a file name or an endpoint) in this generation."""
         return random.Random(f"statusd-sim/{self.seed}/{self.generation}/{output}")
 
     def next(self) -> Plan:
-        """The plan of the following generation (what a regeneration writes)."""
+        """The plan of the following generation (what a regeneration writes); same control."""
         return replace(self, generation=self.generation + 1)
 
 
@@ -105,18 +114,29 @@ def _between(rand: Rand, low: int, high: int) -> int:
     return low + int(rand() * (high - low + 1))
 
 
-def sms_fields(rand: Rand, country: str, provider: str) -> list[str]:
+def _healthy(rand: Rand, quality: Quality) -> bool:
+    """Whether a row is drawn inside the good ranges; one draw whatever the quality."""
+    drawn = rand() < HEALTHY_SHARE
+    return quality == "good" or (quality == "mixed" and drawn)
+
+
+def sms_fields(rand: Rand, country: str, provider: str, quality: Quality = "mixed") -> list[str]:
     """country;bandwidth;response_time;provider — good when rt ≤ 1000 and bandwidth ≥ 20."""
-    if rand() < HEALTHY_SHARE:
+    if _healthy(rand, quality):
         bandwidth, response_time = _between(rand, 20, 100), _between(rand, 30, 1000)
+    elif quality == "bad":
+        bandwidth, response_time = _between(rand, 0, 100), _between(rand, 1001, 3000)
     else:
         bandwidth, response_time = _between(rand, 0, 100), _between(rand, 30, 3000)
     return [country, str(bandwidth), str(response_time), provider]
 
 
-def voice_fields(rand: Rand, country: str, provider: str) -> list[str]:
-    """The eight voice fields; good when stability ≥ 0.8, purity ≥ 50, ttfb ≤ 500, load ≤ 90."""
-    if rand() < HEALTHY_SHARE:
+def voice_fields(rand: Rand, country: str, provider: str, quality: Quality = "mixed") -> list[str]:
+    """The eight voice fields; good when stability ≥ 0.8, purity ≥ 50, ttfb ≤ 500, load ≤ 90.
+
+    A bad row (degraded cell) has a stability under 0.8, the rest over the whole range.
+    """
+    if _healthy(rand, quality):
         load = _between(rand, 0, 90)
         response_time = _between(rand, 30, 1000)
         stability = _between(rand, 80, 100)
@@ -125,7 +145,7 @@ def voice_fields(rand: Rand, country: str, provider: str) -> list[str]:
     else:
         load = _between(rand, 0, 100)
         response_time = _between(rand, 30, 3000)
-        stability = _between(rand, 30, 100)
+        stability = _between(rand, 30, 79 if quality == "bad" else 100)
         ttfb = _between(rand, 20, 1500)
         purity = _between(rand, 0, 100)
     median_minutes = _between(rand, 1, 60)
@@ -141,10 +161,12 @@ def voice_fields(rand: Rand, country: str, provider: str) -> list[str]:
     ]
 
 
-def email_fields(rand: Rand, country: str, provider: str) -> list[str]:
+def email_fields(rand: Rand, country: str, provider: str, quality: Quality = "mixed") -> list[str]:
     """country;provider;delivery_time — good when delivery_time ≤ 300."""
-    high = 300 if rand() < HEALTHY_SHARE else 1200
-    delivery_time = _between(rand, 20, high)
+    low, high = (20, 300) if _healthy(rand, quality) else (20, 1200)
+    if quality == "bad":
+        low = 301
+    delivery_time = _between(rand, low, high)
     return [country, provider, str(delivery_time)]
 
 
@@ -152,24 +174,33 @@ def email_fields(rand: Rand, country: str, provider: str) -> list[str]:
 class LineFile:
     """How the rows of one ``;``-separated data file are made."""
 
+    product: str
     providers: tuple[str, ...]
     fields: RowFields
     provider_index: int
 
 
 LINE_FILES: Final[dict[str, LineFile]] = {
-    "sms.data": LineFile(SMS_PROVIDERS, sms_fields, 3),
-    "voice.data": LineFile(VOICE_PROVIDERS, voice_fields, 3),
-    "email.data": LineFile(EMAIL_PROVIDERS, email_fields, 1),
+    "sms.data": LineFile("sms", SMS_PROVIDERS, sms_fields, 3),
+    "voice.data": LineFile("voice", VOICE_PROVIDERS, voice_fields, 3),
+    "email.data": LineFile("email", EMAIL_PROVIDERS, email_fields, 1),
 }
 
+Cell = tuple[str, str, Quality]
+"""(country, provider, quality) of the rows of one provider in one country."""
 
-def _pairs(countries: Sequence[str], providers: Sequence[str]) -> list[tuple[str, str]]:
-    return [(country, provider) for country in countries for provider in providers]
+
+def _cells(plan: Plan, product: str, providers: Sequence[str]) -> list[Cell]:
+    qualities = {country: plan.control.quality(product, country) for country in plan.countries}
+    return [
+        (country, provider, qualities[country])
+        for country in plan.countries
+        for provider in providers
+    ]
 
 
 def _damaged_lines(
-    rng: random.Random, spec: LineFile, pairs: Sequence[tuple[str, str]], total: int
+    rng: random.Random, spec: LineFile, cells: Sequence[Cell], total: int
 ) -> list[tuple[int, str]]:
     """A few broken lines, each with the row index it goes before (``total`` = at the end).
 
@@ -178,8 +209,7 @@ def _damaged_lines(
     kinds = [*LINE_DAMAGE, *(rng.choice(LINE_DAMAGE) for _ in range(rng.randint(0, 2)))]
     damaged: list[tuple[int, str]] = []
     for kind in kinds:
-        country, provider = pairs[rng.randrange(len(pairs))]
-        fields = spec.fields(rng.random, country, provider)
+        fields = spec.fields(rng.random, *cells[rng.randrange(len(cells))])
         broken = damage_fields(rng, fields, spec.provider_index, kind)
         damaged.append((rng.randint(0, total), ";".join(broken)))
     damaged.sort(key=lambda entry: entry[0])
@@ -190,13 +220,13 @@ def line_file_chunks(plan: Plan, name: str) -> Iterator[bytes]:
     """The bytes of ``sms.data``, ``voice.data`` or ``email.data``, in chunks of lines."""
     spec = LINE_FILES[name]
     rng = plan.rng(name)
-    pairs = _pairs(plan.countries, spec.providers)
-    total = len(pairs) if plan.rows is None else plan.rows
-    damaged = _damaged_lines(rng, spec, pairs, total)
-    make, rand, count = spec.fields, rng.random, len(pairs)
+    cells = _cells(plan, spec.product, spec.providers)
+    total = len(cells) if plan.rows is None else plan.rows
+    damaged = _damaged_lines(rng, spec, cells, total)
+    make, rand, count = spec.fields, rng.random, len(cells)
     for start in range(0, max(total, 1), CHUNK_ROWS):
         stop = min(total, start + CHUNK_ROWS)
-        lines = [";".join(make(rand, *pairs[index % count])) for index in range(start, stop)]
+        lines = [";".join(make(rand, *cells[index % count])) for index in range(start, stop)]
         last = stop == total
         here = [(at, line) for at, line in damaged if start <= at < stop or (last and at == stop)]
         for at, line in reversed(here):
@@ -205,9 +235,17 @@ def line_file_chunks(plan: Plan, name: str) -> Iterator[bytes]:
 
 
 def billing_bytes(plan: Plan) -> bytes:
-    """Six ``0``/``1`` characters, no newline; each function is up four times out of five."""
+    """Six ``0``/``1`` characters, no newline; each function is up four times out of five.
+
+    Steady mode holds every function up; a function the control holds down is ``0``.
+    """
     rng = plan.rng("billing.data")
-    return "".join("1" if rng.random() < 0.8 else "0" for _ in range(6)).encode()
+    control = plan.control
+    bits = []
+    for name in reversed(BILLING_FUNCTIONS):  # written left to right: bit 5 first
+        up = rng.random() < 0.8 or control.steady
+        bits.append("1" if up and name not in control.billing_down else "0")
+    return "".join(bits).encode()
 
 
 def file_chunks(plan: Plan, name: str) -> Iterator[bytes]:
@@ -232,12 +270,12 @@ def _insert_randomly(rng: random.Random, items: list[JsonItem], extra: Sequence[
 def mms_items(plan: Plan) -> list[JsonItem]:
     """The ``/mms`` array: one item per (country, provider) or ``rows`` items, plus four broken."""
     rng = plan.rng("mms")
-    pairs = _pairs(plan.countries, SMS_PROVIDERS)
-    total = len(pairs) if plan.rows is None else min(plan.rows, MMS_MAX_ITEMS)
-    rand, count = rng.random, len(pairs)
+    cells = _cells(plan, "mms", SMS_PROVIDERS)
+    total = len(cells) if plan.rows is None else min(plan.rows, MMS_MAX_ITEMS)
+    rand, count = rng.random, len(cells)
     items: list[JsonItem] = []
     for index in range(total):
-        country, bandwidth, response_time, provider = sms_fields(rand, *pairs[index % count])
+        country, bandwidth, response_time, provider = sms_fields(rand, *cells[index % count])
         items.append(
             {
                 "country": country,
@@ -261,13 +299,34 @@ def mms_items(plan: Plan) -> list[JsonItem]:
     return items
 
 
+def pinned_tickets(topics: list[str], drawn: list[int], load: int) -> list[tuple[str, int]]:
+    """Topics with 0–8 tickets each whose total gives ``load``, derived from the drawn counts.
+
+    Topics are added from ``SUPPORT_TOPICS`` when the drawn ones cannot hold the total.
+    """
+    low, high = SUPPORT_LOAD_TOTALS[load]
+    total = low + sum(drawn) % (high - low + 1)
+    needed = -(-total // MAX_TICKETS_PER_TOPIC)
+    topics = [*topics, *(topic for topic in SUPPORT_TOPICS if topic not in topics)][
+        : max(len(topics), needed)
+    ]
+    share, extra = divmod(total, len(topics))
+    return [(topic, share + (index < extra)) for index, topic in enumerate(topics)]
+
+
 def support_items(plan: Plan) -> list[JsonItem]:
-    """The ``/support`` array: two to six topics with 0–8 tickets, plus two broken items."""
+    """The ``/support`` array: two to six topics with 0–8 tickets, plus two broken items.
+
+    A pinned load (or load 1 in steady mode) sets the ticket total; topics stay 0–8 tickets.
+    """
     rng = plan.rng("support")
     topics = rng.sample(SUPPORT_TOPICS, rng.randint(2, 6))
-    items: list[JsonItem] = [
-        {"topic": topic, "active_tickets": rng.randint(0, 8)} for topic in topics
-    ]
+    counts = [rng.randint(0, 8) for _ in topics]
+    load = plan.control.support_load or (1 if plan.control.steady else None)
+    pairs = list(zip(topics, counts, strict=True))
+    if load is not None:
+        pairs = pinned_tickets(topics, counts, load)
+    items: list[JsonItem] = [{"topic": topic, "active_tickets": count} for topic, count in pairs]
     broken: list[JsonItem] = [
         {"topic": rng.choice(SUPPORT_TOPICS)},
         {"topic": rng.choice(SUPPORT_TOPICS), "active_tickets": str(rng.randint(0, 8))},
@@ -293,7 +352,25 @@ def incident_items(plan: Plan) -> list[JsonItem]:
         {"topic": rng.choice(INCIDENT_TOPICS), "status": 1},
     ]
     _insert_randomly(rng, items, broken)
-    return items
+    return _controlled_incidents(plan.control, items)
+
+
+def _controlled_incidents(control: Control, items: list[JsonItem]) -> list[JsonItem]:
+    """Steady mode keeps only the HTML-looking incident, closed; named incidents come last.
+
+    A named incident replaces a generated one of the same topic (broken items stay).
+    """
+    named = dict(control.incidents)
+    kept: list[JsonItem] = []
+    for item in items:
+        well_formed = item.get("status") in ("active", "closed")
+        if well_formed and (item["topic"] in named or control.steady):
+            if item["topic"] == HTML_INCIDENT_TOPIC and item["topic"] not in named:
+                kept.append({**item, "status": "closed"})
+            continue
+        kept.append(item)
+    kept.extend({"topic": topic, "status": status} for topic, status in control.incidents)
+    return kept
 
 
 ENDPOINT_ITEMS: Final[dict[str, Callable[[Plan], list[JsonItem]]]] = {

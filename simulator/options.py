@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simulator.control import Control
 from simulator.countries import DEFAULT_COUNTRIES
 from simulator.faults import Mode
 from simulator.generate import Plan
@@ -28,13 +29,15 @@ class Options:
     slow_ms: int = 3000
     faults: Mapping[str, Mode] = field(default_factory=dict)
     once: bool = False
+    steady: bool = False
     random_seed: bool = False
     """True when no ``--seed`` was given and ``seed`` was drawn at random (it is logged)."""
 
     @property
     def plan(self) -> Plan:
         """The first generation of data."""
-        return Plan(seed=self.seed, countries=self.countries, rows=self.rows)
+        control = Control(steady=self.steady)
+        return Plan(seed=self.seed, countries=self.countries, rows=self.rows, control=control)
 
     @property
     def bind(self) -> str:

@@ -8,13 +8,19 @@ module globals, so tests build as many apps as they like. Routes:
 - ``GET /_control/faults``: the current mode of each endpoint;
 - ``POST /_control/faults`` ``{"endpoint": "mms", "mode": "hang"}``: set one (400 + reason);
 - ``POST /_control/regenerate``: write the next generation of data now;
-- ``GET /_control/status``: seed, generation, size, faults and the requests a ``hang`` holds
-  open, for humans and tests.
+- ``POST /_control/degrade`` ``{"product": "sms", "country": "DE"}`` (or a billing function, or
+  a support load) and ``POST /_control/restore`` with the same body: pin a verdict (400 + reason);
+- ``POST /_control/incident`` ``{"topic": str, "status": "active"|"closed"|null}``: a named
+  incident that stays across generations (null removes it);
+- ``GET /_control/status``: seed, generation, size, faults, the requests a ``hang`` holds
+  open and the control, for humans and tests.
+
+Every control answer is the control's JSON (``simulator.control.Control.to_json``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
 import trio
@@ -22,6 +28,8 @@ from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from simulator.bodies import BodyError
+from simulator.control import INCIDENT_OUTPUT, Control, parse_incident, parse_target
 from simulator.faults import (
     DRIP_INTERVAL_SECONDS,
     GARBAGE_BODY,
@@ -123,6 +131,19 @@ def _faults_json(state: SimulatorState) -> dict[str, str]:
     return {endpoint: mode.value for endpoint, mode in state.faults.items()}
 
 
+async def change_control(
+    state: SimulatorState, change: Callable[[Control], Control], output: str
+) -> Response:
+    """Apply a control change and answer the new control (400 or 500 with the reason)."""
+    try:
+        control = await state.change_control(change, output)
+    except BodyError as error:
+        return error_response(str(error), 400)
+    except OSError as error:
+        return error_response(f"cannot write data files: {error}", 500)
+    return json_response(encode_json(control.to_json()))
+
+
 def create_app(state: SimulatorState) -> QuartTrio:
     """The simulator app serving ``state``."""
     app = QuartTrio("simulator")
@@ -158,6 +179,28 @@ def create_app(state: SimulatorState) -> QuartTrio:
             return error_response(f"cannot write data files: {error}", 500)
         return json_response(encode_json({"seed": plan.seed, "generation": plan.generation}))
 
+    @app.post("/_control/<any(degrade, restore):action>")
+    async def degrade_or_restore(action: str) -> Response:
+        restore = action == "restore"
+        countries = state.snapshot.plan.countries
+        try:
+            target = parse_target(await request_body(), countries, restore=restore)
+        except BodyError as error:
+            return error_response(str(error), 400)
+        if restore:
+            return await change_control(state, lambda c: c.restore(target), target.output)
+        return await change_control(state, lambda c: c.degrade(target), target.output)
+
+    @app.post("/_control/incident")
+    async def incident() -> Response:
+        try:
+            topic, status = parse_incident(await request_body())
+        except BodyError as error:
+            return error_response(str(error), 400)
+        return await change_control(
+            state, lambda c: c.with_incident(topic, status), INCIDENT_OUTPUT
+        )
+
     @app.get("/_control/status")
     async def status() -> Response:
         plan = state.snapshot.plan
@@ -169,6 +212,7 @@ def create_app(state: SimulatorState) -> QuartTrio:
             "data_dir": str(state.data_dir),
             "faults": _faults_json(state),
             "hanging": dict(state.hanging),
+            **plan.control.to_json(),
         }
         return json_response(encode_json(value))
 

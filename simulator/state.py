@@ -1,19 +1,22 @@
 """What a running simulator holds: the current generation of data and the fault of each endpoint.
 
-Regenerations are serialised by a lock: the files of generation N+1 are written (atomically,
-in worker threads) before the endpoint bodies switch to it, and a reader of the snapshot
-always gets one whole generation.
+Regenerations and control changes are serialised by a lock: the files are written
+(atomically, in worker threads) before the endpoint bodies switch, and a reader of the
+snapshot always gets one whole generation. The control (degraded cells, steady mode, …) is
+part of the plan, so a regeneration keeps it; a control change keeps the generation and
+rewrites only the one output it concerns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import trio
 
 from simulator.atomic import write_atomic
+from simulator.control import Control
 from simulator.faults import Mode
 from simulator.generate import (
     ENDPOINTS,
@@ -35,17 +38,28 @@ class Snapshot:
     bodies: Mapping[str, bytes]
 
 
-def build_snapshot(plan: Plan) -> Snapshot:
-    """Generate and encode the three endpoint bodies of ``plan``."""
-    items = {endpoint: endpoint_items(plan, endpoint) for endpoint in ENDPOINTS}
-    bodies = {endpoint: encode_json(value) for endpoint, value in items.items()}
+def build_snapshot(
+    plan: Plan, previous: Snapshot | None = None, outputs: Collection[str] = ENDPOINTS
+) -> Snapshot:
+    """The three endpoint bodies of ``plan``: those in ``outputs`` generated, the rest reused.
+
+    Reusing ``previous`` is only right when its plan differs from ``plan`` in nothing that
+    concerns the other endpoints (a control change of one output).
+    """
+    items = dict(previous.items) if previous is not None else {}
+    bodies = dict(previous.bodies) if previous is not None else {}
+    for endpoint in ENDPOINTS:
+        if endpoint in outputs or endpoint not in items:
+            items[endpoint] = endpoint_items(plan, endpoint)
+            bodies[endpoint] = encode_json(items[endpoint])
     return Snapshot(plan, items, bodies)
 
 
-async def write_files(plan: Plan, data_dir: Path) -> None:
-    """Write the four data files of ``plan`` into ``data_dir``, each atomically."""
+async def write_files(plan: Plan, data_dir: Path, names: Collection[str] = FILE_NAMES) -> None:
+    """Write the data files ``names`` (default all four) of ``plan`` to ``data_dir``, atomically."""
     for name in FILE_NAMES:
-        await write_atomic(data_dir / name, file_chunks(plan, name))
+        if name in names:
+            await write_atomic(data_dir / name, file_chunks(plan, name))
 
 
 class SimulatorState:
@@ -89,3 +103,19 @@ class SimulatorState:
             await write_files(plan, self.data_dir)
             self.snapshot = await trio.to_thread.run_sync(build_snapshot, plan)
             return plan
+
+    async def change_control(self, change: Callable[[Control], Control], output: str) -> Control:
+        """Apply ``change`` to the control; rewrite ``output`` (a file or endpoint) if it changed.
+
+        The generation stays: only the cells the change concerns get other values. ``change``
+        may raise (``ControlError``), leaving everything as it was.
+        """
+        async with self._lock:
+            current = self.snapshot
+            control = change(current.plan.control)
+            if control == current.plan.control:
+                return control
+            plan = replace(current.plan, control=control)
+            await write_files(plan, self.data_dir, (output,))
+            self.snapshot = await trio.to_thread.run_sync(build_snapshot, plan, current, (output,))
+            return control

@@ -6,15 +6,19 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import trio
 
 from simulator.cli import main, parse_args
+from simulator.control import Control
 from simulator.faults import Mode
 from simulator.generate import ENDPOINTS, FILE_NAMES, Plan, endpoint_body, file_bytes
+from tests.simulator.spec_rules import file_cells
 from tests.support.simulator_process import ROOT, run_simulator
 
 MiB = 1024 * 1024
@@ -208,3 +212,64 @@ def test_huge_streams_in_constant_memory(tmp_path: Path) -> None:
         grown = _rss_bytes(sim.process.pid) - baseline
     assert received > 128 * MiB
     assert grown < 16 * MiB, f"simulator grew by {grown} bytes while streaming"
+
+
+def test_once_steady_is_reproducible_across_processes(tmp_path: Path) -> None:
+    """``--steady`` data is the same in two processes: the seeded steady plan, all rows good."""
+    for directory in ("a", "b"):
+        args = ("--once", "--steady", "--seed", "42", "--data-dir", str(tmp_path / directory))
+        result = run_cli(*args)
+        assert result.returncode == 0, result.stderr
+    steady = Plan(seed=42, control=Control(steady=True))
+    for name in FILE_NAMES:
+        first = (tmp_path / "a" / name).read_bytes()
+        assert first == (tmp_path / "b" / name).read_bytes() == file_bytes(steady, name)
+    assert (tmp_path / "a" / "billing.data").read_bytes() == b"111111"
+    assert parse_args(["--steady"]).plan.control == Control(steady=True)
+    assert parse_args([]).plan.control == Control()
+
+
+def _wait_for_generation(url: str, above: int) -> dict[str, Any]:
+    """Poll ``/_control/status`` until the generation passes ``above`` (bounded by 20 s)."""
+    deadline = time.monotonic() + 20
+    while True:
+        status: dict[str, Any] = httpx.get(f"{url}/_control/status", timeout=5).json()
+        if status["generation"] > above:
+            return status
+        assert time.monotonic() < deadline, f"still at generation {status['generation']}"
+        time.sleep(0.05)
+
+
+def test_degrade_in_a_steady_refreshing_process(tmp_path: Path) -> None:
+    """A real ``--steady --refresh`` process: a degraded cell stays bad across refreshes, alone."""
+    data = tmp_path / "data"
+    args = ("--seed", "3", "--steady", "--refresh", "0.2", "--countries", "RU,DE,FR")
+    with run_simulator(data, *args) as sim:
+        body = {"product": "sms", "country": "DE"}
+        degraded = httpx.post(f"{sim.url}/_control/degrade", json=body, timeout=10)
+        assert degraded.json()["degraded"] == [body], degraded.text
+        status = _wait_for_generation(sim.url, _generation(sim.url) + 1)
+        assert status["steady"] is True
+        assert status["degraded"] == [body]  # two refreshes later
+        sms = file_cells("sms.data", (data / "sms.data").read_bytes())
+        assert {country: set(rows) for country, rows in sms.items()} == {
+            "RU": {True},
+            "DE": {False},
+            "FR": {True},
+        }
+        for name in ("voice.data", "email.data"):
+            assert all(all(rows) for rows in file_cells(name, (data / name).read_bytes()).values())
+        assert (data / "billing.data").read_bytes() == b"111111"
+        restored = httpx.post(f"{sim.url}/_control/restore", json=body, timeout=10)
+        assert restored.json()["degraded"] == []
+        sms = file_cells("sms.data", (data / "sms.data").read_bytes())
+        assert all(sms["DE"])
+        bad = httpx.post(f"{sim.url}/_control/degrade", json={"product": "sms"}, timeout=10)
+        assert bad.status_code == 400
+        assert bad.json() == {"error": "missing key 'country'"}
+        assert sim.stop() == 0
+
+
+def _generation(url: str) -> int:
+    generation: int = httpx.get(f"{url}/_control/status", timeout=5).json()["generation"]
+    return generation

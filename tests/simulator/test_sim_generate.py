@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
-from typing import Any
 
-import pycountry
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,83 +25,17 @@ from simulator.generate import (
     file_bytes,
     file_chunks,
 )
-
-# The rules below are written from SPEC §1, independently of the generator's constants.
-ASSIGNED = {country.alpha_2 for country in pycountry.countries}
-SMS = {"Topolo", "Rond", "Kildy"}
-VOICE = {"TransparentCalls", "E-Voice", "JustPhone"}
-EMAIL = {
-    "Gmail",
-    "Yahoo",
-    "Hotmail",
-    "MSN",
-    "Orange",
-    "Comcast",
-    "AOL",
-    "Live",
-    "RediffMail",
-    "GMX",
-    "Protonmail",
-    "Yandex",
-    "Mail.ru",
-}
-PROVIDERS = {"sms.data": SMS, "voice.data": VOICE, "email.data": EMAIL}
-INTEGER = re.compile(r"[0-9]+")
-DECIMAL_0_1 = re.compile(r"0(\.[0-9]+)?|1(\.0+)?")
-
-
-def _int_in(text: str, low: int, high: int | None = None) -> bool:
-    return (
-        bool(INTEGER.fullmatch(text)) and low <= int(text) and (high is None or int(text) <= high)
-    )
-
-
-def line_problem(name: str, line: str) -> str | None:
-    """Why statusd must skip this line of ``name`` under SPEC §1, or None if it is valid."""
-    fields = [field.strip() for field in line.split(";")]
-    expected = {"sms.data": 4, "voice.data": 8, "email.data": 3}[name]
-    if len(fields) != expected:
-        return "field_count"
-    if fields[0] not in ASSIGNED:
-        return "country"
-    provider = fields[1] if name == "email.data" else fields[3]
-    if provider not in PROVIDERS[name]:
-        return "provider"
-    if name == "email.data":
-        return None if _int_in(fields[2], 0) else "delivery_time"
-    if not _int_in(fields[1], 0, 100) or not _int_in(fields[2], 0):
-        return "number"
-    if name == "voice.data":
-        stability, ttfb, purity, minutes = fields[4:]
-        numbers_ok = _int_in(ttfb, 0) and _int_in(purity, 0, 100) and _int_in(minutes, 0)
-        if not DECIMAL_0_1.fullmatch(stability) or not numbers_ok:
-            return "number"
-    return None
-
-
-def item_problem(endpoint: str, item: Any) -> str | None:
-    """Why statusd must skip this JSON item, or None if it is valid."""
-    keys = {
-        "mms": ("country", "provider", "bandwidth", "response_time"),
-        "support": ("topic", "active_tickets"),
-        "accendent": ("topic", "status"),
-    }[endpoint]
-    if not isinstance(item, dict):
-        return "not_an_object"
-    if any(key not in item for key in keys):
-        return "missing_key"
-    if endpoint == "mms":
-        if not all(isinstance(item[key], str) for key in keys):
-            return "wrong_type"
-        sms_line = ";".join([item["country"], item["bandwidth"], item["response_time"]])
-        return line_problem("sms.data", f"{sms_line};{item['provider']}")
-    if endpoint == "support":
-        count = item["active_tickets"]
-        ok = isinstance(item["topic"], str) and type(count) is int and count >= 0
-        return None if ok else "wrong_type"
-    if not isinstance(item["topic"], str) or not isinstance(item["status"], str):
-        return "wrong_type"
-    return None if item["status"] in ("active", "closed") else "status"
+from tests.simulator.spec_rules import (
+    ASSIGNED,
+    EMAIL,
+    PROVIDERS,
+    SMS,
+    VOICE,
+    file_cells,
+    item_problem,
+    line_problem,
+    mms_cells,
+)
 
 
 def lines_of(plan: Plan, name: str) -> list[str]:
@@ -194,21 +127,10 @@ def test_rows_are_good_and_bad_under_the_verdict_thresholds() -> None:
     for seed in range(5):
         plan = Plan(seed=seed)
         for name in ("sms.data", "voice.data", "email.data"):
-            for line in lines_of(plan, name):
-                if line_problem(name, line):
-                    continue
-                f = line.split(";")
-                if name == "sms.data":
-                    verdicts["sms"].add(int(f[2]) <= 1000 and int(f[1]) >= 20)
-                elif name == "voice.data":
-                    good = float(f[4]) >= 0.8 and int(f[6]) >= 50 and int(f[5]) <= 500
-                    verdicts["voice"].add(good and int(f[1]) <= 90)
-                else:
-                    verdicts["email"].add(int(f[2]) <= 300)
-        for item in endpoint_items(plan, "mms"):
-            if item_problem("mms", item) is None:
-                good = int(item["response_time"]) <= 1000 and int(item["bandwidth"]) >= 20
-                verdicts["mms"].add(good)
+            for rows in file_cells(name, file_bytes(plan, name)).values():
+                verdicts[name.removesuffix(".data")].update(rows)
+        for rows in mms_cells(endpoint_items(plan, "mms")).values():
+            verdicts["mms"].update(rows)
     assert verdicts == {key: {True, False} for key in verdicts}
 
 
@@ -287,3 +209,22 @@ def test_any_plan_has_expected_valid_rows_and_every_damage(
     assert problems.count(None) == expected
     assert {"field_count", "country", "provider"} <= set(problems)
     assert len(problems) - expected <= len(LINE_DAMAGE) + 2
+
+
+@pytest.mark.parametrize(
+    ("plan", "digest"),
+    [
+        (Plan(seed=7), "aab4d68583175ff9ea15417d8b6cf3fcd3ddd4541648a4d72c8eeebb8253da5c"),
+        (
+            Plan(seed=7, rows=1000, generation=2),
+            "d3b6f058d87143f0cc904ffbc2d8e83bb8fb4c3950ed6d0547a77dc7908325db",
+        ),
+    ],
+)
+def test_data_of_a_seed_never_changes(plan: Plan, digest: str) -> None:
+    """The bytes of a seed are those recorded before degradation and steady mode existed."""
+    outputs = everything(plan)
+    combined = hashlib.sha256()
+    for name in (*FILE_NAMES, *ENDPOINTS):
+        combined.update(outputs[name])
+    assert combined.hexdigest() == digest
