@@ -21,7 +21,7 @@ from typing import Protocol, TypeVar
 import trio
 
 from statusd.deliver.smtp import SendResult
-from statusd.deliver.webhooks import DeliveryResult
+from statusd.deliver.webhooks import DeliveryResult, WebhookRequest
 from statusd.subscriptions.model import OutboxEntry, OutboxStats, OutboxStore
 
 T = TypeVar("T")
@@ -48,16 +48,7 @@ class EmailRelay(Protocol):
 
 
 class WebhookPoster(Protocol):
-    async def post(
-        self,
-        url: str,
-        *,
-        secret: str,
-        message_id: str,
-        body: bytes,
-        content_type: str,
-        at: float,
-    ) -> DeliveryResult: ...
+    async def post(self, request: WebhookRequest) -> DeliveryResult: ...
 
 
 class AsyncOutbox(Protocol):

@@ -43,6 +43,7 @@ import trio
 
 from statusd.deliver.outbox import AsyncOutbox, EmailRelay, Render, WebhookPoster
 from statusd.deliver.schedule import next_attempt, should_disable
+from statusd.deliver.webhooks import WebhookRequest
 from statusd.metrics import Metrics
 from statusd.subscriptions.model import OutboxEntry
 
@@ -182,29 +183,17 @@ class Outbox:
                 return
 
 
+@dataclass(slots=True)
 class _Senders:
-    def __init__(
-        self,
-        store: AsyncOutbox,
-        render: Render,
-        relay: EmailRelay | None,
-        webhooks: WebhookPoster,
-        outbox: Outbox,
-        *,
-        clock: Callable[[], float],
-        metrics: Metrics | None,
-        rng: random.Random,
-        send_timeout: float,
-    ) -> None:
-        self.store = store
-        self.render = render
-        self.relay = relay
-        self.webhooks = webhooks
-        self.outbox = outbox
-        self.clock = clock
-        self.metrics = metrics
-        self.rng = rng
-        self.send_timeout = send_timeout
+    store: AsyncOutbox
+    render: Render
+    relay: EmailRelay | None
+    webhooks: WebhookPoster
+    outbox: Outbox
+    clock: Callable[[], float]
+    metrics: Metrics | None
+    rng: random.Random
+    send_timeout: float
 
     async def work(self, receive_channel: trio.MemoryReceiveChannel[OutboxEntry]) -> None:
         async with receive_channel:
@@ -231,14 +220,14 @@ class _Senders:
             rendered = self.render.webhook(entry)
         except (ValueError, LookupError, TypeError) as error:
             return self.not_rendered(entry, error)
-        posted = await self.webhooks.post(
+        request = WebhookRequest(
             subscription.address,
-            secret=subscription.secret,
-            message_id=entry.message_id,
-            body=rendered.body,
-            content_type=rendered.content_type,
-            at=self.clock(),
+            subscription.secret,
+            entry.message_id,
+            rendered.body,
+            rendered.content_type,
         )
+        posted = await self.webhooks.post(request)
         answers: dict[str, Answer] = {"delivered": "accepted", "gone": "gone"}
         return Attempt(answers.get(posted.outcome, "temporary"), posted.detail)
 

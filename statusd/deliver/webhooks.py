@@ -20,7 +20,8 @@ answer, the deadline — ``retry``.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -66,6 +67,18 @@ def signed_headers(secret: str, message_id: str, body: bytes, at: float) -> dict
     }
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """One delivery to make: ``body`` to ``url``, signed with ``secret``."""
+
+    url: str
+    secret: str
+    message_id: str
+    """The ``webhook-id``: the outbox entry's stable message id."""
+    body: bytes
+    content_type: str
+
+
 @dataclass(slots=True)
 class _Answer:
     status: int | None = None
@@ -84,7 +97,9 @@ async def deliver_webhook(
 ) -> DeliveryResult:
     """POST ``body`` to ``checked`` (at one of its checked addresses) before ``deadline``
     (trio time); never raises for the receiver's answers or faults. Whatever part of the
-    answer arrived by the deadline decides (a status without its whole body counts)."""
+    answer arrived by the deadline decides (a status without its whole body counts) —
+    provided no enclosing cancel scope expires at the same time (it would take the
+    cancellation and the partial answer with it)."""
     answer = _Answer()
     try:
         with trio.move_on_at(deadline):
@@ -208,7 +223,8 @@ def _describe(error: BaseException) -> str:
 
 class WebhookClient:
     """Checks a webhook URL again and delivers to it, with at most ``concurrency``
-    deliveries at a time; the deadline covers the DNS check and the request."""
+    deliveries at a time; the deadline covers the DNS check and the request. Signatures
+    are timestamped with ``now`` (the real UNIX time: receivers compare it with theirs)."""
 
     def __init__(
         self,
@@ -219,43 +235,41 @@ class WebhookClient:
         timeout: float = DEFAULT_TIMEOUT,
         ssl_context: ssl.SSLContext | None = None,
         resolve: Resolver = resolve_host,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.allow_http = allow_http
         self.allow_private = allow_private
         self.timeout = timeout
         self._ssl = ssl_context or ssl.create_default_context()
         self._resolve = resolve
+        self._now = now
         self._limiter = trio.CapacityLimiter(concurrency)
 
-    async def post(
-        self,
-        url: str,
-        *,
-        secret: str,
-        message_id: str,
-        body: bytes,
-        content_type: str,
-        at: float,
-    ) -> DeliveryResult:
-        """Sign ``body`` at ``at`` (UNIX seconds) and deliver it to ``url``."""
+    async def post(self, request: WebhookRequest) -> DeliveryResult:
+        """Check ``request.url`` again, sign the body and deliver it."""
         async with self._limiter:
             deadline = trio.current_time() + self.timeout
+            checked: CheckedUrl | None = None
+            # Only the check under this scope: deliver_webhook keeps what part of the
+            # answer arrived by the same deadline, which an enclosing scope would discard.
             with trio.move_on_at(deadline):
                 try:
                     checked = await check_webhook_url(
-                        url,
+                        request.url,
                         allow_http=self.allow_http,
                         allow_private=self.allow_private,
                         resolve=self._resolve,
                     )
                 except WebhookUrlError as error:
                     return DeliveryResult("retry", f"refused: {error}")
-                return await deliver_webhook(
-                    checked,
-                    body,
-                    signed_headers(secret, message_id, body, at),
-                    content_type=content_type,
-                    ssl_context=self._ssl,
-                    deadline=deadline,
-                )
-            return DeliveryResult("retry", "timed out")
+            if checked is None:
+                return DeliveryResult("retry", "timed out resolving the host")
+            headers = signed_headers(request.secret, request.message_id, request.body, self._now())
+            return await deliver_webhook(
+                checked,
+                request.body,
+                headers,
+                content_type=request.content_type,
+                ssl_context=self._ssl,
+                deadline=deadline,
+            )

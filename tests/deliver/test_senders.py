@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from statusd.deliver.schedule import BACKOFF, DISABLE_AFTER, GIVE_UP_AFTER
 from statusd.deliver.senders import SEND_TIMEOUT, Outbox, run_outbox
 from statusd.deliver.smtp import SendResult
-from statusd.deliver.webhooks import DeliveryResult
+from statusd.deliver.webhooks import DeliveryResult, WebhookRequest
 from statusd.metrics import Metrics
 from tests.deliver.fakes import (
     BASE,
@@ -61,22 +61,13 @@ class ScriptedHooks:
     every post until set (to see how many run at once)."""
 
     script: dict[str, list[DeliveryResult]] = field(default_factory=dict)
-    posts: list[dict[str, object]] = field(default_factory=list)
+    posts: list[WebhookRequest] = field(default_factory=list)
     gate: trio.Event | None = None
     running: int = 0
     most: int = 0
 
-    async def post(
-        self,
-        url: str,
-        *,
-        secret: str,
-        message_id: str,
-        body: bytes,
-        content_type: str,
-        at: float,
-    ) -> DeliveryResult:
-        self.posts.append({"url": url, "secret": secret, "id": message_id, "body": body, "at": at})
+    async def post(self, request: WebhookRequest) -> DeliveryResult:
+        self.posts.append(request)
         self.running += 1
         self.most = max(self.most, self.running)
         try:
@@ -85,7 +76,7 @@ class ScriptedHooks:
             await trio.lowlevel.checkpoint()
         finally:
             self.running -= 1
-        answers = self.script.get(url)
+        answers = self.script.get(request.url)
         if not answers:
             return DeliveryResult("delivered", "200", 200)
         return answers.pop(0) if len(answers) > 1 else answers[0]
@@ -152,11 +143,11 @@ async def test_emails_and_webhooks_are_delivered_and_removed(
         await outbox_store.wait_until(empty)
     assert sorted(to for to, _ in relay.sent) == sorted(f"user{n}@example.org" for n in range(5))
     [post] = hooks.posts
-    assert post["url"] == HOOK
-    assert post["secret"] == hook.secret
-    assert post["id"] == "msg_6"
-    assert post["body"] == b'{"id": "msg_6", "entry": 6}'
-    assert post["at"] == pytest.approx(BASE, abs=1)
+    assert post.url == HOOK
+    assert post.secret == hook.secret
+    assert post.message_id == "msg_6"
+    assert post.body == b'{"id": "msg_6", "entry": 6}'
+    assert post.content_type == "application/json"
     assert sorted(store.delivered_ids) == [1, 2, 3, 4, 5, 6]
     scraped = samples(metrics)
     sent = "statusd_notifications_total"

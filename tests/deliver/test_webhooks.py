@@ -17,6 +17,7 @@ from statusd.deliver.webhooks import (
     DEFAULT_TIMEOUT,
     DeliveryResult,
     WebhookClient,
+    WebhookRequest,
     deliver_webhook,
     signed_headers,
 )
@@ -186,12 +187,13 @@ async def test_client_signs_and_delivers(certificates: Certificates) -> None:
     )
     async with receiving(receiver, certificates) as port:
         result = await client.post(
-            f"https://hooks.example.test:{port}/hook",
-            secret=SECRET,
-            message_id="msg_7",
-            body=b'{"text": "SMS in Germany: degraded"}',
-            content_type="application/json",
-            at=time.time(),
+            WebhookRequest(
+                f"https://hooks.example.test:{port}/hook",
+                SECRET,
+                "msg_7",
+                b'{"text": "SMS in Germany: degraded"}',
+                "application/json",
+            )
         )
     assert result.outcome == "delivered"
     assert receiver.deliveries[0].payload == {"text": "SMS in Germany: degraded"}
@@ -214,9 +216,7 @@ async def test_a_name_that_turned_private_is_refused_at_delivery(
         )
         assert at_subscribing.addresses == ("93.184.215.14",)
         client = WebhookClient(ssl_context=certificates.client_context(), resolve=rebinding)
-        result = await client.post(
-            url, secret=SECRET, message_id="m", body=BODY, content_type="x", at=time.time()
-        )
+        result = await client.post(WebhookRequest(url, SECRET, "m", BODY, "x"))
     assert result.outcome == "retry"
     assert result.detail.startswith("refused: ")
     assert "non-public address (127.0.0.1)" in result.detail
