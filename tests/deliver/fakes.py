@@ -5,13 +5,18 @@ it directly (no threads, for the autojump clock), a renderer, and message builde
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import random
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
+from functools import partial
 
 import trio
 
-from statusd.deliver.outbox import WebhookBody
+from statusd.deliver.outbox import EmailRelay, WebhookBody, WebhookPoster
+from statusd.deliver.senders import Outbox, run_outbox
+from statusd.metrics import Metrics
 from statusd.subscriptions.model import (
     NotificationEvent,
     OutboxEntry,
@@ -231,3 +236,37 @@ class FakeRender:
         if entry.subscription.id in self.broken:
             raise ValueError("no template")
         return WebhookBody(json.dumps({"id": entry.message_id, "entry": entry.id}).encode())
+
+
+@asynccontextmanager
+async def running_senders(
+    store: MemoryOutboxStore,
+    relay: EmailRelay | None,
+    webhooks: WebhookPoster,
+    *,
+    metrics: Metrics | None = None,
+    render: FakeRender | None = None,
+    idle_poll: float = 30.0,
+    workers: tuple[int, int] = (2, 2),
+) -> AsyncIterator[tuple[Outbox, DirectOutbox]]:
+    """``run_outbox`` over ``store`` in a nursery of its own, on the ``wall`` clock; yields
+    the running ``Outbox`` and the store's async adapter (to wait on)."""
+    outbox_store = DirectOutbox(store)
+    async with trio.open_nursery() as nursery:
+        outbox: Outbox = await nursery.start(
+            partial(
+                run_outbox,
+                outbox_store,
+                render or FakeRender(),
+                relay,
+                webhooks,
+                webhook_concurrency=workers[0],
+                smtp_connections=workers[1],
+                clock=wall,
+                metrics=metrics,
+                rng=random.Random(5),
+                idle_poll=idle_poll,
+            )
+        )
+        yield outbox, outbox_store
+        nursery.cancel_scope.cancel()

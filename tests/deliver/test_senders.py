@@ -5,12 +5,11 @@ are scripted fakes here (``test_senders_real`` uses the real ones)."""
 from __future__ import annotations
 
 import itertools
-import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from functools import partial
+from typing import Any
 
 import pytest
 import trio
@@ -18,7 +17,7 @@ import trio.testing
 from prometheus_client.parser import text_string_to_metric_families
 
 from statusd.deliver.schedule import BACKOFF, DISABLE_AFTER, GIVE_UP_AFTER
-from statusd.deliver.senders import SEND_TIMEOUT, Outbox, run_outbox
+from statusd.deliver.senders import SEND_TIMEOUT, Outbox
 from statusd.deliver.smtp import SendResult
 from statusd.deliver.webhooks import DeliveryResult, WebhookRequest
 from statusd.metrics import Metrics
@@ -28,6 +27,7 @@ from tests.deliver.fakes import (
     FakeRender,
     MemoryOutboxStore,
     email_subscription,
+    running_senders,
     wall,
     webhook_subscription,
 )
@@ -90,31 +90,10 @@ async def running(
     store: MemoryOutboxStore,
     relay: ScriptedRelay | None = None,
     hooks: ScriptedHooks | None = None,
-    *,
-    metrics: Metrics | None = None,
-    render: FakeRender | None = None,
-    idle_poll: float = 30.0,
-    workers: tuple[int, int] = (2, 2),
+    **options: Any,
 ) -> AsyncIterator[tuple[Outbox, DirectOutbox]]:
-    outbox_store = DirectOutbox(store)
-    async with trio.open_nursery() as nursery:
-        outbox: Outbox = await nursery.start(
-            partial(
-                run_outbox,
-                outbox_store,
-                render or FakeRender(),
-                relay,
-                hooks or ScriptedHooks(),
-                webhook_concurrency=workers[0],
-                smtp_connections=workers[1],
-                clock=wall,
-                metrics=metrics,
-                rng=random.Random(5),
-                idle_poll=idle_poll,
-            )
-        )
-        yield outbox, outbox_store
-        nursery.cancel_scope.cancel()
+    async with running_senders(store, relay, hooks or ScriptedHooks(), **options) as running:
+        yield running
 
 
 def empty(store: MemoryOutboxStore) -> bool:

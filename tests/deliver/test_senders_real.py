@@ -4,27 +4,23 @@ memory; the clock autojumps after 20 ms of real idleness (retries in virtual tim
 
 from __future__ import annotations
 
-import random
 import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from functools import partial
 
 import trio
 import trio.testing
 
 from statusd.deliver.outbox import EmailRelay, ThreadedOutbox, WebhookPoster
-from statusd.deliver.senders import run_outbox
 from statusd.deliver.smtp import SmtpRelay
 from statusd.deliver.webhooks import WebhookClient
 from tests.deliver.certs import Certificates
 from tests.deliver.fakes import (
     BASE,
     DirectOutbox,
-    FakeRender,
     MemoryOutboxStore,
     email_subscription,
-    wall,
+    running_senders,
     webhook_subscription,
 )
 from tests.deliver.receiver import Receiver, receiving
@@ -35,23 +31,8 @@ from tests.deliver.smtp_sink import Sink, free_port, smtp_server
 async def senders(
     store: MemoryOutboxStore, relay: EmailRelay | None, webhooks: WebhookPoster
 ) -> AsyncIterator[DirectOutbox]:
-    outbox_store = DirectOutbox(store)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(
-            partial(
-                run_outbox,
-                outbox_store,
-                FakeRender(),
-                relay,
-                webhooks,
-                webhook_concurrency=4,
-                smtp_connections=2,
-                clock=wall,
-                rng=random.Random(3),
-            )
-        )
+    async with running_senders(store, relay, webhooks, workers=(4, 2)) as (_, outbox_store):
         yield outbox_store
-        nursery.cancel_scope.cancel()
 
 
 async def test_relay_down_then_back_everything_arrives_once(
