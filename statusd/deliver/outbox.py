@@ -71,17 +71,27 @@ class AsyncOutbox(Protocol):
     async def stats(self, now: float) -> OutboxStats: ...
 
 
+class OutboxUnavailable(Exception):
+    """The outbox could not be read or written (the database is locked, full, gone); the
+    senders pause and try again, the daemon goes on."""
+
+
 class ThreadedOutbox:
     """An ``AsyncOutbox`` over a synchronous ``OutboxStore``: each call in a worker thread,
     at most ``connections`` at a time. The store bounds each call itself (SQLite's busy
-    timeout, PostgreSQL's ``statement_timeout``): a thread cannot be cancelled."""
+    timeout, PostgreSQL's ``statement_timeout``): a thread cannot be cancelled. Whatever
+    the store raises comes out as ``OutboxUnavailable`` (with the store's error as its
+    cause), so that a database fault pauses the senders instead of ending the daemon."""
 
     def __init__(self, store: OutboxStore, *, connections: int = 2) -> None:
         self.store = store
         self._limiter = trio.CapacityLimiter(connections)
 
     async def _run(self, call: Callable[[], T]) -> T:
-        return await trio.to_thread.run_sync(call, limiter=self._limiter)
+        try:
+            return await trio.to_thread.run_sync(call, limiter=self._limiter)
+        except Exception as error:
+            raise OutboxUnavailable(f"{type(error).__name__}: {error}") from error
 
     async def claim_due(
         self, now: float, limit: int, claim_seconds: float

@@ -24,12 +24,17 @@ temporary / timeout    ``retry_later(schedule.next_attempt)``             retrie
   … webhook, 3 days    ``disable``                                        disabled
 =====================  =================================================  ==============
 
+When the outbox itself fails (``OutboxUnavailable``: the database is locked or gone) the
+poller waits ``STORE_RETRY`` seconds and tries again; a send whose result could not be
+recorded stays claimed until the claim lapses and is then sent again (at least once).
+
 Everything runs in the caller's nursery (``nursery.start(run_outbox, …)`` returns the
 ``Outbox`` handle); nothing is left running when it is cancelled.
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
 import math
@@ -41,7 +46,13 @@ from typing import Literal
 
 import trio
 
-from statusd.deliver.outbox import AsyncOutbox, EmailRelay, Render, WebhookPoster
+from statusd.deliver.outbox import (
+    AsyncOutbox,
+    EmailRelay,
+    OutboxUnavailable,
+    Render,
+    WebhookPoster,
+)
 from statusd.deliver.schedule import next_attempt, should_disable
 from statusd.deliver.webhooks import WebhookRequest
 from statusd.metrics import Metrics
@@ -53,6 +64,8 @@ SEND_TIMEOUT = 30.0
 """Deadline of one send (the relay's and the webhook client's own bounds are within it)."""
 IDLE_POLL = 30.0
 """With nothing known to be due, look at the outbox again after this long."""
+STORE_RETRY = 30.0
+"""After the outbox failed to answer, wait this long before using it again."""
 STATS_INTERVAL = 5.0
 """While busy, refresh the outbox gauges at most this often (always when idle)."""
 
@@ -155,15 +168,22 @@ class Outbox:
             self._woken = False
             while self._due and self._due[0] <= now:
                 heapq.heappop(self._due)
-            entries = await self.store.claim_due(now, self.batch, self.claim_seconds)
+            try:
+                entries = await self.store.claim_due(now, self.batch, self.claim_seconds)
+            except OutboxUnavailable as error:
+                _store_failed("claiming", error)
+                await trio.sleep(STORE_RETRY)
+                continue
             for entry in entries:
                 await send_channel.send(entry)
             busy = len(entries) >= self.batch
             if self.metrics is not None and (not busy or now - stats_at >= STATS_INTERVAL):
                 stats_at = now
-                stats = await self.store.stats(now)
-                oldest = stats.oldest_created_at
-                self.metrics.outbox_observed(stats.depth, 0.0 if oldest is None else now - oldest)
+                with contextlib.suppress(OutboxUnavailable):  # the next claim will tell
+                    stats = await self.store.stats(now)
+                    oldest = stats.oldest_created_at
+                    age = 0.0 if oldest is None else now - oldest
+                    self.metrics.outbox_observed(stats.depth, age)
             if not busy:
                 await self._sleep()
 
@@ -181,6 +201,13 @@ class Outbox:
             self._sleeping_until = math.inf
             if sleep.cancelled_caught:
                 return
+
+
+def _store_failed(what: str, error: OutboxUnavailable) -> None:
+    log.warning(
+        "outbox unavailable, notifications paused; /api is not affected",
+        extra={"failed": what, "error": str(error), "retry_seconds": STORE_RETRY},
+    )
 
 
 @dataclass(slots=True)
@@ -201,7 +228,12 @@ class _Senders:
                 attempt: Attempt | None = None
                 with trio.move_on_after(self.send_timeout):
                     attempt = await self.attempt(entry)
-                await self.record(entry, attempt or Attempt("temporary", "timed out"))
+                try:
+                    await self.record(entry, attempt or Attempt("temporary", "timed out"))
+                except OutboxUnavailable as error:
+                    # The entry stays claimed; once the claim lapses it is sent again
+                    # (at least once: the receiver drops a duplicate by its message id).
+                    _store_failed("recording a send", error)
 
     async def attempt(self, entry: OutboxEntry) -> Attempt:
         subscription = entry.subscription

@@ -14,7 +14,7 @@ from functools import partial
 
 import trio
 
-from statusd.deliver.outbox import EmailRelay, WebhookBody, WebhookPoster
+from statusd.deliver.outbox import EmailRelay, OutboxUnavailable, WebhookBody, WebhookPoster
 from statusd.deliver.senders import Outbox, run_outbox
 from statusd.metrics import Metrics
 from statusd.subscriptions.model import (
@@ -174,6 +174,14 @@ class DirectOutbox:
         self.store = store
         self._event = trio.Event()
         store.on_change = self._changed
+        self.failures: dict[str, int] = {}
+        """Method name → how many of its next calls raise ``OutboxUnavailable``."""
+
+    async def _call(self, name: str) -> None:
+        await trio.lowlevel.checkpoint()
+        if self.failures.get(name, 0) > 0:
+            self.failures[name] -= 1
+            raise OutboxUnavailable("database is locked")
 
     def _changed(self) -> None:
         self._event.set()
@@ -186,31 +194,31 @@ class DirectOutbox:
     async def claim_due(
         self, now: float, limit: int, claim_seconds: float
     ) -> Sequence[OutboxEntry]:
-        await trio.lowlevel.checkpoint()
+        await self._call("claim_due")
         return self.store.claim_due(now, limit, claim_seconds)
 
     async def delivered(self, entry: OutboxEntry, now: float) -> None:
-        await trio.lowlevel.checkpoint()
+        await self._call("delivered")
         self.store.delivered(entry, now)
 
     async def retry_later(self, entry: OutboxEntry, at: float, error: str, now: float) -> None:
-        await trio.lowlevel.checkpoint()
+        await self._call("retry_later")
         self.store.retry_later(entry, at, error, now)
 
     async def give_up(self, entry: OutboxEntry, error: str, now: float) -> None:
-        await trio.lowlevel.checkpoint()
+        await self._call("give_up")
         self.store.give_up(entry, error, now)
 
     async def unsubscribe(self, subscription_id: str) -> None:
-        await trio.lowlevel.checkpoint()
+        await self._call("unsubscribe")
         self.store.unsubscribe(subscription_id)
 
     async def disable(self, subscription_id: str, now: float) -> None:
-        await trio.lowlevel.checkpoint()
+        await self._call("disable")
         self.store.disable(subscription_id, now)
 
     async def stats(self, now: float) -> OutboxStats:
-        await trio.lowlevel.checkpoint()
+        await self._call("stats")
         return self.store.stats(now)
 
 

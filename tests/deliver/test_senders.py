@@ -323,3 +323,23 @@ async def test_outbox_gauges(autojump_clock: trio.testing.MockClock) -> None:
     assert scraped[("statusd_outbox_depth", frozenset())] == 1
     age = scraped[("statusd_outbox_oldest_entry_age_seconds", frozenset())]
     assert age == pytest.approx(20 + 30, abs=1.5)
+
+
+async def test_an_unavailable_outbox_pauses_the_senders(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    store = MemoryOutboxStore()
+    store.add(email_subscription(1))
+    store.add(email_subscription(2))
+    relay = ScriptedRelay()
+    async with running(store, relay) as (_, outbox_store):
+        outbox_store.failures = {"claim_due": 2, "delivered": 1}
+        await outbox_store.wait_until(empty)
+        # Failed claims waited STORE_RETRY each; the send whose recording failed stayed
+        # claimed until its claim lapsed (4 x SEND_TIMEOUT), then was sent again.
+        assert outbox_store.failures == {"claim_due": 0, "delivered": 0}
+        assert trio.current_time() >= 4 * SEND_TIMEOUT
+    sent = [to for to, _ in relay.sent]
+    assert len(sent) == 3
+    assert set(sent) == {"user1@example.org", "user2@example.org"}
+    assert sorted(store.delivered_ids) == [1, 2]

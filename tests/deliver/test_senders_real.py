@@ -4,16 +4,19 @@ memory; the clock autojumps after 20 ms of real idleness (retries in virtual tim
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import pytest
 import trio
 import trio.testing
 
-from statusd.deliver.outbox import EmailRelay, ThreadedOutbox, WebhookPoster
+from statusd.deliver.outbox import EmailRelay, OutboxUnavailable, ThreadedOutbox, WebhookPoster
 from statusd.deliver.smtp import SmtpRelay
 from statusd.deliver.webhooks import WebhookClient
+from statusd.subscriptions.model import OutboxStats
 from tests.deliver.certs import Certificates
 from tests.deliver.fakes import (
     BASE,
@@ -143,3 +146,15 @@ async def test_threaded_outbox_calls_the_store_in_worker_threads() -> None:
     assert (await outbox.stats(BASE)).depth == 0
     assert threads
     assert threading.get_ident() not in threads
+
+
+async def test_threaded_outbox_turns_store_errors_into_unavailable() -> None:
+    store = MemoryOutboxStore()
+
+    def locked(now: float) -> OutboxStats:
+        raise sqlite3.OperationalError("database is locked")
+
+    store.stats = locked  # type: ignore[method-assign]
+    with pytest.raises(OutboxUnavailable, match="OperationalError: database is locked") as info:
+        await ThreadedOutbox(store).stats(BASE)
+    assert isinstance(info.value.__cause__, sqlite3.OperationalError)
