@@ -3,7 +3,7 @@ news and interrupts nothing, changes compare with the last notified verdict."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -21,7 +21,7 @@ GONE = "gone"
 def run(
     hold: float,
     notified: Mapping[str, str],
-    observations: list[tuple[float, Mapping[str, str]]],
+    observations: Sequence[tuple[float, Mapping[str, str]]],
     *,
     until: float | None = None,
     wake_at_deadlines: bool = True,
@@ -197,7 +197,7 @@ def test_settling_properties(
     at = 0
     for dt, *verdicts in steps:
         at += dt
-        observations.append((at, {c: v for c, v in zip(cells, verdicts) if v != GONE}))
+        observations.append((at, {c: v for c, v in zip(cells, verdicts, strict=True) if v != GONE}))
     settler, out = run(hold, notified, observations, until=at + hold, wake_at_deadlines=wake)
 
     for cell in cells:
