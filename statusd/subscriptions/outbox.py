@@ -57,31 +57,47 @@ class OutboxQueries(Database):
                 "INSERT INTO notification_events (id, type, occurred_at, body) VALUES (?, ?, ?, ?)",
                 (event.id, event.type, event.occurred_at, event_to_json(event)),
             )
-            concerned: dict[tuple[str, str], bool] = {}
-            recipients: list[str] = []
-            for subscription_id, products, countries in conn.execute(
-                "SELECT id, products, countries FROM subscriptions WHERE state = 'active'"
-            ):
-                key = (products, countries)
-                told = concerned.get(key)
-                if told is None:
-                    told = concerned[key] = (
-                        event.for_scope(scope_from_texts(products, countries)) is not None
-                    )
-                if told:
-                    recipients.append(subscription_id)
-            prefix = event_message_prefix(event.id)
-            conn.executemany(
-                "INSERT INTO outbox (event_id, subscription_id, message_id, created_at, "
-                "next_attempt_at) VALUES (?, ?, ?, ?, ?)",
-                ((event.id, sid, prefix + sid, now, now) for sid in recipients),
-            )
+            added = self._add_entries(conn, event, now)
             conn.executemany(
                 "INSERT INTO notified (cell, verdict, at) VALUES (?, ?, ?) "
                 "ON CONFLICT (cell) DO UPDATE SET verdict = excluded.verdict, at = excluded.at",
                 ((cell, verdict, now) for cell, verdict in notified.items()),
             )
-            return len(recipients)
+            return added
+
+    @staticmethod
+    def _add_entries(conn: sqlite3.Connection, event: NotificationEvent, now: float) -> int:
+        """One entry per active subscription ``event`` concerns. Subscribers share few
+        scopes: each distinct scope is judged once (``for_scope``), then SQLite copies the
+        subscriptions of the scopes told, without a row passing through Python."""
+        scopes = conn.execute(
+            "SELECT DISTINCT products, countries FROM subscriptions WHERE state = 'active'"
+        ).fetchall()
+        told = [
+            (products, countries)
+            for products, countries in scopes
+            if event.for_scope(scope_from_texts(products, countries)) is not None
+        ]
+        if not told:
+            return 0
+        insert = (
+            "INSERT INTO outbox (event_id, subscription_id, message_id, created_at, "
+            "next_attempt_at) SELECT ?, s.id, ? || s.id, ?, ? FROM subscriptions s "
+        )
+        parameters = (event.id, event_message_prefix(event.id), now, now)
+        if len(told) == len(scopes):
+            return conn.execute(insert + "WHERE s.state = 'active'", parameters).rowcount
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS told_scopes (products TEXT NOT NULL, "
+            "countries TEXT NOT NULL, PRIMARY KEY (products, countries))"
+        )
+        conn.execute("DELETE FROM told_scopes")
+        conn.executemany("INSERT INTO told_scopes (products, countries) VALUES (?, ?)", told)
+        return conn.execute(
+            insert + "JOIN told_scopes t ON s.products = t.products "
+            "AND s.countries = t.countries WHERE s.state = 'active'",
+            parameters,
+        ).rowcount
 
     # --- OutboxStore -------------------------------------------------------------------------
 

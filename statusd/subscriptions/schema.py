@@ -33,7 +33,8 @@ SUBSCRIPTION_TABLES = (
     # One active email subscription per address: confirming a new scope replaces the old one.
     """CREATE UNIQUE INDEX IF NOT EXISTS subscriptions_active_email
         ON subscriptions (address) WHERE channel = 'email' AND state = 'active'""",
-    "CREATE INDEX IF NOT EXISTS subscriptions_state ON subscriptions (state)",
+    # The planner's question: which active subscriptions share a scope (outbox.record_event).
+    "CREATE INDEX IF NOT EXISTS subscriptions_scope ON subscriptions (state, products, countries)",
     "CREATE INDEX IF NOT EXISTS subscriptions_address ON subscriptions (address)",
     """CREATE TABLE IF NOT EXISTS notified (
         cell TEXT PRIMARY KEY,
