@@ -102,9 +102,8 @@ def register(app: QuartTrio, routes: SubscriptionRoutes) -> None:
             return api_error(error.reason, 400)
         if isinstance(signup, EmailSignup) and not settings.smtp_url:
             return api_error("email subscriptions are off: statusd has no smtp_url", 503)
-        client = client_address(
-            request.remote_addr, request.headers.get("X-Forwarded-For"), trusted
-        )
+        peer = request.scope.get("client") or (None,)  # the TCP peer, from the server
+        client = client_address(peer[0], request.headers.get("X-Forwarded-For"), trusted)
         retry_after = limiter.take(client)
         if retry_after is not None:
             return api_error(
