@@ -103,7 +103,8 @@ class OutboxQueries(Database):
 
     def claim_due(self, now: float, limit: int, claim_seconds: float) -> Sequence[OutboxEntry]:
         """Due entries, oldest due first; the event of each is the part in its subscriber's
-        scope; an email entry carries the subscriber's manage token (``List-Unsubscribe``)."""
+        scope; an email entry carries the subscriber's manage token (``List-Unsubscribe``).
+        A confirmation whose subscription has expired is not sent any more."""
         with self._write() as conn:
             rows = conn.execute(
                 "SELECT o.id, o.message_id, o.event_id, o.confirm_token, o.attempts, "
@@ -112,8 +113,10 @@ class OutboxQueries(Database):
                 "LEFT JOIN notification_events e ON e.id = o.event_id "
                 "WHERE o.next_attempt_at <= ? "
                 "AND (o.claimed_until IS NULL OR o.claimed_until <= ?) "
-                "AND s.state <> 'disabled' ORDER BY o.next_attempt_at, o.id LIMIT ?",
-                (now, now, limit),
+                "AND s.state <> 'disabled' "
+                "AND NOT (s.state = 'pending' AND s.expires_at <= ?) "
+                "ORDER BY o.next_attempt_at, o.id LIMIT ?",
+                (now, now, now, limit),
             ).fetchall()
             conn.executemany(
                 "UPDATE outbox SET claimed_until = ? WHERE id = ?",

@@ -203,3 +203,10 @@ def test_opens_beside_the_history_and_keeps_its_key(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert {"subscriptions", "outbox", "notified", "notification_events"} <= tables
+
+
+def test_an_expired_confirmation_is_not_sent(store: SubscriptionStore) -> None:
+    """A relay down for two days: the confirmation would carry a dead link, so it stays."""
+    store.add_email("a@example.com", scope(), "en", NOW, limit=LIMIT)
+    assert len(store.claim_due(NOW + PENDING_SECONDS - 1, 10, 1)) == 1
+    assert store.claim_due(NOW + PENDING_SECONDS, 10, 1) == []
