@@ -46,12 +46,12 @@ class Database:
     @classmethod
     def open(cls, path: Path) -> Self:
         """Open (and create where missing) the tables in the database file ``path``."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
             )
-        except sqlite3.Error as error:
+        except (OSError, sqlite3.Error) as error:
             raise StoreError(f"cannot open {path}: {error}") from error
         try:
             conn.execute("PRAGMA journal_mode=WAL").fetchone()
