@@ -148,6 +148,8 @@ def register(app: QuartTrio, routes: SubscriptionRoutes) -> None:
 
 
 UNAVAILABLE = "subscriptions are unavailable: the database could not be opened"
+DONE_LOG = {"confirm": "subscription confirmed", "unsubscribe": "unsubscribed"}
+"""The log line of a confirmation or an unsubscription (the id, never the address)."""
 
 
 async def sign_up(routes: SubscriptionRoutes, signup: EmailSignup | WebhookSignup) -> Response:
@@ -219,7 +221,7 @@ async def link_page(routes: SubscriptionRoutes, action: str, home: str) -> Respo
     if found is None:
         return page_response(invalid_page(action, lang, home))
     if request.method == "POST":
-        log.info(f"subscription {action}ed", extra={"subscription": found.id})
+        log.info(DONE_LOG[action], extra={"subscription": found.id, "channel": found.channel})
         return page_response(done_page(action, found, lang, home))
     if action == "confirm" and found.state == "active":
         return page_response(done_page(action, found, lang, home))
