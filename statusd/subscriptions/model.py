@@ -173,6 +173,10 @@ class OutboxEntry:
     attempts: int
     created_at: float
     next_attempt_at: float
+    manage_token: str | None = None
+    """Email entries: the subscriber's manage token, for the ``List-Unsubscribe`` link. It is
+    stored only as a digest, so the store derives it (``subscriptions.tokens.TokenKey``);
+    None for webhooks (their token was handed to the owner once)."""
 
 
 @dataclass(frozen=True, slots=True)
