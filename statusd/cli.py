@@ -2,6 +2,7 @@
 
 Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a good ``--check-config``;
 2 for a bad setting or an address that cannot be bound, with one line on stderr.
+``statusd subscriptions …`` is the operator's command of ``statusd.subscriptions.cli``.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def make_parser() -> OneLineParser:
         prog="statusd",
         description="Collect the provider sources and serve the status document and page.",
         epilog="Every setting can also come from the TOML file or a STATUSD_<NAME> environment "
-        "variable; flags win. An unknown STATUSD_* variable is ignored with a warning.",
+        "variable; flags win. An unknown STATUSD_* variable is ignored with a warning. "
+        "'statusd subscriptions list|export|remove' manages subscribers (see its --help).",
     )
     parser.add_argument("--config", metavar="PATH", help="TOML settings file (or STATUSD_CONFIG)")
     for flag, metavar, text in FLAGS:
@@ -73,19 +75,27 @@ def make_parser() -> OneLineParser:
 def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Settings, bool]:
     """Settings from every layer, and whether only a config check was asked for."""
     args = make_parser().parse_args(argv)
-    layers: list[tuple[str, Mapping[str, object]]] = []
-    config_path = args.config or environ.get("STATUSD_CONFIG")
-    if config_path:
-        layers.append((f"config file {config_path}", read_toml(Path(config_path))))
-    layers.append(("environment", read_environ(environ)))
     flags: dict[str, Any] = {
         flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))
         for flag, _, _ in FLAGS
     }
+    return settings_from(args.config, environ, flags), bool(args.check_config)
+
+
+def settings_from(
+    config: str | None, environ: Mapping[str, str], flags: Mapping[str, object]
+) -> Settings:
+    """Settings from the TOML file (``config``, else ``STATUSD_CONFIG``), the environment
+    and ``flags`` (None values are unset), validated; every ``statusd`` command reads them so."""
+    layers: list[tuple[str, Mapping[str, object]]] = []
+    config_path = config or environ.get("STATUSD_CONFIG")
+    if config_path:
+        layers.append((f"config file {config_path}", read_toml(Path(config_path))))
+    layers.append(("environment", read_environ(environ)))
     layers.append(("flag", flags))
     settings = build_settings(layers)
     validate_tables(settings)
-    return settings, bool(args.check_config)
+    return settings
 
 
 def validate_tables(settings: Settings) -> None:
@@ -101,6 +111,10 @@ def validate_tables(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``statusd`` console script."""
     arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["subscriptions"]:
+        from statusd.subscriptions.cli import main as subscriptions_main
+
+        return subscriptions_main(arguments[1:], os.environ)
     try:
         settings, check_only = load_settings(arguments, os.environ)
     except ConfigError as error:

@@ -100,6 +100,8 @@ class Settings:
     subscribe_rate: int = 10
     """New subscriptions per client address per hour."""
     max_subscriptions: int = 100_000
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    """Peers whose ``X-Forwarded-For`` names the client (for ``subscribe_rate``)."""
     notify_hold: float = 120.0
     """Seconds a verdict must hold before it is settled (and notified)."""
     notify_batch: float = 60.0
@@ -256,6 +258,20 @@ def _mail_from(value: object) -> str:
     return text
 
 
+def _networks(value: object) -> tuple[str, ...]:
+    """IP addresses or networks: a TOML list or a comma-separated string ("" = none)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ValueError("expected a list of IP addresses or networks")
+    found = tuple(item.strip() for item in items if item.strip())
+    for item in found:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"expected an IP address or network, got {item!r}") from None
+    return found
+
+
 def _table(value: object) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ValueError("expected a table")
@@ -297,6 +313,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "webhook_concurrency": _count,
     "subscribe_rate": _count,
     "max_subscriptions": _count,
+    "trusted_proxies": _networks,
     "notify_hold": _seconds,
     "notify_batch": _seconds,
 }

@@ -14,6 +14,7 @@ import logging
 import signal
 import socket
 from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack
 from functools import partial
 
 import trio
@@ -36,6 +37,8 @@ from statusd.serve.status_routes import register_public_routes
 from statusd.sources import ALL_SOURCES
 from statusd.state.holder import StateHolder, StateView
 from statusd.state.persistence import StateWriter, restore_state
+from statusd.subscriptions.facade import AsyncStore, open_store_or_none
+from statusd.subscriptions.routes import SubscriptionRoutes
 from statusd.systemd import SystemdNotifier, run_watchdog, status_line
 from statusd.verdicts.live import PublicState
 from statusd.verdicts.rules import VerdictThresholds
@@ -133,6 +136,7 @@ async def serve_daemon(
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with (
             source_client() as client,
+            AsyncExitStack() as closing,
             trio.open_nursery() as nursery,
         ):
             nursery.start_soon(stop_on_signal, signals, stop)
@@ -155,7 +159,11 @@ async def serve_daemon(
             )
             state.add_observer(public.observe)
             await nursery.start(public.run)
-            app = build_app(settings, state, metrics, public)
+            # After the history writer: it may move a damaged database aside and start anew.
+            subscriptions = await open_store_or_none(settings.history_db)
+            if subscriptions is not None:
+                closing.push_async_callback(subscriptions.aclose)
+            app = build_app(settings, state, metrics, public, subscriptions)
             await nursery.start(state.run, outcomes_receive)
             await nursery.start(
                 partial(run_collectors, workers=workers, last_inputs=last_inputs),
@@ -175,9 +183,13 @@ async def serve_daemon(
 
 
 def build_app(
-    settings: Settings, state: StateHolder, metrics: Metrics, public: PublicState
+    settings: Settings,
+    state: StateHolder,
+    metrics: Metrics,
+    public: PublicState,
+    subscriptions: AsyncStore | None,
 ) -> FrontApp:
-    """/api answered in front; the routes of SPEC §4 and §7 behind it, in Quart."""
+    """/api answered in front; the routes of SPEC §4, §7 and §8 behind it, in Quart."""
     public_routes = partial(
         register_public_routes,
         public=public,
@@ -185,7 +197,14 @@ def build_app(
         base_url=settings.base_url,
     )
     return FrontApp(
-        state, create_app(state, settings, metrics, extra_routes=public_routes), metrics
+        state,
+        create_app(
+            state,
+            settings,
+            metrics,
+            extra_routes=[public_routes, SubscriptionRoutes(subscriptions, settings)],
+        ),
+        metrics,
     )
 
 

@@ -276,6 +276,8 @@ def test_smtp_url_schemes(raw: dict[str, str], expected: str) -> None:
         ({"webhook_allow_private": "maybe"}, "setting webhook_allow_private (flag): expected"),
         ({"subscribe_rate": "0"}, "setting subscribe_rate (flag): must be >= 1"),
         ({"notify_hold": "-1"}, "setting notify_hold (flag): must be > 0"),
+        ({"trusted_proxies": "127.0.0.1, nginx"}, "setting trusted_proxies (flag): expected an IP"),
+        ({"trusted_proxies": 5}, "setting trusted_proxies (flag): expected a list"),
     ],
 )
 def test_notification_settings_are_validated(raw: dict[str, str], message: str) -> None:
@@ -288,3 +290,18 @@ def test_notification_settings_are_validated(raw: dict[str, str], message: str) 
 def test_boolean_settings_from_the_environment(text: str, value: bool) -> None:
     settings, _ = load_settings([], {"STATUSD_WEBHOOK_ALLOW_HTTP": text})
     assert settings.webhook_allow_http is value
+
+
+@pytest.mark.parametrize(
+    ("layer", "value", "expected"),
+    [
+        ("environment", "10.0.0.0/8, ::1", ("10.0.0.0/8", "::1")),
+        ("environment", "", ()),
+        ("config file", ["192.0.2.1"], ("192.0.2.1",)),
+        ("config file", [], ()),
+    ],
+)
+def test_trusted_proxies(layer: str, value: object, expected: tuple[str, ...]) -> None:
+    """A TOML list or a comma-separated variable; empty trusts no proxy."""
+    assert build_settings([(layer, {"trusted_proxies": value})]).trusted_proxies == expected
+    assert build_settings([]).trusted_proxies == ("127.0.0.1", "::1")

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import mimetypes
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -59,6 +59,8 @@ PAGE_HEADERS = {
 
 
 View = TypeVar("View", bound=Callable[..., Any])
+RouteRegistrar = Callable[[QuartTrio], None]
+"""Adds routes to the app (``create_app``'s ``extra_routes``)."""
 
 BODY_LIMIT_ATTRIBUTE = "statusd_body_limit"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -215,9 +217,10 @@ def create_app(
     settings: Settings,
     metrics: Metrics,
     *,
-    extra_routes: Callable[[QuartTrio], None] | None = None,
+    extra_routes: RouteRegistrar | Sequence[RouteRegistrar] = (),
 ) -> QuartTrio:
-    """The app of one daemon; ``extra_routes`` lets other modules register their routes."""
+    """The app of one daemon; ``extra_routes`` (one or several) let other modules register
+    their routes."""
     app = QuartTrio(__name__, static_folder=None)
     app.url_map.converters["webfile"] = web_file_converter(settings.web_dir)
     app.config["RESPONSE_TIMEOUT"] = None  # SSE streams are long; the server bounds the rest
@@ -331,8 +334,8 @@ def create_app(
         await response.add_etag()
         return await response.make_conditional(request)
 
-    if extra_routes is not None:
-        extra_routes(app)
+    for register in [extra_routes] if callable(extra_routes) else extra_routes:
+        register(app)
     # Quart refuses a body over this as it arrives; each route's own limit is checked by
     # screen_request (Content-Length) and read_body (any framing).
     app.config["MAX_CONTENT_LENGTH"] = max(

@@ -146,11 +146,16 @@ class NotificationEvent:
                 if changes
                 else None
             )
-        if not any(scope.covers_product(p) for p in self.products or NOTIFY_PRODUCTS):
-            return None
-        if scope.countries and self.countries and not (scope.countries & self.countries):
-            return None
-        return self
+        # A product without countries (billing, support, incidents) concerns every country,
+        # so a window on "sms in DE and billing" concerns a subscriber to billing in FR.
+        countries_meet = not (scope.countries and self.countries) or bool(
+            scope.countries & self.countries
+        )
+        concerned = any(
+            scope.covers_product(p) and (p not in COUNTRY_PRODUCTS or countries_meet)
+            for p in self.products or NOTIFY_PRODUCTS
+        )
+        return self if concerned else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +173,10 @@ class OutboxEntry:
     attempts: int
     created_at: float
     next_attempt_at: float
+    manage_token: str | None = None
+    """Email entries: the subscriber's manage token, for the ``List-Unsubscribe`` link. It is
+    stored only as a digest, so the store derives it (``subscriptions.tokens.TokenKey``);
+    None for webhooks (their token was handed to the owner once)."""
 
 
 @dataclass(frozen=True, slots=True)

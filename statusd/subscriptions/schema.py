@@ -33,7 +33,9 @@ SUBSCRIPTION_TABLES = (
     # One active email subscription per address: confirming a new scope replaces the old one.
     """CREATE UNIQUE INDEX IF NOT EXISTS subscriptions_active_email
         ON subscriptions (address) WHERE channel = 'email' AND state = 'active'""",
-    "CREATE INDEX IF NOT EXISTS subscriptions_state ON subscriptions (state)",
+    # The planner's question: which active subscriptions share a scope (outbox.record_event).
+    "CREATE INDEX IF NOT EXISTS subscriptions_scope ON subscriptions (state, products, countries)",
+    "CREATE INDEX IF NOT EXISTS subscriptions_address ON subscriptions (address)",
     """CREATE TABLE IF NOT EXISTS notified (
         cell TEXT PRIMARY KEY,
         verdict TEXT NOT NULL,
@@ -58,6 +60,13 @@ SUBSCRIPTION_TABLES = (
         last_error TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at)",
+    "CREATE INDEX IF NOT EXISTS outbox_event ON outbox (event_id)",
     "CREATE INDEX IF NOT EXISTS outbox_subscription ON outbox (subscription_id)",
+    # Secrets of the subscriptions themselves: the key that derives email manage tokens
+    # (subscriptions.tokens.TokenKey). In the database so every replica (SPEC §11) has it.
+    """CREATE TABLE IF NOT EXISTS subscription_keys (
+        name TEXT PRIMARY KEY,
+        key BLOB NOT NULL
+    )""",
 )
 """Created (if missing) when the database is opened; see the module docstring."""
