@@ -77,15 +77,18 @@ class OutboxUnavailable(Exception):
 
 
 class ThreadedOutbox:
-    """An ``AsyncOutbox`` over a synchronous ``OutboxStore``: each call in a worker thread,
-    at most ``connections`` at a time. The store bounds each call itself (SQLite's busy
+    """An ``AsyncOutbox`` over a synchronous ``OutboxStore``: each call in a worker thread
+    under ``limiter``. The store bounds each call itself (SQLite's busy
     timeout, PostgreSQL's ``statement_timeout``): a thread cannot be cancelled. Whatever
     the store raises comes out as ``OutboxUnavailable`` (with the store's error as its
     cause), so that a database fault pauses the senders instead of ending the daemon."""
 
-    def __init__(self, store: OutboxStore, *, connections: int = 2) -> None:
+    def __init__(self, store: OutboxStore, *, limiter: trio.CapacityLimiter | None = None) -> None:
+        """``limiter``: the one that already guards the store's connection (the routes'
+        ``AsyncStore.limiter`` for the one SQLite connection), so that the senders and the
+        routes never use it from two threads at once; a new one of 1 without."""
         self.store = store
-        self._limiter = trio.CapacityLimiter(connections)
+        self._limiter = limiter or trio.CapacityLimiter(1)
 
     async def _run(self, call: Callable[[], T]) -> T:
         try:
