@@ -9,9 +9,13 @@ registry, so several apps in one test process never collide. Series::
     statusd_skipped_records_total{source,reason}        records skipped, by reason
     statusd_collection_duration_seconds{source}         histogram, 1 ms .. 30 s
     statusd_http_requests_total{route,status}           responses, by route pattern
+    statusd_notifications_total{channel,result}         outbox sends, by channel and result
+    statusd_outbox_depth                                entries waiting in the outbox
+    statusd_outbox_oldest_entry_age_seconds             age of the oldest entry (0 if none)
 
 Label values stay bounded: sources are the seven fixed names, reasons are the parsers'
 short words, routes are route patterns (never raw paths) and statuses are HTTP codes.
+Notification channels are ``email``/``webhook``, results the five ``NOTIFICATION_RESULTS``.
 """
 
 from __future__ import annotations
@@ -45,6 +49,10 @@ DURATION_BUCKETS: tuple[float, ...] = (
 )
 """Collection duration buckets: a small file parses in about a millisecond; the default
 deadline is 5 s and nothing should ever take longer than 30 s."""
+
+NOTIFICATION_CHANNELS = ("email", "webhook")
+NOTIFICATION_RESULTS = ("delivered", "retried", "given_up", "unsubscribed", "disabled")
+"""What became of one send (``statusd.deliver.senders``)."""
 
 UNMATCHED_ROUTE = "<unmatched>"
 """The ``route`` label for requests no route matched (404s): one series, not one per path."""
@@ -92,6 +100,25 @@ class Metrics:
             ["route", "status"],
             registry=self.registry,
         )
+        self._notifications = Counter(
+            "statusd_notifications",
+            "Notification sends from the outbox, by channel and what became of the entry.",
+            ["channel", "result"],
+            registry=self.registry,
+        )
+        self._outbox_depth = Gauge(
+            "statusd_outbox_depth",
+            "Notifications waiting in the outbox (due or scheduled for a retry).",
+            registry=self.registry,
+        )
+        self._outbox_oldest = Gauge(
+            "statusd_outbox_oldest_entry_age_seconds",
+            "Age of the oldest outbox entry; 0 when the outbox is empty.",
+            registry=self.registry,
+        )
+        for channel in NOTIFICATION_CHANNELS:
+            for result in NOTIFICATION_RESULTS:
+                self._notifications.labels(channel=channel, result=result)
         # Create every per-source series at zero, so a scrape shows all sources from the
         # start and rate() works from the first collection on.
         for source in sources:
@@ -122,6 +149,14 @@ class Metrics:
     def request_served(self, route: str, status: int) -> None:
         """Count one response; ``route`` is the route pattern (``/badge/<p>/<c>.svg``)."""
         self._requests.labels(route=route or UNMATCHED_ROUTE, status=str(status)).inc()
+
+    def notification_sent(self, channel: str, result: str) -> None:
+        """Count one send; ``result`` is one of ``NOTIFICATION_RESULTS``."""
+        self._notifications.labels(channel=channel, result=result).inc()
+
+    def outbox_observed(self, depth: int, oldest_age_seconds: float) -> None:
+        self._outbox_depth.set(depth)
+        self._outbox_oldest.set(max(oldest_age_seconds, 0.0))
 
     def render(self) -> tuple[bytes, str]:
         """The exposition body and its ``Content-Type``."""
