@@ -56,7 +56,9 @@ def make_parser() -> OneLineParser:
         prog="statusd",
         description="Collect the provider sources and serve the status document and page.",
         epilog="Every setting can also come from the TOML file or a STATUSD_<NAME> environment "
-        "variable; flags win. An unknown STATUSD_* variable is ignored with a warning.",
+        "variable; flags win. An unknown STATUSD_* variable is ignored with a warning. "
+        "'statusd maintenance add|list|remove' edits the planned maintenance windows "
+        "(statusd maintenance --help).",
     )
     parser.add_argument("--config", metavar="PATH", help="TOML settings file (or STATUSD_CONFIG)")
     for flag, metavar, text in FLAGS:
@@ -101,6 +103,10 @@ def validate_tables(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``statusd`` console script."""
     arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["maintenance"]:  # statusd maintenance add|list|remove (SPEC §9)
+        from statusd.maintenance.cli import statusd_main
+
+        return statusd_main(arguments[1:], os.environ)
     try:
         settings, check_only = load_settings(arguments, os.environ)
     except ConfigError as error:
