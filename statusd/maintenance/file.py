@@ -179,10 +179,17 @@ class MaintenanceWatcher:
     valid and has no windows.
     """
 
-    def __init__(self, source: str) -> None:
+    def __init__(
+        self,
+        source: str,
+        windows: Sequence[MaintenanceWindow] = (),
+        revisions: Mapping[str, Revision] | None = None,
+    ) -> None:
+        """``windows`` and ``revisions``: what was in force before (e.g. before a restart),
+        kept until a valid file replaces them."""
         self._source = source
-        self._windows: tuple[MaintenanceWindow, ...] = ()
-        self._revisions: dict[str, Revision] = {}
+        self._windows: tuple[MaintenanceWindow, ...] = tuple(windows)
+        self._revisions: dict[str, Revision] = dict(revisions or {})
         self._error: str | None = None
 
     @property

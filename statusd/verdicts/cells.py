@@ -133,6 +133,8 @@ class Cell:
     source: str
     good_providers: tuple[str, ...] = ()
     providers: int = 0
+    data_verdict: str | None = None
+    """Under maintenance: the verdict its data gives (else None, the data gives ``verdict``)."""
 
     @property
     def id(self) -> str:
