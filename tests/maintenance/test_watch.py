@@ -136,7 +136,7 @@ async def test_edits_are_picked_up_and_an_invalid_file_keeps_the_windows(
     task = MaintenanceTask(path, recorder, clock=wall)
     async with trio.open_nursery() as nursery:
         await nursery.start(task.run)
-        assert task.view.windows == ()
+        assert not task.view.windows
         assert task.health()["error"] is None
         added_at = trio.current_time()
         add_window(path, window(start=BASE - 60))  # running already
@@ -161,7 +161,7 @@ async def test_edits_are_picked_up_and_an_invalid_file_keeps_the_windows(
         ]
         path.unlink()  # a missing file is valid: no windows
         await recorder.wait_for(lambda view: view.error is None)
-        assert task.view.windows == ()
+        assert not task.view.windows
         sms_de = public.verdicts.get("sms", "DE")
         assert sms_de is not None
         assert sms_de.verdict == "operational"
