@@ -22,10 +22,10 @@ from statusd.maintenance.revisions import Revision
 from statusd.maintenance.windows import (
     MaintenanceFileError,
     MaintenanceWindow,
-    iso,
     parse_maintenance_toml,
     scope_text,
 )
+from statusd.verdicts.statuspage import iso_utc
 
 SCAN_EVENTS = 10_000
 """A filtered feed looks at most this many of the newest events for its entries."""
@@ -121,7 +121,8 @@ def read_maintenance_feed(
                 key=window.id,
                 topic=window.title,
                 status=kind,
-                detail=f"{scope_text(window)}, {iso(window.start)} to {iso(window.end)}",
+                detail=f"{scope_text(window)}, {iso_utc(window.start_at)} to "
+                f"{iso_utc(window.end_at)}",
             )
         )
         if len(entries) >= limit:
