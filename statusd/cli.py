@@ -58,7 +58,9 @@ def make_parser() -> OneLineParser:
         description="Collect the provider sources and serve the status document and page.",
         epilog="Every setting can also come from the TOML file or a STATUSD_<NAME> environment "
         "variable; flags win. An unknown STATUSD_* variable is ignored with a warning. "
-        "'statusd subscriptions list|export|remove' manages subscribers (see its --help).",
+        "'statusd subscriptions list|export|remove' manages subscribers (see its --help); "
+        "'statusd maintenance add|list|remove' edits the planned maintenance windows "
+        "(statusd maintenance --help).",
     )
     parser.add_argument("--config", metavar="PATH", help="TOML settings file (or STATUSD_CONFIG)")
     for flag, metavar, text in FLAGS:
@@ -115,6 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from statusd.subscriptions.cli import main as subscriptions_main
 
         return subscriptions_main(arguments[1:], os.environ)
+    if arguments[:1] == ["maintenance"]:  # statusd maintenance add|list|remove (SPEC §9)
+        from statusd.maintenance.cli import statusd_main
+
+        return statusd_main(arguments[1:], os.environ)
     try:
         settings, check_only = load_settings(arguments, os.environ)
     except ConfigError as error:

@@ -75,6 +75,8 @@ class Settings:
     history_db: Path = Path("state/history.sqlite3")
     history_raw_days: int = 35
     history_rollup_days: int = 400
+    maintenance_file: Path = Path("state/maintenance.toml")
+    """The planned maintenance windows (SPEC §9); unset, ``<state_dir>/maintenance.toml``."""
     log_level: str = "info"
     log_format: LogFormat = "logfmt"
     max_body_bytes: int = 64 * 1024 * 1024
@@ -294,6 +296,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "history_db": _path,
     "history_raw_days": _count,
     "history_rollup_days": _count,
+    "maintenance_file": _path,
     "log_level": _log_level,
     "log_format": _log_format,
     "max_body_bytes": _count,
@@ -364,6 +367,7 @@ def build_settings(layers: list[tuple[str, Mapping[str, object]]]) -> Settings:
     state_dir = typed.get("state_dir", DEFAULTS.state_dir)
     typed.setdefault("state_file", state_dir / "last-good.json")
     typed.setdefault("history_db", state_dir / "history.sqlite3")
+    typed.setdefault("maintenance_file", state_dir / "maintenance.toml")
     settings = Settings(**typed)
     if settings.deadline > settings.interval:
         raise ConfigError(

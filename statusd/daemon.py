@@ -19,6 +19,7 @@ from functools import partial
 
 import trio
 from hypercorn.config import Config as HypercornConfig
+from quart_trio import QuartTrio
 
 from statusd.collect.fetch import source_client
 from statusd.collect.outcome import CollectionOutcome
@@ -26,12 +27,17 @@ from statusd.collect.parse import LastInput, WorkerProcesses
 from statusd.collect.supervisor import run_collectors
 from statusd.config import Listen, Settings
 from statusd.environ import warn_unknown_environ
+from statusd.history.planned import MaintenanceRecord
 from statusd.history.reader import HistoryReader
+from statusd.history.schema import HistoryError
 from statusd.history.writer import HistoryInbox, run_history_writer
 from statusd.logs import StateChangeLogger, configure_logging
+from statusd.maintenance.watch import MaintenanceTask
 from statusd.metrics import Metrics
+from statusd.notify.service import Notifications, serve_notifications
 from statusd.serve.app import create_app
 from statusd.serve.fastpath import FrontApp
+from statusd.serve.maintenance_routes import register_maintenance_routes
 from statusd.serve.server import serve_front, serve_limited
 from statusd.serve.status_routes import register_public_routes
 from statusd.sources import ALL_SOURCES
@@ -157,13 +163,26 @@ async def serve_daemon(
                 inbox,
                 timeline,
             )
-            state.add_observer(public.observe)
-            await nursery.start(public.run)
             # After the history writer: it may move a damaged database aside and start anew.
             subscriptions = await open_store_or_none(settings.history_db)
             if subscriptions is not None:
                 closing.push_async_callback(subscriptions.aclose)
-            app = build_app(settings, state, metrics, public, subscriptions)
+            state.add_observer(public.observe)
+            await nursery.start(public.run)
+            maintenance = MaintenanceTask(
+                settings.maintenance_file, public, previous=await last_maintenance(settings)
+            )
+            notifications: Notifications | None = None
+            if subscriptions is not None:
+                notifications = await nursery.start(
+                    serve_notifications, settings, subscriptions, metrics
+                )
+                public.notify = notifications.inbox
+                maintenance.add_observer(notifications.maintenance)
+            await nursery.start(maintenance.run)
+            app = build_app(
+                settings, state, metrics, public, maintenance, subscriptions, notifications
+            )
             await nursery.start(state.run, outcomes_receive)
             await nursery.start(
                 partial(run_collectors, workers=workers, last_inputs=last_inputs),
@@ -182,30 +201,42 @@ async def serve_daemon(
     log.info("stopped")
 
 
+async def last_maintenance(settings: Settings) -> MaintenanceRecord | None:
+    """What the maintenance task decided before the last stop (None if unreadable)."""
+    try:
+        return await trio.to_thread.run_sync(HistoryReader(settings.history_db).maintenance)
+    except HistoryError as error:
+        log.warning("maintenance record unreadable", extra={"error": str(error)})
+        return None
+
+
 def build_app(
     settings: Settings,
     state: StateHolder,
     metrics: Metrics,
     public: PublicState,
+    maintenance: MaintenanceTask,
     subscriptions: AsyncStore | None,
+    notifications: Notifications | None,
 ) -> FrontApp:
-    """/api answered in front; the routes of SPEC §4, §7 and §8 behind it, in Quart."""
-    public_routes = partial(
-        register_public_routes,
-        public=public,
-        reader=HistoryReader(settings.history_db),
-        base_url=settings.base_url,
-    )
-    return FrontApp(
+    """/api answered in front; the routes of SPEC §4, §7, §8 and §9 behind it, in Quart."""
+    reader = HistoryReader(settings.history_db)
+
+    def routes(app: QuartTrio) -> None:
+        register_public_routes(app, public, reader, settings.base_url)
+        register_maintenance_routes(app, public, reader, settings.base_url)
+
+    signups = SubscriptionRoutes(subscriptions, settings)
+    if notifications is not None:
+        signups.on_enqueued = notifications.wake
+    app = create_app(
         state,
-        create_app(
-            state,
-            settings,
-            metrics,
-            extra_routes=[public_routes, SubscriptionRoutes(subscriptions, settings)],
-        ),
+        settings,
         metrics,
+        extra_routes=[routes, signups],
+        health={"maintenance": maintenance.health},
     )
+    return FrontApp(state, app, metrics)
 
 
 async def serve_then_cancel(

@@ -110,6 +110,14 @@ def test_state_dir_moves_state_file_and_history(tmp_path: Path) -> None:
     settings, _ = load_settings(["--state-dir", str(tmp_path)], {})
     assert settings.state_file == tmp_path / "last-good.json"
     assert settings.history_db == tmp_path / "history.sqlite3"
+    assert settings.maintenance_file == tmp_path / "maintenance.toml"
+
+
+def test_maintenance_file_can_be_set_apart_from_the_state_dir(tmp_path: Path) -> None:
+    """maintenance_file set explicitly wins over the state directory's default."""
+    environ = {"STATUSD_MAINTENANCE_FILE": str(tmp_path / "planned.toml")}
+    settings, _ = load_settings(["--state-dir", str(tmp_path / "state")], environ)
+    assert settings.maintenance_file == tmp_path / "planned.toml"
 
 
 @pytest.mark.parametrize(

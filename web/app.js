@@ -149,6 +149,7 @@
 
   function renderRegionOnly() {
     viewRegion.renderRegion(state.country, regionContext());
+    ns.maintenanceView.renderRegion(state.country);
     viewStatus.renderFreshness(state.sources, state.data !== null);
   }
 
@@ -193,6 +194,7 @@
       if (!state.country) presetFromLocale();
     }
     viewRegion.renderRegion(state.country, regionContext());
+    ns.maintenanceView.renderRegion(state.country);
     viewStatus.renderFreshness(state.sources, state.data !== null);
   }
 
@@ -290,5 +292,9 @@
     },
   });
   live.start();
-  ns.app = { state, base, client, live };
+  ns.maintenanceView.start(client);
+  ns.incidentsView.start(client);
+  // Verdicts change at a maintenance window's start and end, /api does not.
+  const refreshVerdicts = () => client.schedule("verdicts", () => fetchVerdicts(true));
+  ns.app = { state, base, client, live, refreshVerdicts };
 })((window.StatusPage = window.StatusPage || {}));

@@ -1,4 +1,5 @@
-"""Reads of the history for request handlers: daily buckets, a month's rows, the feed."""
+"""Reads of the history for request handlers: daily buckets, a month's rows, the feed, the
+incidents of the last days and the maintenance task's last record."""
 
 from __future__ import annotations
 
@@ -12,6 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from statusd.history.entries import FEED_LIMIT as FEED_LIMIT
+from statusd.history.entries import FEED_NAMESPACE as FEED_NAMESPACE
+from statusd.history.entries import FeedEntry as FeedEntry
+from statusd.history.planned import (
+    MaintenanceRecord,
+    read_maintenance,
+    read_maintenance_feed,
+)
 from statusd.history.schema import (
     DAILY_COLUMNS,
     DAY,
@@ -23,10 +32,7 @@ from statusd.history.schema import (
     utc_day,
 )
 from statusd.verdicts.cells import COUNTRY_PRODUCTS, UNKNOWN, cell_id, cell_sort_key, split_cell_id
-
-FEED_LIMIT = 100
-FEED_NAMESPACE = uuid.UUID("5b0d4c2e-6f0a-4d8e-9a51-6d7461747573")
-"""Namespace of the feed's ``urn:uuid`` entry ids (uuid5 of the entry's identity)."""
+from statusd.verdicts.timeline import Incident
 
 _DAILY_MS = ", ".join(DAILY_COLUMNS.values())
 
@@ -57,21 +63,6 @@ class MonthRow:
     product: str
     key: str
     seconds: Mapping[str, float]
-
-
-@dataclass(frozen=True, slots=True)
-class FeedEntry:
-    """A verdict change of a cell, or an incident opening or resolving, with a stable id."""
-
-    id: str
-    at: float
-    kind: str
-    product: str = ""
-    key: str = ""
-    verdict: str = ""
-    previous: str | None = None
-    topic: str = ""
-    status: str = ""
 
 
 def _meta_float(conn: sqlite3.Connection, key: str) -> float | None:
@@ -253,8 +244,24 @@ def read_feed(
                         status="investigating",
                     )
                 )
+    entries += read_maintenance_feed(conn, country=country, product=product, limit=limit)
     entries.sort(key=lambda entry: (-entry.at, entry.id))
     return entries[:limit]
+
+
+def read_incidents(conn: sqlite3.Connection, since: float) -> list[Incident]:
+    """The incidents open now or closed since ``since``, newest first (by first seen); one
+    first seen already closed (no life statusd saw) is left out, as in the feed."""
+    return [
+        Incident(*row)
+        for row in conn.execute(
+            "SELECT id, topic, status, started_at, updated_at, resolved_at, reopens "
+            "FROM incidents WHERE resolved_at IS NULL "
+            "OR (resolved_at >= ? AND resolved_at > started_at) "
+            "ORDER BY started_at DESC, id",
+            (since,),
+        )
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +299,16 @@ class HistoryReader:
         """See ``read_month``."""
         with self._connect() as conn:
             return [] if conn is None else read_month(conn, month, now)
+
+    def incidents(self, days: int, now: float) -> list[Incident]:
+        """See ``read_incidents`` (the last ``days`` days)."""
+        with self._connect() as conn:
+            return [] if conn is None else read_incidents(conn, now - days * DAY)
+
+    def maintenance(self) -> MaintenanceRecord | None:
+        """See ``planned.read_maintenance``."""
+        with self._connect() as conn:
+            return read_maintenance(conn)
 
     def feed_entries(
         self, country: str | None = None, product: str | None = None, limit: int = FEED_LIMIT

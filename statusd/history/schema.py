@@ -12,8 +12,15 @@ cell and day, whole milliseconds per verdict; in the file a verdict is its posit
 ``STORED_VERDICTS``). A heartbeat (every write, and periodically) records that statusd was
 alive; time after the last heartbeat — statusd stopped, killed, or the history paused —
 becomes an ``unknown`` *gap* interval, never counted as up. Raw intervals are kept
-``raw_days``, rollups ``rollup_days``, pruned by ``prune``. A version-1 file (text verdicts,
-a rollup row per verdict) is converted when the writer opens it.
+``raw_days``, rollups ``rollup_days``, pruned by ``prune``. Older files are converted when the
+writer opens it, in one transaction: version 1 (text verdicts, a rollup row per verdict) and
+version 2 (no ``under_maintenance``, no incident ``reopens``, no maintenance tables).
+
+Besides the verdicts (schema 3, SPEC §9): ``incidents`` keeps every incident's life for
+``rollup_days`` (``reopens``: the incident of the same topic it follows, when the topic was
+seen active again after a close); ``maintenance_state`` what the maintenance task last
+decided (the windows and the instant, the revisions) and ``maintenance_events`` the events
+it decided (announced, started, completed), for the feed and across restarts.
 
 Errors::
 
@@ -38,7 +45,7 @@ from statusd.verdicts.cells import DEGRADED, MAJOR, OPERATIONAL, PARTIAL
 log = logging.getLogger("statusd.history")
 
 DAY = 86400
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MAX_DAYS = 400
 
 STORED_VERDICTS = (
@@ -47,6 +54,7 @@ STORED_VERDICTS = (
     "partial_outage",
     "major_outage",
     "unknown",
+    "under_maintenance",
 )
 """The verdicts as the file stores them: ``intervals.verdict`` and ``intervals.previous`` hold
 a verdict's position in this tuple. The order is the file format: never reorder it; a new
@@ -87,7 +95,16 @@ TABLES = (
     status TEXT NOT NULL,
     started_at REAL NOT NULL,
     updated_at REAL NOT NULL,
-    resolved_at REAL
+    resolved_at REAL,
+    reopens TEXT
+)""",
+    "CREATE TABLE IF NOT EXISTS maintenance_state (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS maintenance_events (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    window TEXT NOT NULL,
+    occurred_at REAL NOT NULL,
+    detail TEXT NOT NULL
 )""",
 )
 # No index on intervals ("end"): only the daily prune looks for old ends, and it may scan.
@@ -97,6 +114,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS intervals_notable ON intervals (start) WHERE notable = 1",
     "CREATE INDEX IF NOT EXISTS daily_day ON daily (day)",
     "CREATE INDEX IF NOT EXISTS incidents_topic ON incidents (topic, started_at)",
+    "CREATE INDEX IF NOT EXISTS maintenance_events_at ON maintenance_events (occurred_at)",
 )
 
 
@@ -145,7 +163,10 @@ def split_by_day(start: float, end: float) -> Iterator[tuple[int, float]]:
 
 
 def uptime(seconds: Mapping[str, float]) -> float | None:
-    """(operational + degraded) / known seconds; None without known seconds (SPEC §7)."""
+    """(operational + degraded) / known seconds; None without known seconds (SPEC §7).
+
+    Known seconds are up and down time: ``unknown`` and ``under_maintenance`` (planned work,
+    SPEC §9) count neither as up nor as down, so they are left out of both."""
     up = seconds.get(OPERATIONAL, 0.0) + seconds.get(DEGRADED, 0.0)
     known = up + seconds.get(PARTIAL, 0.0) + seconds.get(MAJOR, 0.0)
     return None if known <= 0 else up / known
@@ -197,6 +218,9 @@ def prepare(conn: sqlite3.Connection, max_gap: float) -> None:
             raise HistoryCorrupt("history tables without a schema version")
         if version == "1":
             _migrate_v1(conn)
+            _migrate_v2(conn)
+        elif version == "2":
+            _migrate_v2(conn)
         elif version is None:
             for statement in (*TABLES, *INDEXES):
                 conn.execute(statement)
@@ -256,7 +280,31 @@ def _migrate_v1(conn: sqlite3.Connection) -> None:
     )
     conn.execute("DROP TABLE intervals_v1")
     conn.execute("DROP TABLE daily_v1")
+    log.info("history database converted", extra={"from_schema": 1, "to_schema": 2})
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def _migrate_v2(conn: sqlite3.Connection) -> None:
+    """Version 2 -> 3 inside the caller's transaction: ``daily`` gains its
+    ``under_maintenance_ms`` column and ``incidents`` its ``reopens`` (each table rebuilt,
+    so a converted file has exactly the schema of a new one); the maintenance tables are
+    created. Also the last step of a version-1 file, whose ``daily`` is new already."""
+    for name in ("daily_day", "incidents_topic"):
+        conn.execute(f"DROP INDEX IF EXISTS {name}")
+    for create in TABLES:
+        table = create.split("EXISTS ", 1)[1].split(" ", 1)[0]
+        if table not in ("daily", "incidents"):
+            conn.execute(create)
+            continue
+        kept = ", ".join(_columns(conn, table))
+        conn.execute(f"ALTER TABLE {table} RENAME TO {table}_v2")
+        conn.execute(create)
+        conn.execute(f"INSERT INTO {table} ({kept}) SELECT {kept} FROM {table}_v2")
+        conn.execute(f"DROP TABLE {table}_v2")
     for statement in INDEXES:
         conn.execute(statement)
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
-    log.info("history database converted", extra={"from_schema": 1, "to_schema": SCHEMA_VERSION})
+    log.info("history database converted", extra={"from_schema": 2, "to_schema": SCHEMA_VERSION})

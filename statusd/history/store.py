@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from statusd.history.planned import MaintenanceRecord, write_maintenance
 from statusd.history.schema import (
     DAILY_COLUMNS,
     DAY,
@@ -38,6 +39,7 @@ class Snapshot:
     at: float
     verdicts: Mapping[str, str]
     incidents: tuple[Incident, ...] | None = None
+    maintenance: MaintenanceRecord | None = None
 
 
 @dataclass(slots=True)
@@ -71,6 +73,7 @@ class HistoryStore:
         self._last_known: dict[str, str] = {}
         self._incidents: dict[str, tuple[Any, ...]] = {}
         self._heartbeat: float | None = None
+        self._maintenance: MaintenanceRecord | None = None
 
     @classmethod
     def open(
@@ -282,8 +285,8 @@ class HistoryStore:
             if self._incidents.get(incident.id) == values:
                 continue
             self._conn.execute(
-                "INSERT INTO incidents (id, topic, status, started_at, updated_at, resolved_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "INSERT INTO incidents (id, topic, status, started_at, updated_at, resolved_at,"
+                " reopens) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                 "status = excluded.status, updated_at = excluded.updated_at, "
                 "resolved_at = excluded.resolved_at",
                 (
@@ -293,6 +296,7 @@ class HistoryStore:
                     incident.started_at,
                     incident.updated_at,
                     incident.resolved_at,
+                    incident.reopens,
                 ),
             )
             self._incidents[incident.id] = values
@@ -324,6 +328,9 @@ class HistoryStore:
                 started += self._verdicts(snapshot.at, snapshot.verdicts)
                 if snapshot.incidents is not None:
                     self._record_incidents(snapshot.incidents)
+                if snapshot.maintenance not in (None, self._maintenance):
+                    write_maintenance(self._conn, snapshot.maintenance)
+                    self._maintenance = snapshot.maintenance
             return started
 
     def heartbeat(self, at: float) -> None:
@@ -339,9 +346,11 @@ class HistoryStore:
     def prune(
         self, now: float, raw_days: int = 35, rollup_days: int = MAX_DAYS
     ) -> tuple[int, int, int]:
-        """Delete intervals ended over ``raw_days`` ago (and resolved incidents as old) and
-        rollups of days before the last ``rollup_days``; returns the rows deleted of each."""
+        """Delete intervals ended over ``raw_days`` ago, rollups of days before the last
+        ``rollup_days``, and incidents resolved (maintenance events decided) over
+        ``rollup_days`` ago; returns the intervals, days and incidents deleted."""
         cutoff = now - raw_days * DAY
+        kept_since = now - rollup_days * DAY
         first_day = utc_day(now) - rollup_days + 1
         with self._write():
             conn = self._conn
@@ -351,8 +360,9 @@ class HistoryStore:
             days = conn.execute("DELETE FROM daily WHERE day < ?", (first_day,)).rowcount
             incidents = conn.execute(
                 "DELETE FROM incidents WHERE resolved_at IS NOT NULL AND resolved_at < ?",
-                (cutoff,),
+                (kept_since,),
             ).rowcount
+            conn.execute("DELETE FROM maintenance_events WHERE occurred_at < ?", (kept_since,))
             self._load_incidents()
         with suppress(sqlite3.Error):
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -370,7 +380,8 @@ class HistoryStore:
         incidents = [
             Incident(*row)
             for row in self._conn.execute(
-                "SELECT id, topic, status, started_at, updated_at, resolved_at FROM incidents i "
+                "SELECT id, topic, status, started_at, updated_at, resolved_at, reopens "
+                "FROM incidents i "
                 "WHERE resolved_at IS NULL "
                 "OR started_at = (SELECT max(started_at) FROM incidents j WHERE j.topic = i.topic) "
                 "OR id IN (SELECT id FROM incidents WHERE resolved_at IS NOT NULL "

@@ -20,6 +20,7 @@ from typing import Protocol, TypeVar, TypeVarTuple, Unpack
 
 import trio
 
+from statusd.history.planned import MaintenanceRecord
 from statusd.history.schema import HistoryCorrupt, HistoryError, move_aside
 from statusd.history.store import HistoryStore, Snapshot
 from statusd.mailbox import Mailbox
@@ -60,10 +61,13 @@ class HistoryInbox(Mailbox[Snapshot]):
         at: float,
         verdicts: Mapping[str, str],
         incidents: Sequence[Incident] | None = None,
+        maintenance: MaintenanceRecord | None = None,
     ) -> None:
         """Queue the verdict of every current cell (``"sms:DE"`` → verdict) at wall time ``at``,
-        and optionally the current incidents; returns at once."""
-        self.put(Snapshot(at, dict(verdicts), None if incidents is None else tuple(incidents)))
+        and optionally the current incidents and the maintenance task's last record; returns
+        at once."""
+        kept = None if incidents is None else tuple(incidents)
+        self.put(Snapshot(at, dict(verdicts), kept, maintenance))
 
 
 def open_store(path: Path, now: float, *, max_gap: float, rollup_days: int) -> HistoryStore:

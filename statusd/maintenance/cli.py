@@ -1,9 +1,11 @@
 """``statusd maintenance add|list|remove``: the operator's edits of the maintenance file.
 
-``add_maintenance_parser`` builds the sub-commands into any argparse parser (``statusd``'s
-own CLI hooks it in); ``run`` executes parsed arguments; ``main`` is both for this module
-alone. Every edit validates the whole resulting file before an atomic replace, so a bad
-window is refused with the same message the daemon would log and nothing is written.
+``add_maintenance_parser`` builds the sub-commands into any argparse parser; ``run`` executes
+parsed arguments; ``statusd_main`` is ``statusd maintenance …`` (the file named by the
+settings: ``--config``/``STATUSD_CONFIG`` and ``STATUSD_*``, unless ``--file``); ``main`` is
+for this module alone. Every edit validates the whole resulting file before an atomic
+replace, so a bad window is refused with the same message the daemon would log and nothing
+is written.
 
 Exit status: 0 done; 1 the edit was refused (invalid window or file, duplicate or unknown
 id), one line on stderr; 2 bad usage (argparse).
@@ -15,7 +17,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -35,6 +37,7 @@ from statusd.maintenance.windows import (
 
 EXIT_OK: Final = 0
 EXIT_REFUSED: Final = 1
+EXIT_USAGE: Final = 2
 DEFAULT_FILE: Final = Path("state") / "maintenance.toml"
 """``<state_dir>/maintenance.toml`` with the default ``state_dir``."""
 
@@ -49,15 +52,17 @@ def _names(text: str) -> list[str]:
 
 
 def add_maintenance_parser(
-    parser: argparse.ArgumentParser, *, default_file: Path = DEFAULT_FILE
+    parser: argparse.ArgumentParser, *, default_file: Path | None = DEFAULT_FILE
 ) -> None:
-    """Add ``--file`` and the ``add``, ``list`` and ``remove`` sub-commands to ``parser``."""
+    """Add ``--file`` and the ``add``, ``list`` and ``remove`` sub-commands to ``parser``
+    (``default_file`` None: the caller finds the file when ``--file`` is not given)."""
+    where = "the setting maintenance_file" if default_file is None else str(default_file)
     parser.add_argument(
         "--file",
         type=Path,
         default=default_file,
         metavar="PATH",
-        help=f"the maintenance file (default {default_file})",
+        help=f"the maintenance file (default {where})",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add = commands.add_parser("add", help="add a window (validated, atomic replace)")
@@ -169,6 +174,50 @@ def run(
         print(f"statusd maintenance: {error}", file=stderr)
         return EXIT_REFUSED
     return EXIT_OK
+
+
+def settings_file(config: str | None, environ: Mapping[str, str]) -> Path:
+    """``maintenance_file`` as the daemon would read it: the TOML file, then ``STATUSD_*``.
+
+    ConfigError (from ``statusd.config``) for a bad setting, as ``statusd`` itself reports it.
+    """
+    from statusd.config import build_settings, read_toml
+    from statusd.environ import ENV_CONFIG, read_environ
+
+    layers: list[tuple[str, Mapping[str, object]]] = []
+    path = config or environ.get(ENV_CONFIG)
+    if path:
+        layers.append((f"config file {path}", read_toml(Path(path))))
+    layers.append(("environment", read_environ(environ)))
+    return build_settings(layers).maintenance_file
+
+
+def statusd_main(
+    argv: Sequence[str],
+    environ: Mapping[str, str],
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    clock: Callable[[], float] = time.time,
+) -> int:
+    """``statusd maintenance [--config PATH] [--file PATH] add|list|remove …``."""
+    from statusd.config import ConfigError
+
+    parser = argparse.ArgumentParser(
+        prog="statusd maintenance",
+        description="Edit the planned maintenance windows (SPEC §9) of the file statusd reads.",
+    )
+    parser.add_argument("--config", metavar="PATH", help="TOML settings file (or STATUSD_CONFIG)")
+    add_maintenance_parser(parser, default_file=None)
+    args = parser.parse_args(list(argv))
+    err = stderr or sys.stderr
+    if args.file is None:
+        try:
+            args.file = settings_file(args.config, environ)
+        except ConfigError as error:
+            print(f"statusd maintenance: {error}", file=err)
+            return EXIT_USAGE
+    return run(args, stdout=stdout or sys.stdout, stderr=err, clock=clock)
 
 
 def main(

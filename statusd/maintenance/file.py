@@ -23,20 +23,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
+from statusd.maintenance.render import render_file, render_window
 from statusd.maintenance.revisions import Revision, advance_revisions
 from statusd.maintenance.windows import (
     TABLE,
     MaintenanceFileError,
     MaintenanceWindow,
-    iso,
     parse_maintenance_toml,
 )
 from statusd.state.persistence import write_atomically
 
-HEADER: Final = (
-    "# Planned maintenance windows of statusd (SPEC §9), one [[maintenance]] table each.\n"
-    "# Edit by hand or with `statusd maintenance add|list|remove`; statusd re-reads it.\n"
-)
 DEFAULT_MODE: Final = 0o644
 """Mode of a new file: the daemon may run as another user than the operator who edits."""
 
@@ -83,47 +79,6 @@ def load_windows(path: Path) -> tuple[MaintenanceWindow, ...]:
 
 
 # --- writing ------------------------------------------------------------------------------------
-
-
-def toml_string(value: str) -> str:
-    """A TOML basic string of ``value`` (quotes, backslashes and control characters escaped)."""
-    short = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-    out = []
-    for char in value:
-        if char in short:
-            out.append(short[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04X}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_list(values: Sequence[str]) -> str:
-    return "[" + ", ".join(toml_string(v) for v in values) + "]"
-
-
-def render_window(window: MaintenanceWindow) -> str:
-    """One window as a ``[[maintenance]]`` block in canonical form."""
-    lines = [
-        f"[[{TABLE}]]",
-        f"id = {toml_string(window.id)}",
-        f"title = {toml_string(window.title)}",
-        f"start = {iso(window.start)}",
-        f"end = {iso(window.end)}",
-        f"products = {_toml_list(window.products)}",
-        f"countries = {_toml_list(window.countries)}",
-    ]
-    if window.functions:
-        lines.append(f"functions = {_toml_list(window.functions)}")
-    if window.body:
-        lines.append(f"body = {toml_string(window.body)}")
-    return "\n".join(lines) + "\n"
-
-
-def render_file(windows: Sequence[MaintenanceWindow]) -> str:
-    """A whole file in canonical form: the header comment, then one block per window."""
-    return HEADER + "".join("\n" + render_window(w) for w in windows)
 
 
 def _checked(text: str, expected: Sequence[MaintenanceWindow]) -> str:
@@ -224,10 +179,17 @@ class MaintenanceWatcher:
     valid and has no windows.
     """
 
-    def __init__(self, source: str) -> None:
+    def __init__(
+        self,
+        source: str,
+        windows: Sequence[MaintenanceWindow] = (),
+        revisions: Mapping[str, Revision] | None = None,
+    ) -> None:
+        """``windows`` and ``revisions``: what was in force before (e.g. before a restart),
+        kept until a valid file replaces them."""
         self._source = source
-        self._windows: tuple[MaintenanceWindow, ...] = ()
-        self._revisions: dict[str, Revision] = {}
+        self._windows: tuple[MaintenanceWindow, ...] = tuple(windows)
+        self._revisions: dict[str, Revision] = dict(revisions or {})
         self._error: str | None = None
 
     @property

@@ -120,7 +120,13 @@ def maintenance_object(
         "components": list(scope_components(window, components)),
         "scheduled_for": iso_utc(window.start_at),
         "scheduled_until": iso_utc(window.end_at),
-        "statusd": {"id": window.id},
+        "statusd": {
+            "id": window.id,
+            "products": list(window.products),
+            "countries": list(window.countries),
+            "functions": list(window.functions),
+            "scope": scope_text(window),
+        },
     }
 
 

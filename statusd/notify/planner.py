@@ -136,6 +136,7 @@ async def run_notification_planner(
     retry_first: float = 1.0,
     retry_max: float = 60.0,
     run_sync: RunSync | None = None,
+    on_recorded: Callable[[], None] = lambda: None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Decide and record notification events until cancelled.
@@ -151,7 +152,7 @@ async def run_notification_planner(
     decider = Decider(notified, hold=hold, batch=batch)
     send, receive = trio.open_memory_channel[Decision](queue_size)
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_record_all, receive, store, retry)
+        nursery.start_soon(_record_all, receive, store, retry, on_recorded)
         async with send:
             await _decide_all(snapshots, decider, send, clock)
 
@@ -188,7 +189,10 @@ async def _decide_all(
 
 
 async def _record_all(
-    receive: trio.MemoryReceiveChannel[Decision], store: PlannerStore, retry: _Retry
+    receive: trio.MemoryReceiveChannel[Decision],
+    store: PlannerStore,
+    retry: _Retry,
+    on_recorded: Callable[[], None],
 ) -> None:
     async with receive:
         async for decision in receive:
@@ -201,6 +205,8 @@ async def _record_all(
                 "notification event recorded",
                 extra={"event": event.id, "type": event.type, "outbox_entries": added},
             )
+            if added:
+                on_recorded()
 
 
 def _in_threads(limiter: trio.CapacityLimiter) -> RunSync:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import mimetypes
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -218,9 +218,10 @@ def create_app(
     metrics: Metrics,
     *,
     extra_routes: RouteRegistrar | Sequence[RouteRegistrar] = (),
+    health: Mapping[str, Callable[[], Mapping[str, Any]]] | None = None,
 ) -> QuartTrio:
     """The app of one daemon; ``extra_routes`` (one or several) let other modules register
-    their routes."""
+    their routes, ``health`` add entries to ``/healthz`` (name → what it reports now)."""
     app = QuartTrio(__name__, static_folder=None)
     app.url_map.converters["webfile"] = web_file_converter(settings.web_dir)
     app.config["RESPONSE_TIMEOUT"] = None  # SSE streams are long; the server bounds the rest
@@ -274,9 +275,13 @@ def create_app(
             }
             for name, status in view.sources.items()
         }
-        return json_response(
-            {"status": "ok", "fresh": f"{len(view.fresh)}/{len(view.sources)}", "sources": sources}
-        )
+        body = {
+            "status": "ok",
+            "fresh": f"{len(view.fresh)}/{len(view.sources)}",
+            "sources": sources,
+        }
+        body.update({name: report() for name, report in (health or {}).items()})
+        return json_response(body)
 
     @app.route("/readyz", methods=["GET", "HEAD", "OPTIONS"])
     async def readyz() -> Response:

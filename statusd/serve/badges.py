@@ -19,6 +19,7 @@ from statusd.verdicts.cells import (
     OPERATIONAL,
     PARTIAL,
     PRODUCT_NAMES,
+    UNDER_MAINTENANCE,
     UNKNOWN,
     VERDICT_LABELS,
     VerdictSet,
@@ -34,6 +35,7 @@ VERDICT_COLOURS = {
     PARTIAL: "#d35400",
     MAJOR: "#c0392b",
     UNKNOWN: "#757575",
+    UNDER_MAINTENANCE: "#1f6fb2",
 }
 INDICATOR_COLOURS = {
     "none": VERDICT_COLOURS[OPERATIONAL],

@@ -1,4 +1,5 @@
-"""``/feed.atom``: an Atom 1.0 feed of verdict changes and incidents (SPEC §7).
+"""``/feed.atom``: an Atom 1.0 feed of verdict changes, incidents and planned maintenance
+(announced, started, completed: SPEC §7, §9).
 
 Pure: entries come from the history (``HistoryReader.feed_entries``), newest first, with ids
 derived from what they describe, so a feed reader sees each change once even across restarts.
@@ -21,6 +22,9 @@ from statusd.verdicts.statuspage import iso_utc
 ATOM = "http://www.w3.org/2005/Atom"
 CONTENT_TYPE = "application/atom+xml; charset=utf-8"
 
+MAINTENANCE_WORDS = {"scheduled": "announced", "started": "started", "completed": "completed"}
+"""A maintenance event's kind in words."""
+
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
@@ -40,6 +44,8 @@ def entry_title(entry: FeedEntry) -> str:
     """A one-line title: ``SMS Germany: degraded performance`` / ``Incident resolved: …``."""
     if entry.kind == "incident":
         return f"Incident {entry.status}: {entry.topic}"
+    if entry.kind == "maintenance":
+        return f"Maintenance {MAINTENANCE_WORDS.get(entry.status, entry.status)}: {entry.topic}"
     product = PRODUCT_NAMES.get(entry.product, entry.product)
     name = cell_name(entry.product, entry.key)
     label = product if name == product else f"{product} {name}"  # "Support", not "Support Support"
@@ -52,6 +58,9 @@ def entry_summary(entry: FeedEntry) -> str:
     if entry.kind == "incident":
         state = "active" if entry.status == "investigating" else "closed"
         return f"The incident source reports “{entry.topic}” as {state} since {since}."
+    if entry.kind == "maintenance":
+        words = MAINTENANCE_WORDS.get(entry.status, entry.status)
+        return f"Planned maintenance “{entry.topic}” {words} at {since}: {entry.detail}."
     product = PRODUCT_NAMES.get(entry.product, entry.product)
     name = cell_name(entry.product, entry.key)
     verdict = VERDICT_LABELS.get(entry.verdict, entry.verdict)
@@ -112,6 +121,9 @@ def atom_feed(
         if entry.kind == "incident":
             anchor = "incidents"
             _sub(item, "category", term="incident")
+        elif entry.kind == "maintenance":
+            anchor = f"maintenance-{entry.key}"
+            _sub(item, "category", term="maintenance")
         else:
             anchor = f"{entry.product}-{entry.key}"
             _sub(item, "category", term=entry.product, label=PRODUCT_NAMES[entry.product])

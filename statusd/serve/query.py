@@ -91,11 +91,12 @@ def parse_month(text: str | None, now: float) -> str:
     return text
 
 
-def parse_feed_query(args: Mapping[str, str]) -> dict[str, str]:
-    """The filters of ``/feed.atom?country=CC&product=P`` (either, both or none).
+def parse_calendar_query(args: Mapping[str, str]) -> dict[str, str]:
+    """The filters of ``/maintenance.ics?country=CC&product=P`` (either, both or none).
 
     Raises ``QueryError``: 400 for a malformed country, 404 for an unknown product or
-    country.
+    country. Any product goes with a country (billing and support windows concern every
+    country).
     """
     filters: dict[str, str] = {}
     country = args.get("country")
@@ -105,7 +106,18 @@ def parse_feed_query(args: Mapping[str, str]) -> dict[str, str]:
     if product:
         if product not in PRODUCTS:
             raise QueryError(404, f"unknown product {product!r}")
-        if "country" in filters and product not in COUNTRY_PRODUCTS:
-            raise QueryError(400, f"product {product!r} has no countries")
         filters["product"] = product
+    return filters
+
+
+def parse_feed_query(args: Mapping[str, str]) -> dict[str, str]:
+    """The filters of ``/feed.atom?country=CC&product=P`` (either, both or none).
+
+    Raises ``QueryError``: 400 for a malformed country or a product without countries
+    asked with a country, 404 for an unknown product or country.
+    """
+    filters = parse_calendar_query(args)
+    product = filters.get("product")
+    if "country" in filters and product is not None and product not in COUNTRY_PRODUCTS:
+        raise QueryError(400, f"product {product!r} has no countries")
     return filters

@@ -77,6 +77,8 @@ class SubscriptionRoutes:
     wall_clock: Callable[[], float] = time.time
     limiter: SignupLimiter | None = None
     limit_clock: Callable[[], float] = field(default=trio.current_time)
+    on_enqueued: Callable[[], None] = lambda: None
+    """Called after a confirmation email was queued (the daemon wakes the senders)."""
 
     def __call__(self, app: QuartTrio) -> None:
         """Register the routes on ``app`` (``create_app``'s ``extra_routes``)."""
@@ -168,6 +170,7 @@ async def sign_up(routes: SubscriptionRoutes, signup: EmailSignup | WebhookSignu
                 signup.lang,
                 routes.wall_clock(),
             )
+            routes.on_enqueued()
             return api_answer({"status": "pending"}, 202)
         with trio.move_on_after(RESOLVE_SECONDS):
             checked = await check_webhook_url(

@@ -3,7 +3,8 @@
 A *cell* is (product, country) for ``sms``, ``mms``, ``voice`` and ``email``; (``billing``,
 function) for the six billing functions; and the single cell (``support``, ``support``). Its
 verdict is one of Statuspage's four component statuses or ``unknown`` (no fresh data: never
-``operational`` for what statusd cannot see).
+``operational`` for what statusd cannot see); during a planned maintenance window it is
+Statuspage's fifth, ``under_maintenance``, whatever the data says (``maintenance.overlay``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ DEGRADED = "degraded_performance"
 PARTIAL = "partial_outage"
 MAJOR = "major_outage"
 UNKNOWN = "unknown"
-VERDICTS = (OPERATIONAL, DEGRADED, PARTIAL, MAJOR, UNKNOWN)
-"""Every verdict, best first; ``unknown`` last (it is neither up nor down)."""
+UNDER_MAINTENANCE = "under_maintenance"
+VERDICTS = (OPERATIONAL, DEGRADED, PARTIAL, MAJOR, UNKNOWN, UNDER_MAINTENANCE)
+"""Every verdict, best first; then ``unknown`` and ``under_maintenance``, neither up nor down
+(the order of the history's columns and the CSV's)."""
 
 VERDICT_LABELS = {
     OPERATIONAL: "operational",
@@ -28,11 +31,14 @@ VERDICT_LABELS = {
     PARTIAL: "partial outage",
     MAJOR: "major outage",
     UNKNOWN: "unknown",
+    UNDER_MAINTENANCE: "under maintenance",
 }
 """Verdicts in words (feed titles, badges)."""
 
-SEVERITY = {OPERATIONAL: 0, UNKNOWN: 1, DEGRADED: 2, PARTIAL: 3, MAJOR: 4}
-"""Order used to pick the worst verdict of a group of cells."""
+SEVERITY = {OPERATIONAL: 0, UNDER_MAINTENANCE: 1, UNKNOWN: 2, DEGRADED: 3, PARTIAL: 4, MAJOR: 5}
+"""Order used to pick the worst verdict of a group of cells (planned work is better news than
+no data, so a group with a cell under maintenance and the rest operational is
+``under_maintenance``)."""
 
 INDICATORS = ("none", "minor", "major", "critical")
 INDICATOR_DESCRIPTIONS = {
@@ -127,6 +133,8 @@ class Cell:
     source: str
     good_providers: tuple[str, ...] = ()
     providers: int = 0
+    data_verdict: str | None = None
+    """Under maintenance: the verdict its data gives (else None, the data gives ``verdict``)."""
 
     @property
     def id(self) -> str:

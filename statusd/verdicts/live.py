@@ -8,13 +8,17 @@ changes up to seven times per collection round; changes that arrive within
 to the history writer. The documents are encoded only when someone asks for one, at most
 once per published view: encoding documents nobody reads costs /api throughput
 (docs/bench.md, "figures behind the code").
+
+Planned maintenance (SPEC §9) enters through ``set_maintenance``: the maintenance task hands
+over the windows whenever the file changes or a window starts or ends, and every build puts
+the cells of the windows running at its instant ``under_maintenance``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import trio
@@ -23,6 +27,11 @@ from statusd.body.document import Document
 from statusd.body.jsonpieces import encode_json
 from statusd.history.writer import HistoryInbox
 from statusd.mailbox import Mailbox
+from statusd.maintenance.overlay import (
+    MaintenanceView,
+    add_maintenance_documents,
+    apply_maintenance,
+)
 from statusd.state.holder import StateView
 from statusd.verdicts.cells import VerdictSet
 from statusd.verdicts.rules import (
@@ -51,12 +60,17 @@ class PublicState:
         thresholds: VerdictThresholds,
         inbox: HistoryInbox,
         timeline: Timeline,
+        *,
+        notify: HistoryInbox | None = None,
     ) -> None:
         self.page = page
         self.thresholds = thresholds
         self.inbox = inbox
+        self.notify = notify
+        """The notification planner's inbox (None without subscriptions): same snapshots."""
         self.timeline = timeline
         self._cells = CountryCellCache()
+        self.maintenance = MaintenanceView()
         self._inputs = PublicInputs({}, frozenset(), {}, False, time.time())
         self.verdicts: VerdictSet = self.build(self._inputs).verdicts
         self._documents: dict[str, Document] | None = None
@@ -84,14 +98,23 @@ class PublicState:
         async with self._lock:
             view = self._views.take_latest()
             if view is not None:
-                inputs = inputs_of(view)
-                records = sum(map(_row_count, inputs.records.values()))
-                if records > THREAD_ABOVE_RECORDS:
-                    built = await trio.to_thread.run_sync(self.build, inputs)
-                else:
-                    built = self.build(inputs)
-                self.publish(built)
+                self.publish(await self._build(inputs_of(view)))
         return self.verdicts
+
+    async def set_maintenance(self, view: MaintenanceView) -> VerdictSet:
+        """Take the maintenance task's new view and publish the verdicts at its instant
+        (the latest state's inputs, ``now`` = ``view.at``)."""
+        async with self._lock:
+            self.maintenance = view
+            self.publish(await self._build(replace(self._inputs, now=view.at)))
+        return self.verdicts
+
+    async def _build(self, inputs: PublicInputs) -> Built:
+        """``build``, in a worker thread when the records are many (caller holds the lock)."""
+        records = sum(map(_row_count, inputs.records.values()))
+        if records > THREAD_ABOVE_RECORDS:
+            return await trio.to_thread.run_sync(self.build, inputs)
+        return self.build(inputs)
 
     def update(
         self,
@@ -116,6 +139,7 @@ class PublicState:
             document_ok=inputs.document_ok,
             cache=self._cells,
         )
+        verdicts = apply_maintenance(verdicts, self.maintenance.windows, inputs.now)
         timeline = advance_timeline(self.timeline, verdicts, inputs.now)
         return Built(inputs, verdicts, timeline)
 
@@ -125,7 +149,12 @@ class PublicState:
         self.timeline = built.timeline
         self.verdicts = built.verdicts
         self._documents = None
-        self.inbox.offer(built.inputs.now, built.verdicts.verdict_map(), built.timeline.incidents)
+        verdicts = built.verdicts.verdict_map()
+        self.inbox.offer(
+            built.inputs.now, verdicts, built.timeline.incidents, self.maintenance.record
+        )
+        if self.notify is not None:
+            self.notify.offer(built.inputs.now, verdicts, built.timeline.incidents)
 
     @property
     def documents(self) -> dict[str, Document]:
@@ -155,13 +184,14 @@ class PublicState:
 
     def _encoder(self) -> Callable[[], dict[str, Document]]:
         """Encoding of the current view as a pure call (its inputs taken now, on the loop)."""
-        page, thresholds = self.page, self.thresholds
+        page, thresholds, maintenance = self.page, self.thresholds, self.maintenance
         verdicts, timeline, inputs = self.verdicts, self.timeline, self._inputs
 
         def encode() -> dict[str, Document]:
             built = public_documents(
                 page, thresholds, verdicts, timeline, inputs.source_times, inputs.now
             )
+            add_maintenance_documents(built, maintenance, page, inputs.now)
             return {path: Document.of(encode_json(doc)) for path, doc in built.items()}
 
         return encode

@@ -133,13 +133,21 @@ def _component(
         "page_id": page.id,
         "group": False,
         "only_show_if_degraded": False,
-        "statusd": {
-            "verdict": cell.verdict,
-            "age_seconds": age,
-            "product": cell.product,
-            "key": cell.key,
-        },
+        "statusd": _extra(cell, age),
     }
+
+
+def _extra(cell: Cell, age: int | None) -> dict[str, Any]:
+    """A cell component's ``statusd`` object; ``data_verdict`` only under maintenance."""
+    extra: dict[str, Any] = {
+        "verdict": cell.verdict,
+        "age_seconds": age,
+        "product": cell.product,
+        "key": cell.key,
+    }
+    if cell.data_verdict is not None:
+        extra["data_verdict"] = cell.data_verdict
+    return extra
 
 
 def components_list(
@@ -297,6 +305,8 @@ def verdicts_json(
             "verdict": cell.verdict,
             "age_seconds": age_seconds(source_times, cell.source, now),
         }
+        if cell.data_verdict is not None:
+            item["data_verdict"] = cell.data_verdict
         if cell.product in COUNTRY_PRODUCTS:
             item["good_providers"] = list(cell.good_providers)
             item["providers"] = cell.providers

@@ -28,6 +28,8 @@ class Incident:
 
     ``status`` is ``investigating`` (the source says active) or ``resolved``; ``id`` is derived
     from the topic and the time it was first seen, so it survives restarts once persisted.
+    ``reopens``: the id of the resolved incident of the same topic this one follows (the
+    topic was seen active again after a close), else None.
     """
 
     id: str
@@ -36,6 +38,7 @@ class Incident:
     started_at: float
     updated_at: float
     resolved_at: float | None = None
+    reopens: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +72,9 @@ def advance_timeline(
     """The timeline after a new verdict set at ``now`` (pure).
 
     A cell keeps ``first_seen`` forever and gets ``changed_at = now`` when its verdict
-    changes. Per incident topic: active opens an ``investigating`` incident unless one is open;
-    closed (or gone from the source) resolves the open one; a topic first seen closed is
+    changes. Per incident topic: active opens an ``investigating`` incident unless one is open
+    (after a resolved one of the topic, it ``reopens`` that one); closed (or gone from the
+    source) resolves the open one; a topic first seen closed is
     recorded as resolved at once. Kept: open incidents, the newest incident of every topic the
     source still lists (so ids never churn), and the newest ``keep_resolved`` resolved ones;
     listing order is newest first. Incidents stay as they were while the
@@ -98,7 +102,12 @@ def advance_timeline(
         last = latest.get(topic)
         if is_active and (last is None or last.status == "resolved"):
             changed[incident_id(topic, now)] = Incident(
-                incident_id(topic, now), topic, "investigating", now, now
+                incident_id(topic, now),
+                topic,
+                "investigating",
+                now,
+                now,
+                reopens=None if last is None else last.id,
             )
         elif not is_active and last is None:
             changed[incident_id(topic, now)] = Incident(

@@ -58,6 +58,42 @@ def history_days(days: int = 90, today: datetime.date | None = None) -> list[dic
     return out
 
 
+def iso(at: datetime.datetime) -> str:
+    return at.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def maintenance(
+    window_id: str,
+    start: datetime.datetime,
+    end: datetime.datetime,
+    *,
+    products: list[str],
+    countries: list[str],
+    scope: str,
+) -> dict[str, Any]:
+    """One scheduled maintenance as statusd's Statuspage list gives it (the fields the page
+    reads, and the status at the real now)."""
+    now = datetime.datetime.now(datetime.UTC)
+    status = "scheduled" if now < start else "in_progress" if now < end else "completed"
+    return {
+        "id": window_id + "-sp",
+        "name": f"Work {window_id}",
+        "status": status,
+        "impact": "maintenance",
+        "scheduled_for": iso(start),
+        "scheduled_until": iso(end),
+        "incident_updates": [{"status": "scheduled", "body": f"Affects: {scope}."}],
+        "components": [],
+        "statusd": {
+            "id": window_id,
+            "products": products,
+            "countries": countries,
+            "functions": [],
+            "scope": scope,
+        },
+    }
+
+
 @dataclass
 class FakeStatusd:
     """The answers of a fake statusd; change the fields between requests to simulate."""
@@ -69,6 +105,10 @@ class FakeStatusd:
     history_served: bool = True
     events: bool = False
     """False: /api/events fails, so the page polls. True: a stream with one event."""
+    maintenances: list[dict[str, Any]] | None = field(default_factory=list)
+    """``scheduled_maintenances`` of /api/v2/scheduled-maintenances.json (None: 404)."""
+    incidents: list[dict[str, Any]] | None = field(default_factory=list)
+    """``incidents`` of /api/incidents (None: 404)."""
     seen: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
     def install(self, context: BrowserContext) -> None:
@@ -101,6 +141,16 @@ class FakeStatusd:
                 self._json(route, {"days": 90, "buckets": history_days()})
             else:
                 self._missing(route)
+        elif path == "/api/v2/scheduled-maintenances.json":
+            if self.maintenances is None:
+                self._missing(route)
+            else:
+                self._json(route, {"page": {}, "scheduled_maintenances": self.maintenances})
+        elif path == "/api/incidents":
+            if self.incidents is None:
+                self._missing(route)
+            else:
+                self._json(route, {"days": 90, "incidents": self.incidents})
         elif path == "/api/events":
             if self.events:
                 body = f"retry: 60000\ndata: {self.etag}\n\n"

@@ -42,12 +42,13 @@ from statusd.verdicts.timeline import Incident
 
 D0 = 1_764_028_800.0  # 2025-11-25T00:00:00Z
 H = 3600.0
-OP, DEG, PART, MAJ, UNK = (
+OP, DEG, PART, MAJ, UNK, UM = (
     "operational",
     "degraded_performance",
     "partial_outage",
     "major_outage",
     "unknown",
+    "under_maintenance",
 )
 
 
@@ -254,13 +255,16 @@ def test_history_survives_reopen(path: Path) -> None:
 
 
 def test_prune_keeps_35_days_of_intervals_and_400_days_of_rollups(store: HistoryStore) -> None:
-    """Old closed intervals, rollups and resolved incidents go; the open interval stays."""
+    """Old closed intervals and rollups go, and incidents resolved over the rollup days ago
+    (an incident's life is kept as long as the daily rollups, SPEC §9); the open interval
+    stays."""
     start = D0 - 500 * DAY
     store.record_verdicts(start, {"sms:DE": OP})
     for n in range(1, 500):  # a change every day, written as if statusd ran all along
         store.record_verdicts(start + n * DAY, {"sms:DE": OP if n % 2 == 0 else DEG})
     store.record_incidents(
         [
+            Incident("ancient", "db", "resolved", D0 - 402 * DAY, D0 - 402 * DAY, D0 - 401 * DAY),
             Incident("old", "db", "resolved", D0 - 40 * DAY, D0 - 40 * DAY, D0 - 40 * DAY),
             Incident("new", "db", "resolved", D0 - 5 * DAY, D0 - 5 * DAY, D0 - 5 * DAY),
             Incident("open", "dns", "investigating", D0 - 90 * DAY, D0 - 90 * DAY),
@@ -275,7 +279,8 @@ def test_prune_keeps_35_days_of_intervals_and_400_days_of_rollups(store: History
     assert open_count == 1
     (first_day,) = conn.execute("SELECT min(day) FROM daily").fetchone()
     assert first_day == utc_day(now) - 399
-    assert {row[0] for row in conn.execute("SELECT id FROM incidents")} == {"new", "open"}
+    incidents = {row[0] for row in conn.execute("SELECT id FROM incidents")}
+    assert incidents == {"old", "new", "open"}
     assert deleted[0] > 400
     assert deleted[1] >= 100
     assert deleted[2] == 1
@@ -372,9 +377,11 @@ def test_reader_is_not_blocked_by_a_write_in_progress(store: HistoryStore, path:
 
 
 def test_month_rows_and_csv(store: HistoryStore, path: Path) -> None:
-    """history.csv: a header and one row per cell per day with seconds and uptime."""
+    """history.csv: a header and one row per cell per day with seconds and uptime; time
+    under maintenance has its column and counts neither as up nor as down."""
     store.record_verdicts(D0 - DAY, {"sms:DE": OP, "billing:payout": MAJ})
     store.record_verdicts(D0 + 6 * H, {"sms:DE": DEG, "billing:payout": MAJ})
+    store.record_verdicts(D0 + 9 * H, {"sms:DE": UM, "billing:payout": MAJ})
     rows = HistoryReader(path).month_rows("2025-11", D0 + 12 * H)
     table = list(csv.reader(io.StringIO(history_csv(rows).decode())))
     assert table[0] == [
@@ -387,37 +394,53 @@ def test_month_rows_and_csv(store: HistoryStore, path: Path) -> None:
         "partial_outage_seconds",
         "major_outage_seconds",
         "unknown_seconds",
+        "under_maintenance_seconds",
         "uptime",
     ]
     assert table[1:] == [
-        ["2025-11-24", "sms", "DE", "Germany", "86400", "0", "0", "0", "0", "1.000000"],
-        ["2025-11-24", "billing", "payout", "Payout", "0", "0", "0", "86400", "0", "0.000000"],
-        ["2025-11-25", "sms", "DE", "Germany", "21600", "21600", "0", "0", "0", "1.000000"],
-        ["2025-11-25", "billing", "payout", "Payout", "0", "0", "0", "43200", "0", "0.000000"],
+        ["2025-11-24", "sms", "DE", "Germany", "86400", "0", "0", "0", "0", "0", "1.000000"],
+        ["2025-11-24", "billing", "payout", "Payout", "0", "0", "0", "86400", "0", "0", "0.000000"],
+        [
+            "2025-11-25",
+            "sms",
+            "DE",
+            "Germany",
+            "21600",
+            "10800",
+            "0",
+            "0",
+            "0",
+            "10800",
+            "1.000000",
+        ],
+        ["2025-11-25", "billing", "payout", "Payout", "0", "0", "0", "43200", "0", "0", "0.000000"],
     ]
     assert HistoryReader(path).month_rows("2025-10", D0) == []
 
 
 def test_history_json_shape() -> None:
     """/api/history: the cell, the period's uptime and seconds, and daily buckets."""
-    buckets = [DayBucket("2025-11-24", {}), DayBucket("2025-11-25", {OP: 30.4, MAJ: 10.0, UNK: 5})]
+    buckets = [
+        DayBucket("2025-11-24", {}),
+        DayBucket("2025-11-25", {OP: 30.4, MAJ: 10.0, UNK: 5, UM: 20.0}),
+    ]
     assert history_json("sms", "DE", buckets) == {
         "product": "sms",
         "key": "DE",
         "name": "Germany",
         "days": 2,
         "uptime": 0.75,
-        "seconds": {OP: 30, DEG: 0, PART: 0, MAJ: 10, UNK: 5},
+        "seconds": {OP: 30, DEG: 0, PART: 0, MAJ: 10, UNK: 5, UM: 20},
         "buckets": [
             {
                 "date": "2025-11-24",
                 "uptime": None,
-                "seconds": {OP: 0, DEG: 0, PART: 0, MAJ: 0, UNK: 0},
+                "seconds": {OP: 0, DEG: 0, PART: 0, MAJ: 0, UNK: 0, UM: 0},
             },
             {
                 "date": "2025-11-25",
-                "uptime": 0.75,  # from the 30 and 10 shown, not the 30.4 stored
-                "seconds": {OP: 30, DEG: 0, PART: 0, MAJ: 10, UNK: 5},
+                "uptime": 0.75,  # from the 30 and 10 shown, not the 30.4 stored; not the 20 planned
+                "seconds": {OP: 30, DEG: 0, PART: 0, MAJ: 10, UNK: 5, UM: 20},
             },
         ],
     }
@@ -439,9 +462,9 @@ def test_uptime_recomputes_from_the_seconds_shown(days: list[dict[str, int]]) ->
     rows = [MonthRow(f"2025-11-{i + 1:02d}", "sms", "DE", day) for i, day in enumerate(stored)]
     table = list(csv.reader(io.StringIO(history_csv(rows).decode())))
     for row in table[1:]:
-        op, deg, part, maj, _ = map(int, row[4:9])
+        op, deg, part, maj, _, _ = map(int, row[4:10])  # unknown, maintenance: neither
         ratio = recomputed(op + deg, op + deg + part + maj)
-        assert row[9] == ("" if ratio is None else f"{ratio:.6f}")
+        assert row[10] == ("" if ratio is None else f"{ratio:.6f}")
     body = history_json("sms", "DE", [DayBucket(row.date, row.seconds) for row in rows])
     for item in [body, *body["buckets"]]:
         shown = item["seconds"]
@@ -456,7 +479,7 @@ def test_the_issue_example_row() -> None:
     """4.6 s operational and 1.9 s major outage show as 5 and 2: the row says 0.714286."""
     row = MonthRow("2025-11-25", "sms", "DE", {OP: 4.6, MAJ: 1.9})
     line = history_csv([row]).decode().splitlines()[1]
-    assert line == "2025-11-25,sms,DE,Germany,5,0,0,2,0,0.714286"
+    assert line == "2025-11-25,sms,DE,Germany,5,0,0,2,0,0,0.714286"
 
 
 @pytest.mark.parametrize(
@@ -528,7 +551,7 @@ def test_unknown_schema_version_is_treated_as_damage(path: Path) -> None:
     try:
         assert list(path.parent.glob("*.corrupt-*"))
         assert store.connection.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (
-            "2",
+            "3",
         )
     finally:
         store.close()
@@ -555,7 +578,7 @@ def test_stored_verdicts_are_the_verdicts_in_their_file_order() -> None:
     order never changes (it is the file format)."""
     assert sorted(STORED_VERDICTS) == sorted(VERDICTS)
     assert len(set(STORED_VERDICTS)) == len(STORED_VERDICTS)
-    assert STORED_VERDICTS == (OP, DEG, PART, MAJ, UNK)
+    assert STORED_VERDICTS == (OP, DEG, PART, MAJ, UNK, UM)
 
 
 @given(
@@ -649,7 +672,7 @@ def write_v1(source: Path, target: Path) -> None:
         )
         old.executemany(
             "INSERT INTO incidents VALUES (?, ?, ?, ?, ?, ?)",
-            new.execute("SELECT * FROM incidents"),
+            new.execute(f"SELECT {V2_INCIDENT_COLUMNS} FROM incidents"),
         )
         daily: dict[tuple[int, int, str], float] = {}
         for row_id, cell, code, start, end, gap, previous, notable in new.execute(
@@ -748,9 +771,9 @@ def test_a_version_1_file_is_converted_at_open(
     with caplog.at_level(logging.INFO, logger="statusd.history"):
         stores = [HistoryStore.open(p, now=opened, max_gap=1e12) for p in (native, old)]
     try:
-        assert [r.getMessage() for r in caplog.records] == ["history database converted"]
-        fields = vars(caplog.records[0])
-        assert (fields["from_schema"], fields["to_schema"]) == (1, 2)
+        assert [r.getMessage() for r in caplog.records] == ["history database converted"] * 2
+        steps = [(vars(r)["from_schema"], vars(r)["to_schema"]) for r in caplog.records]
+        assert steps == [(1, 2), (2, 3)]
         assert not list(old.parent.glob("*.corrupt-*"))
         for now in (opened, D0 + 6 * H + 0.25):
             first, second = (answers(store, now) for store in stores)
@@ -776,6 +799,104 @@ def test_a_version_1_file_is_converted_at_open(
     assert dump(old) == converted  # opening again changes nothing
 
 
+V2_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cells (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    first_seen REAL NOT NULL,
+    verdict TEXT,
+    changed_at REAL,
+    known TEXT
+);
+CREATE TABLE IF NOT EXISTS intervals (
+    id INTEGER PRIMARY KEY,
+    cell INTEGER NOT NULL REFERENCES cells (id),
+    verdict INTEGER NOT NULL,
+    start REAL NOT NULL,
+    "end" REAL,
+    gap INTEGER NOT NULL DEFAULT 0,
+    previous INTEGER,
+    notable INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS daily (
+    cell INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    operational_ms INTEGER NOT NULL DEFAULT 0, degraded_performance_ms INTEGER NOT NULL DEFAULT 0,
+    partial_outage_ms INTEGER NOT NULL DEFAULT 0, major_outage_ms INTEGER NOT NULL DEFAULT 0,
+    unknown_ms INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (cell, day)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    topic TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    resolved_at REAL
+);
+CREATE INDEX IF NOT EXISTS intervals_open ON intervals (cell) WHERE "end" IS NULL;
+CREATE INDEX IF NOT EXISTS intervals_cell_start ON intervals (cell, start);
+CREATE INDEX IF NOT EXISTS intervals_notable ON intervals (start) WHERE notable = 1;
+CREATE INDEX IF NOT EXISTS daily_day ON daily (day);
+CREATE INDEX IF NOT EXISTS incidents_topic ON incidents (topic, started_at);
+"""
+"""The schema of version-2 files, as statusd wrote them (copied, not imported)."""
+V2_INCIDENT_COLUMNS = "id, topic, status, started_at, updated_at, resolved_at"
+V2_DAILY_COLUMNS = "cell, day, operational_ms, degraded_performance_ms, partial_outage_ms, " + (
+    "major_outage_ms, unknown_ms"
+)
+
+
+def write_v2(source: Path, target: Path) -> None:
+    """The version-2 file of the history in ``source`` (which has no maintenance time and
+    no reopened incident): the same rows, without the columns and tables of version 3."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(source)) as new, closing(sqlite3.connect(target)) as old:
+        old.executescript(V2_SCHEMA)
+        for key, value in new.execute("SELECT key, value FROM meta"):
+            old.execute("INSERT INTO meta VALUES (?, ?)", (key, "2" if key == "schema" else value))
+        for table, columns in (
+            ("cells", "*"),
+            ("intervals", "*"),
+            ("daily", V2_DAILY_COLUMNS),
+            ("incidents", V2_INCIDENT_COLUMNS),
+        ):
+            rows = new.execute(f"SELECT {columns} FROM {table}").fetchall()
+            marks = ", ".join("?" * len(rows[0]))
+            old.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+        old.commit()
+
+
+def test_a_version_2_file_is_converted_at_open(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A version-2 file gains the maintenance column and tables and the incidents' reopens
+    in one step, and reads and goes on exactly as the same history written natively; the
+    converted file has exactly the schema of a new one."""
+    native, old = tmp_path / "native.sqlite3", tmp_path / "v2" / "history.sqlite3"
+    write_history(native)
+    write_v2(native, old)
+    opened = D0 + 5 * H
+    with caplog.at_level(logging.INFO, logger="statusd.history"):
+        stores = [HistoryStore.open(p, now=opened, max_gap=1e12) for p in (native, old)]
+    try:
+        steps = [(vars(r)["from_schema"], vars(r)["to_schema"]) for r in caplog.records]
+        assert steps == [(2, 3)]
+        assert answers(stores[0], opened) == answers(stores[1], opened)
+        for store in stores:  # both go on writing maintenance time the same way
+            store.record_verdicts(D0 + 6 * H, {"sms:DE": UM, "voice:FR": MAJ})
+            store.record_verdicts(D0 + 7 * H, {"sms:DE": OP, "voice:FR": MAJ})
+        first, second = (answers(store, D0 + 8 * H) for store in stores)
+        assert first == second
+        day = read_daily(stores[1].connection, "sms:DE", 1, D0 + 8 * H)[0]
+        assert day.seconds[UM] == H
+    finally:
+        for store in stores:
+            store.close()
+    assert dump(native) == dump(old)
+
+
 def test_version_1_daily_seconds_become_rounded_milliseconds(path: Path) -> None:
     """Old float seconds per verdict are summed per (cell, day) in whole milliseconds."""
     path.parent.mkdir(parents=True)
@@ -793,7 +914,7 @@ def test_version_1_daily_seconds_become_rounded_milliseconds(path: Path) -> None
     with closing(sqlite3.connect(path)) as conn:
         rows = conn.execute("SELECT * FROM daily ORDER BY day").fetchall()
         types = conn.execute("SELECT DISTINCT typeof(operational_ms) FROM daily").fetchall()
-    assert rows == [(1, day - 1, 0, 0, 0, 0, 3333), (1, day, 100000, 0, 0, 1, 0)]
+    assert rows == [(1, day - 1, 0, 0, 0, 0, 3333, 0), (1, day, 100000, 0, 0, 1, 0, 0)]
     assert types == [("integer",)]
 
 

@@ -11,7 +11,8 @@ from ical.calendar import Calendar as ParsedCalendar
 from ical.calendar_stream import IcsCalendarStream
 
 from statusd.maintenance.calendar import event_uid, maintenance_ics
-from statusd.maintenance.file import MaintenanceWatcher, render_file, with_window_removed
+from statusd.maintenance.file import MaintenanceWatcher, with_window_removed
+from statusd.maintenance.render import render_file
 from statusd.maintenance.revisions import advance_revisions
 from statusd.maintenance.windows import MaintenanceWindow
 from tests.maintenance.strategies import window_sets

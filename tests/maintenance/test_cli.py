@@ -129,3 +129,35 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as caught:
         run(tmp_path / "m.toml", "add", "--id", "x")
     assert caught.value.code == 2
+
+
+def test_statusd_maintenance_uses_the_file_the_settings_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`statusd maintenance …` edits <state_dir>/maintenance.toml of the settings (TOML file
+    and STATUSD_*), and --file overrides it."""
+    from statusd.cli import main as statusd_main
+
+    config = tmp_path / "statusd.toml"
+    config.write_text(f'state_dir = "{tmp_path / "state"}"\n')
+    monkeypatch.setenv("STATUSD_CONFIG", str(config))
+    assert statusd_main(["maintenance", *ADD]) == 0
+    assert [w.id for w in load_windows(tmp_path / "state" / "maintenance.toml")] == ["sms-de"]
+    capsys.readouterr()
+    monkeypatch.setenv("STATUSD_MAINTENANCE_FILE", str(tmp_path / "env.toml"))
+    assert statusd_main(["maintenance", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    other = tmp_path / "other.toml"
+    assert statusd_main(["maintenance", "--file", str(other), *ADD]) == 0
+    assert [w.id for w in load_windows(other)] == ["sms-de"]
+
+
+def test_statusd_maintenance_reports_a_bad_setting(tmp_path: Path) -> None:
+    """A settings problem is one line on stderr and exit 2, nothing written."""
+    from statusd.maintenance.cli import statusd_main
+
+    err = io.StringIO()
+    environ = {"STATUSD_CONFIG": str(tmp_path / "missing.toml")}
+    assert statusd_main(["list"], environ, stdout=io.StringIO(), stderr=err) == 2
+    assert err.getvalue().startswith("statusd maintenance: config file ")
+    assert "does not exist" in err.getvalue()

@@ -122,7 +122,7 @@ def test_add_appends_and_keeps_the_text_above() -> None:
 def test_add_then_remove_gives_the_same_windows(
     existing: tuple[MaintenanceWindow, ...], new: MaintenanceWindow
 ) -> None:
-    from statusd.maintenance.file import render_file
+    from statusd.maintenance.render import render_file
 
     text = with_window_added(render_file(existing), new)
     assert parse_maintenance_toml(text) == (*existing, new)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from statusd.maintenance.file import render_file
+from statusd.maintenance.render import render_file
 from statusd.maintenance.windows import (
     COMPLETED,
     IN_PROGRESS,

@@ -89,7 +89,7 @@ def test_verdict_badges_use_the_verdict_colour(verdict: str, words: str) -> None
     document = verdict_badge("x", verdict)
     assert texts(document)[1] == words
     assert VERDICT_COLOURS[verdict] in fills(document)
-    assert len(set(VERDICT_COLOURS.values())) == 5
+    assert len(set(VERDICT_COLOURS.values())) == 6
 
 
 VERDICTS = compute_verdicts(

@@ -227,3 +227,55 @@ def test_incident_first_seen_closed_is_no_entry(store: HistoryStore) -> None:
     assert [(e.topic, e.status) for e in read_feed(store.connection)] == [
         ("fresh", "investigating")
     ]
+
+
+def test_maintenance_events_are_entries_filtered_by_scope(store: HistoryStore, path: Path) -> None:
+    """A window announced, started and completed is three entries with the events' stable
+    ids and a link to #maintenance-<id>; a filtered feed keeps the windows that concern it
+    (billing ones concern every country), and storing the events again adds nothing."""
+    from statusd.history.planned import MaintenanceRecord
+    from statusd.history.store import Snapshot
+    from statusd.maintenance.events import maintenance_events
+    from statusd.maintenance.windows import parse_window
+
+    def window(window_id: str, products: list[str], countries: list[str]) -> Any:
+        table = {
+            "id": window_id,
+            "title": f"Work {window_id}",
+            "start": "2025-11-25T01:00:00Z",
+            "end": "2025-11-25T02:00:00Z",
+            "products": products,
+            "countries": countries,
+        }
+        return parse_window(table, 1)
+
+    windows = (window("sms-de", ["sms"], ["DE"]), window("pay", ["billing"], []))
+    events = maintenance_events((), windows, None, D0) + maintenance_events(
+        windows, windows, D0, D0 + 3 * 3600
+    )
+    record = MaintenanceRecord(D0 + 3 * 3600, windows, {}, tuple(events))
+    store.apply([Snapshot(D0 + 3 * 3600, {}, None, record)] * 2)
+    reader = HistoryReader(path)
+    feed = parse(atom_feed(reader.feed_entries(), base_url=BASE, filters={}, now=D0))
+    titles = [e.title for e in feed.entries]
+    assert titles.count("Maintenance announced: Work sms-de") == 1
+    assert set(titles[:2]) == {
+        "Maintenance completed: Work pay",
+        "Maintenance completed: Work sms-de",
+    }
+    [started] = [e for e in feed.entries if e.title == "Maintenance started: Work sms-de"]
+    assert started.link == f"{BASE}/#maintenance-sms-de"
+    assert started.summary == (
+        "Planned maintenance “Work sms-de” started at 2025-11-25T01:00:00Z: SMS in Germany "
+        "(DE), 2025-11-25T01:00:00Z to 2025-11-25T02:00:00Z."
+    )
+    ids = {e.id for e in feed.entries}
+    assert len(ids) == 6
+    again = reader.feed_entries()  # the same ids on every read
+    assert {entry.id for entry in again} == ids
+    german = [e.topic for e in reader.feed_entries(country="DE")]
+    assert german.count("Work sms-de") == 3
+    assert german.count("Work pay") == 3
+    french = [e.topic for e in reader.feed_entries(country="FR")]
+    assert set(french) == {"Work pay"}
+    assert {e.topic for e in reader.feed_entries(product="sms")} == {"Work sms-de"}

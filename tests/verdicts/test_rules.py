@@ -369,7 +369,8 @@ def test_timeline_keeps_first_seen_and_moves_changed_at_on_change() -> None:
 
 
 def test_incidents_open_resolve_and_reopen_with_stable_ids() -> None:
-    """Active opens an investigating incident; closed resolves it; active again opens a new one."""
+    """Active opens an investigating incident; closed resolves it; active again opens a new one
+    that records the one it reopens."""
 
     def at(status: str, now: float, timeline: Timeline) -> Timeline:
         verdicts = compute_verdicts(everything(incident=[IncidentRecord("db", status)]), T)
@@ -392,6 +393,7 @@ def test_incidents_open_resolve_and_reopen_with_stable_ids() -> None:
     reopened = at("active", 2000.0, resolved)
     assert [i.status for i in reopened.incidents] == ["investigating", "resolved"]
     assert reopened.incidents[0].id != incident.id
+    assert (reopened.incidents[0].reopens, incident.reopens) == (incident.id, None)
 
 
 def test_incident_first_seen_closed_is_resolved_at_once_and_vanished_topic_resolves() -> None:

@@ -57,5 +57,16 @@
     return prefix + "-" + uid;
   }
 
-  ns.dom = { h, s, fill, append, byId, nextId };
+  const revealed = new Set();
+  /** Once per prefix: scroll to and focus the element the URL's #<prefix>… names, if drawn. */
+  function reveal(prefix) {
+    const id = window.location.hash.slice(1);
+    const target = id.startsWith(prefix) && !revealed.has(prefix) && document.getElementById(id);
+    if (!target) return;
+    revealed.add(prefix);
+    target.scrollIntoView({ block: "start" });
+    target.focus({ preventScroll: true });
+  }
+
+  ns.dom = { h, s, fill, append, byId, nextId, reveal };
 })((window.StatusPage = window.StatusPage || {}));

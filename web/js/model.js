@@ -40,6 +40,7 @@
     partial_outage: "Partial outage",
     major_outage: "Major outage",
     unknown: "Unknown: no fresh data",
+    under_maintenance: "Under maintenance",
   };
 
   const LOAD = { 1: "Low", 2: "Moderate", 3: "High" };
@@ -314,7 +315,7 @@
       const seconds = isObject(b.seconds) ? b.seconds : {};
       const uptime = num(b.uptime);
       for (const [verdict, n] of Object.entries(seconds)) {
-        if (num(n) === null || verdict === "unknown") continue;
+        if (num(n) === null || verdict === "unknown" || verdict === "under_maintenance") continue;
         known += n;
         if (verdict === "operational" || verdict === "degraded_performance") up += n;
       }

@@ -11,6 +11,7 @@
     partial_outage: "!",
     major_outage: "✕",
     unknown: "?",
+    under_maintenance: "⚙",
   };
 
   /** Capitalised, with a full stop. */
@@ -39,7 +40,10 @@
       ),
     );
     if (!cell) return lines;
-    if (cell.verdict === "unknown") {
+    if (cell.verdict === "under_maintenance") {
+      const data = model.VERDICTS[cell.data_verdict];
+      lines.push("Planned maintenance is under way" + (data ? `; the data says: ${data}.` : "."));
+    } else if (cell.verdict === "unknown") {
       lines.push(sentence(model.ruleText(rules, "unknown") || "unknown: no fresh data"));
     } else if (Array.isArray(cell.good_providers)) {
       const good = cell.good_providers.length;

@@ -1,0 +1,145 @@
+"""Notifications in the daemon: the planner (decide, record) and the senders (act), wired.
+
+``serve_notifications`` is started with ``nursery.start`` once the subscription store is
+open; it hands back a ``Notifications`` whose ``inbox`` the public view feeds, whose
+``maintenance`` the maintenance task calls with each event, and whose ``wake`` the write
+routes call after queueing a confirmation. Everything runs in the caller's nursery.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import trio
+
+from statusd.config import Settings
+from statusd.deliver.outbox import ThreadedOutbox
+from statusd.deliver.senders import Outbox, run_outbox
+from statusd.deliver.smtp import SmtpRelay
+from statusd.deliver.webhooks import WebhookClient
+from statusd.history.writer import HistoryInbox
+from statusd.mailbox import Mailbox
+from statusd.maintenance.events import MaintenanceEvent
+from statusd.metrics import Metrics
+from statusd.notify.incidents import maintenance_notification
+from statusd.notify.planner import run_notification_planner
+from statusd.notify.render import MessageRender
+from statusd.subscriptions.database import StoreError
+from statusd.subscriptions.facade import AsyncStore
+
+log = logging.getLogger("statusd.notifications")
+
+MAINTENANCE_RETRY_SECONDS = 5.0
+
+
+@dataclass
+class Notifications:
+    """The handles other parts of the daemon use."""
+
+    inbox: HistoryInbox
+    outbox: Outbox
+    maintenance_events: Mailbox[MaintenanceEvent]
+
+    def wake(self) -> None:
+        """New outbox entries exist: send them now rather than at the next poll."""
+        self.outbox.wake()
+
+    def maintenance(self, event: MaintenanceEvent) -> None:
+        """A maintenance task observer: announced, started and completed windows."""
+        self.maintenance_events.put(event)
+
+
+async def serve_notifications(
+    settings: Settings,
+    store: AsyncStore,
+    metrics: Metrics,
+    *,
+    task_status: trio.TaskStatus[Notifications] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Plan and send notifications until cancelled."""
+    render = MessageRender(settings.page_name, settings.base_url, settings.mail_from)
+    relay = (
+        SmtpRelay.from_url(settings.smtp_url, connections=settings.smtp_connections)
+        if settings.smtp_url
+        else None
+    )
+    webhooks = WebhookClient(
+        allow_http=settings.webhook_allow_http,
+        allow_private=settings.webhook_allow_private,
+        concurrency=settings.webhook_concurrency,
+    )
+    async with trio.open_nursery() as nursery:
+        outbox: Outbox = await nursery.start(
+            _run_outbox, ThreadedOutbox(store.store, limiter=store.limiter), render, relay,
+            webhooks, settings, metrics,
+        )
+        handles = Notifications(HistoryInbox(), outbox, Mailbox(keep=256))
+        await nursery.start(
+            _run_planner, handles, store, settings
+        )
+        nursery.start_soon(_record_maintenance, handles, store)
+        task_status.started(handles)
+
+
+async def _run_outbox(
+    store: ThreadedOutbox,
+    render: MessageRender,
+    relay: SmtpRelay | None,
+    webhooks: WebhookClient,
+    settings: Settings,
+    metrics: Metrics,
+    *,
+    task_status: trio.TaskStatus[Outbox],
+) -> None:
+    await run_outbox(
+        store,
+        render,
+        relay,
+        webhooks,
+        webhook_concurrency=settings.webhook_concurrency,
+        smtp_connections=settings.smtp_connections,
+        metrics=metrics,
+        task_status=task_status,
+    )
+
+
+async def _run_planner(
+    handles: Notifications,
+    store: AsyncStore,
+    settings: Settings,
+    *,
+    task_status: trio.TaskStatus[None],
+) -> None:
+    await run_notification_planner(
+        handles.inbox,
+        store.store,
+        hold=settings.notify_hold,
+        batch=settings.notify_batch,
+        limiter=store.limiter,
+        on_recorded=handles.wake,
+        task_status=task_status,
+    )
+
+
+async def _record_maintenance(handles: Notifications, store: AsyncStore) -> None:
+    """Record each maintenance event (its id makes a repeat a no-op), retrying while the
+    database is unavailable; the mailbox keeps the newest 256 meanwhile."""
+    while True:
+        await handles.maintenance_events.wait()
+        for event in handles.maintenance_events.take():
+            notification = maintenance_notification(event)
+            while True:
+                try:
+                    added = await store.run(store.store.record_event, notification, {}, time.time())
+                except StoreError as error:
+                    log.warning(
+                        "recording a maintenance event failed, retrying",
+                        extra={"event": notification.id, "error": str(error)},
+                    )
+                    await trio.sleep(MAINTENANCE_RETRY_SECONDS)
+                    continue
+                if added:
+                    handles.wake()
+                break

@@ -1,0 +1,111 @@
+// Planned maintenance (SPEC §9): running and upcoming windows in the overview (linkable,
+// #maintenance-<id>) and the picked country's in the region view; times in the visitor's zone.
+"use strict";
+(function (ns) {
+  const { h, fill, byId, reveal } = ns.dom;
+  const BY_COUNTRY = ["sms", "mms", "voice", "email"];
+  const STATE = { in_progress: "In progress", scheduled: "Upcoming" };
+  const state = { client: null, windows: [], timer: null, country: null, seen: "" };
+  const fmt = (o) => new Intl.DateTimeFormat(undefined, o);
+  const day = fmt({ weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+  const clock = fmt({ hour: "2-digit", minute: "2-digit" });
+  const zone = fmt({ timeZoneName: "short" });
+
+  // "Sun, 1 Mar, 02:00 – 04:00 CET"
+  function range(a, b) {
+    const part = zone.formatToParts(a).find((p) => p.type === "timeZoneName");
+    const end = a.toDateString() === b.toDateString() ? clock.format(b) : day.format(b);
+    return `${day.format(a)} – ${end} ${part ? part.value : ""}`.trim();
+  }
+
+  function read(m) {
+    const x = (m && m.statusd) || {};
+    const w = { id: x.id, name: String(m.name), scope: x.scope || "", products: x.products || [] };
+    w.countries = x.countries || [];
+    w.start = new Date(m.scheduled_for);
+    w.end = new Date(m.scheduled_until);
+    return typeof w.id === "string" && !isNaN(w.start) && !isNaN(w.end) ? w : null;
+  }
+
+  const status = (w, now) => (now < w.start ? "scheduled" : now < w.end ? "in_progress" : null);
+
+  // its country's cells, or billing/support (no country)
+  function concerns(w, cc) {
+    const products = w.products.length ? w.products : ["billing"];
+    return products.some((p) => !BY_COUNTRY.includes(p) || !w.countries.length || w.countries.includes(cc));
+  }
+
+  function current(now) {
+    const rank = (w) => (status(w, now) === "in_progress" ? 0 : 1);
+    return state.windows.filter((w) => status(w, now)).sort((a, b) => rank(a) - rank(b) || a.start - b.start);
+  }
+
+  function item(w, now, anchored) {
+    const st = status(w, now);
+    const id = anchored ? "maintenance-" + w.id : null;
+    return h(
+      "li",
+      { class: "maintenance-item", id, "data-status": st, tabindex: id && "-1" },
+      h("h3", {}, h("span", { class: "maintenance-state" }, STATE[st]), w.name),
+      h("p", { class: "maintenance-when" }, h("time", { datetime: w.start.toISOString() }, range(w.start, w.end))),
+      w.scope && h("p", {}, "Affects: " + w.scope),
+    );
+  }
+
+  function renderRegion(cc) {
+    state.country = cc;
+    const now = new Date();
+    const shown = cc ? current(now).filter((w) => concerns(w, cc)) : [];
+    const box = byId("region-maintenance");
+    box.hidden = !shown.length;
+    fill(
+      box,
+      shown.length && h("h3", { id: "region-maintenance-title" }, "Planned maintenance in " + ns.geo.nameOf(cc)),
+      shown.length &&
+        h("ul", { class: "maintenance-list", "aria-labelledby": "region-maintenance-title" }, shown.map((w) => item(w, now))),
+    );
+  }
+
+  // statusd's verdicts change at each start and end, and with the file: ask again.
+  function verdictsChanged() {
+    if (ns.app) ns.app.refreshVerdicts();
+  }
+
+  function render(transition) {
+    if (transition === true) verdictsChanged();
+    const now = new Date();
+    const shown = current(now);
+    byId("maintenance").hidden = !shown.length;
+    fill(byId("maintenance-list"), shown.map((w) => item(w, now, true)));
+    renderRegion(state.country);
+    const next = state.windows.flatMap((w) => [w.start - now, w.end - now]).filter((t) => t > 0);
+    clearTimeout(state.timer);
+    if (next.length) state.timer = setTimeout(render, Math.min(...next, 3600e3) + 1000, true);
+    reveal("maintenance-");
+  }
+
+  async function load() {
+    try {
+      const r = await state.client.get("api/v2/scheduled-maintenances.json", null);
+      const list = r.body && r.body.scheduled_maintenances;
+      if (r.status === 200 && Array.isArray(list)) {
+        state.windows = list.map(read).filter(Boolean);
+        const seen = JSON.stringify(list.map((m) => [m.id, m.scheduled_for, m.scheduled_until]));
+        if (state.seen && seen !== state.seen) verdictsChanged();
+        state.seen = seen;
+      }
+    } catch (err) {
+      // unreachable: keep what is shown
+    }
+    render();
+  }
+
+  function start(client) {
+    state.client = client;
+    const queue = () => client.schedule("maintenance", load);
+    queue();
+    setInterval(queue, 60e3);
+  }
+
+  ns.maintenanceView = { start, renderRegion };
+})((window.StatusPage = window.StatusPage || {}));
