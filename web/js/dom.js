@@ -57,5 +57,16 @@
     return prefix + "-" + uid;
   }
 
-  ns.dom = { h, s, fill, append, byId, nextId };
+  /** Copy a text field's value to the clipboard, else select it for Ctrl+C; `said(copied)`. */
+  function copyValue(field, said) {
+    const fallback = () => {
+      field.select();
+      said(false);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(() => said(true), fallback);
+    } else fallback();
+  }
+
+  ns.dom = { h, s, fill, append, byId, nextId, copyValue };
 })((window.StatusPage = window.StatusPage || {}));
