@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.fake_statusd import ORIGIN, XSS, FakeStatusd
+from tests.browser.fake_statusd import ORIGIN, XSS, FakeStatusd, fixture
 from tests.browser.harness import TIMEOUT_MS, AxeAudit, PageWatch
 from tests.browser.test_page_fixture import open_page
 
@@ -99,6 +99,36 @@ def test_the_form_is_prefilled_with_the_picked_country_and_its_products(
                 "lang": "en",
             },
         ]
+        watch.assert_clean(ORIGIN)
+
+
+def test_new_data_moves_the_ticks_until_the_visitor_changes_them(browser: Browser) -> None:
+    """France gains voice rows: voice is ticked too. Once the visitor changed a tick, new
+    data for the same country leaves the ticks alone. Nothing ticked asks for a product
+    without sending anything."""
+    fake = FakeStatusd()
+    with_voice = fixture("api.json")
+    with_voice["data"]["voice_call"].append(
+        {**with_voice["data"]["voice_call"][0], "country": "FR"}
+    )
+    with open_page(browser, fake, path="/?poll=1#country=FR") as (page, watch):
+        open_form(page)
+        assert ticked(page) == FR_PRODUCTS
+        fake.set_document(with_voice, '"fixture-voice"')
+        expect(page.locator("main")).to_have_attribute("data-etag", '"fixture-voice"')
+        expect(page.locator('#subscribe-box input[value="voice"]')).to_be_checked()
+        assert ticked(page) == [*FR_PRODUCTS, "voice"]
+
+        for product in ("sms", "mms", "voice"):
+            page.locator(f'#subscribe-box input[value="{product}"]').uncheck()
+        fake.set_document(fixture("api.json"), '"fixture-again"')
+        expect(page.locator("main")).to_have_attribute("data-etag", '"fixture-again"')
+        assert ticked(page) == []
+        submit_email(page, "ops@example.com")
+        expect(page.locator("#sub-error-products")).to_have_text("Pick at least one product.")
+        assert status(page) == "Not subscribed: Pick at least one product."
+        assert focused_is_status(page)
+        assert fake.signups == []
         watch.assert_clean(ORIGIN)
 
 
