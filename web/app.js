@@ -151,6 +151,7 @@
     viewRegion.renderRegion(state.country, regionContext());
     ns.maintenanceView.renderRegion(state.country);
     viewStatus.renderFreshness(state.sources, state.data !== null);
+    subscribe.follow(state.country, viewRegion.productsWithRows(state.data, state.country));
   }
 
   function renderConnection() {
@@ -193,9 +194,7 @@
       viewTables.renderEmail(state.data);
       if (!state.country) presetFromLocale();
     }
-    viewRegion.renderRegion(state.country, regionContext());
-    ns.maintenanceView.renderRegion(state.country);
-    viewStatus.renderFreshness(state.sources, state.data !== null);
+    renderRegionOnly();
   }
 
   /** Tell screen readers (aria-live) that the data changed, and what the banner says now. */
@@ -228,6 +227,8 @@
     scheduleHistory(false);
   }
 
+  const subscribe = ns.viewSubscribe.mount(dom.byId("subscribe-box"), client, sameOrigin);
+
   const picker = new ns.Picker(dom.byId("country-input"), dom.byId("country-list"), {
     withData: () => model.countriesWithData(state.data),
     onPick: (code) => choose(code, true),
@@ -258,17 +259,9 @@
   }
 
   dom.byId("badge-copy").addEventListener("click", () => {
-    const snippet = dom.byId("badge-snippet");
-    const status = dom.byId("badge-copied");
-    const fallback = () => {
-      snippet.select();
-      status.textContent = "Selected: press Ctrl+C to copy.";
-    };
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(snippet.value).then(() => {
-        status.textContent = "Copied.";
-      }, fallback);
-    } else fallback();
+    dom.copyValue(dom.byId("badge-snippet"), (copied) => {
+      dom.byId("badge-copied").textContent = copied ? "Copied." : "Selected: press Ctrl+C to copy.";
+    });
   });
 
   for (const link of document.querySelectorAll("[data-api-link]")) {

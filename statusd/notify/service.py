@@ -72,13 +72,16 @@ async def serve_notifications(
     )
     async with trio.open_nursery() as nursery:
         outbox: Outbox = await nursery.start(
-            _run_outbox, ThreadedOutbox(store.store, limiter=store.limiter), render, relay,
-            webhooks, settings, metrics,
+            _run_outbox,
+            ThreadedOutbox(store.store, limiter=store.limiter),
+            render,
+            relay,
+            webhooks,
+            settings,
+            metrics,
         )
         handles = Notifications(HistoryInbox(), outbox, Mailbox(keep=256))
-        await nursery.start(
-            _run_planner, handles, store, settings
-        )
+        await nursery.start(_run_planner, handles, store, settings)
         nursery.start_soon(_record_maintenance, handles, store)
         task_status.started(handles)
 

@@ -5,7 +5,9 @@ an email sign-up answers ``202 {"status": "pending"}`` whatever the address's st
 enumeration) and queues a confirmation email; a webhook answers ``201 {"id", "secret",
 "token"}`` once its host resolves to public addresses only. ``DELETE
 /api/subscriptions/<id>`` with ``Authorization: Bearer <token>`` removes a webhook (``204``;
-``401`` without a bearer token; ``404`` for a wrong id or token alike). ``GET`` of
+``401`` without a bearer token; ``404`` for a wrong id or token alike). ``GET
+/api/subscriptions/options`` tells the page's form which channels it may offer (``{"email":
+bool, "webhook": true}``: email needs ``smtp_url``). ``GET`` of
 ``/subscriptions/confirm`` and ``/subscriptions/unsubscribe`` shows a page whose button POSTs;
 only a ``POST`` changes anything, also RFC 8058's one-click ``POST`` from a mail client.
 
@@ -117,6 +119,10 @@ def register(app: QuartTrio, routes: SubscriptionRoutes) -> None:
         if answer.status_code >= 300:
             limiter.give_back(client)
         return answer
+
+    @route("/api/subscriptions/options", methods=["GET"])
+    async def subscription_options() -> Response:
+        return api_answer({"email": bool(settings.smtp_url), "webhook": True}, 200)
 
     @route("/api/subscriptions/<subscription_id>", methods=["DELETE"])
     async def delete_subscription(subscription_id: str) -> Response:

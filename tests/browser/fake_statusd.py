@@ -15,9 +15,11 @@ import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Route
 
+from statusd.subscriptions.requests import EmailSignup, RequestError, parse_subscription_request
 from tests.browser.harness import WEB
 
 ORIGIN = "http://127.0.0.1:9"
@@ -110,9 +112,19 @@ class FakeStatusd:
     incidents: list[dict[str, Any]] | None = field(default_factory=list)
     """``incidents`` of /api/incidents (None: 404)."""
     seen: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    subscription_options: Any = field(default_factory=lambda: {"email": True, "webhook": True})
+    """The answer of GET /api/subscriptions/options; None: 404 (an older statusd)."""
+    subscribe_answers: list[tuple[int, Any, dict[str, str]]] = field(default_factory=list)
+    """Scripted answers of POST /api/subscriptions, first first; when none is left, the
+    sign-up is checked by statusd's own parser (400 with its reason, else 202 or 201)."""
+    hold_subscribe: bool = False
+    """True: sign-ups are kept unanswered in ``held`` until the test answers them."""
+    held: list[Route] = field(default_factory=list)
+    signups: list[Any] = field(default_factory=list)
+    """The bodies of POST /api/subscriptions, parsed, in order."""
 
-    def install(self, context: BrowserContext) -> None:
-        context.route(ORIGIN + "/**", self.handle)
+    def install(self, context: BrowserContext, origin: str = ORIGIN) -> None:
+        context.route(origin + "/**", self.handle)
 
     def set_document(self, document: Any, etag: str) -> None:
         self.document = copy.deepcopy(document)
@@ -120,7 +132,7 @@ class FakeStatusd:
 
     def handle(self, route: Route) -> None:
         request = route.request
-        path = request.url[len(ORIGIN) :].split("?")[0].split("#")[0]
+        path = urlsplit(request.url).path
         self.seen.append((path, request.headers))
         if request.method == "OPTIONS":
             route.fulfill(status=204, headers={**CORS, "Access-Control-Allow-Headers": "*"})
@@ -151,6 +163,17 @@ class FakeStatusd:
                 self._missing(route)
             else:
                 self._json(route, {"days": 90, "incidents": self.incidents})
+        elif path == "/api/subscriptions/options":
+            if self.subscription_options is None:
+                self._missing(route)
+            else:
+                self._json(route, self.subscription_options)
+        elif path == "/api/subscriptions" and request.method == "POST":
+            self.signups.append(json.loads(request.post_data or "null"))
+            if self.hold_subscribe:
+                self.held.append(route)
+            else:
+                self.answer_signup(route)
         elif path == "/api/events":
             if self.events:
                 body = f"retry: 60000\ndata: {self.etag}\n\n"
@@ -168,6 +191,18 @@ class FakeStatusd:
             route.fulfill(status=200, body=svg, headers={**CORS, "Content-Type": "image/svg+xml"})
         else:
             self._static(route, path)
+
+    def answer_signup(self, route: Route) -> None:
+        """What statusd answers a sign-up: the next scripted answer, else its parser's."""
+        if self.subscribe_answers:
+            status, value, headers = self.subscribe_answers.pop(0)
+        else:
+            status, value, headers = signup_answer(route.request.post_data_buffer or b"")
+        route.fulfill(
+            status=status,
+            body=json.dumps(value),
+            headers={"Content-Type": "application/json", "Cache-Control": "no-store", **headers},
+        )
 
     def _json(self, route: Route, value: Any, headers: dict[str, str] | None = None) -> None:
         route.fulfill(
@@ -192,3 +227,15 @@ class FakeStatusd:
         route.fulfill(
             status=200, body=file.read_bytes(), headers={**PAGE_HEADERS, "Content-Type": kind}
         )
+
+
+def signup_answer(body: bytes) -> tuple[int, Any, dict[str, str]]:
+    """statusd's answer to a sign-up body, reasons and all, without a store behind it."""
+    try:
+        signup = parse_subscription_request(body)
+    except RequestError as error:
+        return 400, {"error": error.reason}, {}
+    if isinstance(signup, EmailSignup):
+        return 202, {"status": "pending"}, {}
+    created = {"id": "sub_fake1", "secret": "whsec_" + "A" * 32, "token": "tok_" + XSS}
+    return 201, created, {}

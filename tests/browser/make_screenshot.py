@@ -1,11 +1,12 @@
 """Writes docs/screenshot-region.png (the page at 1280 px against ``statusd-sim --seed 7``,
-region view of France) and docs/screenshot-maintenance.png (the region view of France
-while a planned maintenance window runs over its SMS, with a billing window coming).
+region view of France), docs/screenshot-subscribe.png (the "Get notified" form, filled in)
+and docs/screenshot-maintenance.png (the region view of France while a planned maintenance
+window runs over its SMS, with a billing window coming).
 
 Run ``.venv/bin/python -m tests.browser.make_screenshot`` from the project root. It starts
-the simulator and statusd on free loopback ports, opens the page, and saves the top of the
-page (banner and region view). Install ``fonts-noto-color-emoji`` first if the flags should
-show as flags.
+the simulator and statusd on free loopback ports (with an SMTP relay setting, so the form
+offers email; nothing is sent), opens the page, and saves the top of the page (banner and
+region view). Install ``fonts-noto-color-emoji`` first if the flags should show as flags.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from playwright.sync_api import ViewportSize, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from statusd.maintenance.file import add_window
 from statusd.maintenance.windows import parse_window
 from tests.browser.harness import ROOT, TIMEOUT_MS, WEB, launch_chromium
+from tests.support.ports import free_port
 from tests.support.simulator_process import run_simulator
 from tests.support.statusd_process import run_statusd
 
 TARGET = ROOT / "docs" / "screenshot-region.png"
+FORM_TARGET = ROOT / "docs" / "screenshot-subscribe.png"
 MAINTENANCE_TARGET = ROOT / "docs" / "screenshot-maintenance.png"
 
 
@@ -49,8 +52,21 @@ def plan_windows(path: Path) -> None:
 SIZE: ViewportSize = {"width": 1280, "height": 1000}
 
 
+def shoot_form(page: Page) -> None:
+    """The form pre-filled for France, an address typed and incidents ticked."""
+    form = page.locator("#subscribe-box")
+    expect(page.locator("#sub-email")).to_be_visible()
+    page.locator("#sub-email").fill("ops@example.com")
+    page.get_by_role("checkbox", name="Incidents").check()
+    form.screenshot(path=str(FORM_TARGET))
+
+
 def main() -> None:
-    """Start the processes, take the screenshot, stop everything."""
+    """Start the processes, take the screenshots, stop everything."""
+    relay = {
+        "STATUSD_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+        "STATUSD_MAIL_FROM": "status@example.com",
+    }
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         with (
@@ -65,6 +81,7 @@ def main() -> None:
                 str(work / "state"),
                 "--web-dir",
                 str(WEB),
+                env=relay,
             ) as statusd,
             launch_chromium() as browser,
         ):
@@ -85,7 +102,8 @@ def main() -> None:
             expect(page.locator("#region-view .history-bars")).to_have_count(4)
             page.locator("#region").scroll_into_view_if_needed()
             page.screenshot(path=str(MAINTENANCE_TARGET))
-    for target in (TARGET, MAINTENANCE_TARGET):
+            shoot_form(page)
+    for target in (TARGET, FORM_TARGET, MAINTENANCE_TARGET):
         print(f"{target.relative_to(ROOT)}: {target.stat().st_size} bytes")
 
 

@@ -12,7 +12,8 @@ import pytest
 from tests.browser import countries_js
 from tests.browser.harness import WEB, page_files
 
-MAX_PAGE_BYTES = 100 * 1024
+MAX_PAGE_BYTES = 128 * 1024
+"""100 KB until the "Get notified" form (issue 18) added about 16 KB; see docs/page.md."""
 
 
 class _Tags(HTMLParser):
@@ -42,8 +43,8 @@ def parsed_index() -> _Tags:
     return parser
 
 
-def test_page_weight_is_under_100_kb() -> None:
-    """Everything the page loads adds up to less than 100 KB uncompressed."""
+def test_page_weight_is_under_128_kb() -> None:
+    """Everything the page loads adds up to less than 128 KB uncompressed."""
     total = sum(path.stat().st_size for path in page_files())
     assert total < MAX_PAGE_BYTES, f"{total} bytes"
 

@@ -202,6 +202,22 @@ async def test_email_without_smtp_url_is_503_with_the_reason(
     assert webhook.status_code == 201
 
 
+@pytest.mark.parametrize(
+    ("smtp_url", "mail_from", "email"),
+    [("smtp://127.0.0.1:2525", "status@example.com", True), ("", "", False)],
+)
+async def test_options_tell_the_form_whether_email_is_on(
+    make_site: Callable[..., Site], smtp_url: str, mail_from: str, email: bool
+) -> None:
+    """The page's form offers email only when statusd has an SMTP relay; no CORS."""
+    site = make_site(smtp_url=smtp_url, mail_from=mail_from)
+    response = await site.client().get("/api/subscriptions/options")
+    assert response.status_code == 200
+    assert await response.get_json() == {"email": email, "webhook": True}
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
 async def test_a_webhook_gets_its_id_secret_and_token_once(site: Site) -> None:
     response = await site.post(
         {"webhook": "https://hooks.example.com/in", "format": "slack", "products": ["sms"]}

@@ -57,6 +57,17 @@
     return prefix + "-" + uid;
   }
 
+  /** Copy a text field's value to the clipboard, else select it for Ctrl+C; `said(copied)`. */
+  function copyValue(field, said) {
+    const fallback = () => {
+      field.select();
+      said(false);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(() => said(true), fallback);
+    } else fallback();
+  }
+
   const revealed = new Set();
   /** Once per prefix: scroll to and focus the element the URL's #<prefix>… names, if drawn. */
   function reveal(prefix) {
@@ -68,5 +79,6 @@
     target.focus({ preventScroll: true });
   }
 
-  ns.dom = { h, s, fill, append, byId, nextId, reveal };
+  ns.dom = { h, s, fill, append, byId, nextId, reveal, copyValue };
+
 })((window.StatusPage = window.StatusPage || {}));
