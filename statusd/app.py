@@ -22,8 +22,10 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from statusd.config import Settings
 from statusd.document import Document, encode_json, joined
 from statusd.http_cache import COMMON_HEADERS, PREFLIGHT_HEADERS, negotiate
+from statusd.limits import CONNECTION_STATE_KEY
 from statusd.metrics import Metrics
 from statusd.state import SourceStatus, StateHolder, StateView
+from statusd.streams import EventStreams, SlotHolder
 
 SSE_KEEPALIVE_SECONDS = 15.0
 
@@ -121,8 +123,12 @@ def create_app(
     metrics: Metrics,
     *,
     extra_routes: Callable[[QuartTrio], None] | None = None,
+    streams: EventStreams | None = None,
 ) -> QuartTrio:
-    """The app of one daemon; ``extra_routes`` lets other modules register their routes."""
+    """The app of one daemon; ``extra_routes`` lets other modules register their routes;
+    ``streams`` counts the event streams (one for ``settings.max_event_streams`` if None)."""
+    if streams is None:
+        streams = EventStreams(settings.max_event_streams)
     app = QuartTrio(__name__, static_folder=None)
     app.config["RESPONSE_TIMEOUT"] = None  # SSE streams are long; the server bounds the rest
     app.config["BODY_TIMEOUT"] = 10
@@ -198,10 +204,19 @@ def create_app(
 
     @app.route("/api/events", methods=["GET", "HEAD", "OPTIONS"])
     async def events() -> Response:
+        if not streams.has_room():
+            seconds = streams.retry_after()
+            return json_response(
+                {"error": "too many event streams, poll /api", "retry_after": seconds},
+                503,
+                {"Retry-After": str(seconds), "Access-Control-Expose-Headers": "Retry-After"},
+            )
+        connection: SlotHolder | None = request.scope.get("state", {}).get(CONNECTION_STATE_KEY)
         response = Response(
-            sse_stream(state),
+            sse_stream(state, streams, connection),
             content_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+            # The connection left the connection cap (statusd.streams): it serves no more.
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", "Connection": "close"},
         )
         response.headers["Access-Control-Allow-Origin"] = "*"
         response.timeout = None
@@ -247,20 +262,30 @@ def create_app(
     return app
 
 
-async def sse_stream(state: StateHolder) -> AsyncGenerator[bytes, None]:
+async def sse_stream(
+    state: StateHolder, streams: EventStreams, connection: SlotHolder | None = None
+) -> AsyncGenerator[bytes, None]:
     """Server-Sent Events: the current ETag at once, then one event per document change,
-    a comment every 15 s as keep-alive; ends when the daemon shuts down."""
-    view = state.view
-    yield b"retry: 5000\ndata: %s\n\n" % view.document.etag.encode()
-    version = view.document_version
-    while True:
-        with trio.move_on_after(SSE_KEEPALIVE_SECONDS) as scope:
-            await state.wait_document_changed(version)
-        if state.is_closed():
-            return
-        if scope.cancelled_caught:
-            yield b": keep-alive\n\n"
-            continue
+    a comment every 15 s as keep-alive; ends when the daemon shuts down.
+
+    The stream holds one of ``streams``' slots from its first byte to its end (a stream
+    admitted by the route but beaten to the last slot meanwhile ends at once, empty)."""
+    if not streams.acquire(connection):
+        return
+    try:
         view = state.view
+        yield b"retry: 5000\ndata: %s\n\n" % view.document.etag.encode()
         version = view.document_version
-        yield b"data: %s\n\n" % view.document.etag.encode()
+        while True:
+            with trio.move_on_after(SSE_KEEPALIVE_SECONDS) as scope:
+                await state.wait_document_changed(version)
+            if state.is_closed():
+                return
+            if scope.cancelled_caught:
+                yield b": keep-alive\n\n"
+                continue
+            view = state.view
+            version = view.document_version
+            yield b"data: %s\n\n" % view.document.etag.encode()
+    finally:
+        streams.release()

@@ -25,7 +25,7 @@ from statusd.config import Listen, Settings
 from statusd.front import FrontApp, serve_front
 from statusd.history import HistoryReader
 from statusd.history_writer import HistoryInbox, run_history_writer
-from statusd.limits import serve_limited
+from statusd.limits import raise_descriptor_limit, serve_limited
 from statusd.logs import StateChangeLogger, configure_logging
 from statusd.metrics import Metrics
 from statusd.notify import SystemdNotifier, run_watchdog, status_line
@@ -36,6 +36,7 @@ from statusd.public_routes import register_public_routes
 from statusd.sources import ALL_SOURCES
 from statusd.state import StateHolder, StateView
 from statusd.statuspage import PageInfo
+from statusd.streams import EventStreams, descriptors_needed
 from statusd.supervisor import LastInput, WorkerProcesses, run_collectors
 from statusd.verdicts import VerdictThresholds
 
@@ -80,9 +81,23 @@ def hypercorn_config(settings: Settings, fd: int) -> HypercornConfig:
     return config
 
 
+def ensure_descriptors(settings: Settings) -> None:
+    """Enough file descriptors for every connection and stream the limits allow, or
+    StartupError naming what to change (before anything is started)."""
+    needed = descriptors_needed(settings.max_connections, settings.max_event_streams)
+    have = raise_descriptor_limit(needed)
+    if have < needed:
+        raise StartupError(
+            f"max_connections ({settings.max_connections}) + max_event_streams "
+            f"({settings.max_event_streams}) need {needed} file descriptors, the limit is "
+            f"{have}: raise LimitNOFILE (ulimit -n) or lower the settings"
+        )
+
+
 def run_daemon(settings: Settings, environ: Mapping[str, str]) -> None:
     """Run until SIGTERM/SIGINT; raises StartupError when it cannot start."""
     configure_logging(settings.log_level, settings.log_format, environ)
+    ensure_descriptors(settings)
     sock = bind_listen_socket(settings.listen)
     if not settings.listen.is_loopback:
         log.warning("listening on a non-loopback address", extra={"listen": str(settings.listen)})
@@ -217,8 +232,11 @@ async def serve_daemon(
                 reader=HistoryReader(settings.history_db),
                 base_url=settings.base_url,
             )
+            streams = EventStreams(settings.max_event_streams)
             app = FrontApp(
-                state, create_app(state, settings, metrics, extra_routes=public_routes), metrics
+                state,
+                create_app(state, settings, metrics, extra_routes=public_routes, streams=streams),
+                metrics,
             )
             await nursery.start(state.run, outcomes_receive)
             await nursery.start(
