@@ -128,7 +128,7 @@ def create_app(
     """The app of one daemon; ``extra_routes`` lets other modules register their routes;
     ``streams`` counts the event streams (one for ``settings.max_event_streams`` if None)."""
     if streams is None:
-        streams = EventStreams(settings.max_event_streams)
+        streams = EventStreams(settings.max_event_streams, metrics=metrics)
     app = QuartTrio(__name__, static_folder=None)
     app.config["RESPONSE_TIMEOUT"] = None  # SSE streams are long; the server bounds the rest
     app.config["BODY_TIMEOUT"] = 10

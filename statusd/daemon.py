@@ -33,6 +33,7 @@ from statusd.outcome import CollectionOutcome
 from statusd.persistence import StateWriter, restore_state
 from statusd.public import PublicState
 from statusd.public_routes import register_public_routes
+from statusd.publish import run_publisher
 from statusd.sources import ALL_SOURCES
 from statusd.state import StateHolder, StateView
 from statusd.statuspage import PageInfo
@@ -232,13 +233,15 @@ async def serve_daemon(
                 reader=HistoryReader(settings.history_db),
                 base_url=settings.base_url,
             )
-            streams = EventStreams(settings.max_event_streams)
+            streams = EventStreams(settings.max_event_streams, metrics=metrics)
             app = FrontApp(
                 state,
                 create_app(state, settings, metrics, extra_routes=public_routes, streams=streams),
                 metrics,
             )
             await nursery.start(state.run, outcomes_receive)
+            if settings.nchan_publish_url:
+                await nursery.start(run_publisher, state, client, settings.nchan_publish_url)
             await nursery.start(
                 partial(run_collectors, workers=workers, last_inputs=last_inputs),
                 ALL_SOURCES,

@@ -9,6 +9,8 @@ registry, so several apps in one test process never collide. Series::
     statusd_skipped_records_total{source,reason}        records skipped, by reason
     statusd_collection_duration_seconds{source}         histogram, 1 ms .. 30 s
     statusd_http_requests_total{route,status}           responses, by route pattern
+    statusd_event_streams_open                          /api/events streams open now
+    statusd_event_streams_limit                         max_event_streams
 
 Label values stay bounded: sources are the seven fixed names, reasons are the parsers'
 short words, routes are route patterns (never raw paths) and statuses are HTTP codes.
@@ -90,6 +92,16 @@ class Metrics:
             "statusd_http_requests",
             "HTTP responses served, by route pattern and status code.",
             ["route", "status"],
+            registry=self.registry,
+        )
+        self.event_streams_open = Gauge(
+            "statusd_event_streams_open",
+            "/api/events streams open now (statusd.streams).",
+            registry=self.registry,
+        )
+        self.event_streams_limit = Gauge(
+            "statusd_event_streams_limit",
+            "max_event_streams: streams beyond it get 503 and the page polls.",
             registry=self.registry,
         )
         # Create every per-source series at zero, so a scrape shows all sources from the

@@ -17,6 +17,8 @@ from typing import Protocol
 
 import trio
 
+from statusd.metrics import Metrics
+
 RETRY_AFTER_RANGE = (30, 60)
 """Seconds a refused stream is told to wait (``Retry-After``), drawn uniformly: a refused
 crowd comes back spread over 30 s. The page polls ``/api`` meanwhile, so it stays current."""
@@ -33,10 +35,15 @@ class SlotHolder(Protocol):
 class EventStreams:
     """Counts the open event streams against ``limit`` (0: streams are off, pages poll)."""
 
-    def __init__(self, limit: int, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, limit: int, *, rng: random.Random | None = None, metrics: Metrics | None = None
+    ) -> None:
         if limit < 0:
             raise ValueError(f"max_event_streams must be >= 0, got {limit}")
         self.limit = limit
+        self._metrics = metrics
+        if metrics is not None:
+            metrics.event_streams_limit.set(limit)
         self._open = 0
         self._rng = rng or random.Random()
         self._released = trio.Event()
@@ -63,14 +70,20 @@ class EventStreams:
         if not self.has_room():
             return False
         self._open += 1
+        self._count()
         if connection is not None:
             connection.leave_cap()
         return True
 
     def release(self) -> None:
         self._open -= 1
+        self._count()
         self._released.set()
         self._released = trio.Event()
+
+    def _count(self) -> None:
+        if self._metrics is not None:
+            self._metrics.event_streams_open.set(self._open)
 
     async def wait_open_below(self, count: int) -> None:
         """Return once fewer than ``count`` streams are open."""

@@ -7,6 +7,8 @@
   const HISTORY_DAYS = 90;
   const HISTORY_MAX_AGE_MS = 5 * 60 * 1000;
   const VERDICTS_RETRY_MS = 5 * 60 * 1000;
+  const RECHECK_MS = 500;
+  const RECHECKS = 3;
 
   const href = window.location.href;
   const base = api.resolveBase(href);
@@ -277,11 +279,29 @@
   if (initial) choose(initial, false);
   render(true);
   refresh();
+  /**
+   * An event named an ETag that /api did not serve yet: a cache in front of statusd (or a
+   * replica a moment behind) may still hold the previous document for up to a second. Look
+   * again after 0.5–1 s (jittered, so a crowd does not come back at once), at most 3 times.
+   */
+  function recheck(etag, attempt) {
+    if (attempt > RECHECKS) return;
+    setTimeout(
+      () => {
+        if (sameTag(etag, state.etag)) return;
+        refresh();
+        recheck(etag, attempt + 1);
+      },
+      RECHECK_MS * (1 + Math.random()),
+    );
+  }
+
   const live = new api.Live(base, {
     pollMs,
     onChange: (etag) => {
       if (etag && sameTag(etag, state.etag)) return;
       refresh();
+      if (etag) recheck(etag, 1);
     },
     onTick: () => client.schedule("sources", refreshSources),
     onMode: (mode) => {
