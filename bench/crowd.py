@@ -44,11 +44,19 @@ RETRY_BASE = 5.0
 RETRY_MAX = 300.0
 RECHECK = 0.5
 RECHECKS = 3
-RAMP_PER_SECOND = 2000
-"""New pages opened per second at the start (a crowd arrives, it does not teleport)."""
+RAMP_PER_SECOND = 250
+"""New pages opened per second at the start, unless ``--ramp`` says otherwise (a crowd
+arrives over seconds; faster than statusd can accept on a shared 2-core machine, the
+kernel's accept queue overflows and the pages' first requests time out)."""
 SOURCE_ADDRESSES = 50
 """Client sockets are spread over 127.0.0.2…: 20,000 connections to one port need more
 ephemeral ports than one source address has."""
+
+
+def same_document(etag: str) -> str:
+    """The document an ETag names, whatever the encoding (statusd's gzip ETag ends in -gz,
+    events carry the plain one): the page's ``sameTag``."""
+    return etag.removeprefix("W/").replace('"', "").removesuffix("-gz")
 
 
 class HttpError(Exception):
@@ -77,6 +85,8 @@ class Record:
     streams_refused: int = 0
     stream_failures: Counter[str] = field(default_factory=Counter)
     ready_pages: int = 0
+    failed_on_arrival: int = 0
+    """Failed /api requests until every page had arrived (the rest: while they were open)."""
 
     def as_json(self, pages: int) -> dict[str, object]:
         return {
@@ -85,6 +95,8 @@ class Record:
             "api_requests": self.api_requests,
             "api_failed": sum(self.api_failed.values()),
             "api_failed_by_reason": dict(self.api_failed),
+            "api_failed_on_arrival": self.failed_on_arrival,
+            "api_failed_while_open": sum(self.api_failed.values()) - self.failed_on_arrival,
             "streams_opened": self.streams_opened,
             "streams_refused": self.streams_refused,
             "stream_failures": dict(self.stream_failures),
@@ -165,9 +177,16 @@ class Page:
         self.index = index
         self.crowd = crowd
         self.etag = ""
+        """The document held (``same_document`` of the ETag it came with)."""
+        self.validator = ""
+        """That ETag as received, for If-None-Match."""
         self.api: Connection | None = None
         self.failures = 0
         self.lock = trio.Lock()
+        self.queued = False
+        """A fetch waits for the one in flight: later asks join it (web/js/api.js Client)."""
+        self.awaited = ""
+        """The ETag the newest event named, while /api still serves an older one."""
 
     async def connect(self) -> Connection:
         local = f"127.0.0.{2 + self.index % SOURCE_ADDRESSES}"
@@ -176,8 +195,13 @@ class Page:
 
     async def fetch_api(self) -> None:
         """``GET /api`` with If-None-Match; a reused connection the server closed meanwhile
-        is retried once on a new one, as browsers do."""
+        is retried once on a new one, as browsers do. Asks made while one fetch waits for
+        the one in flight are coalesced into it, as the page's request queue does."""
+        if self.queued:
+            return
+        self.queued = True
         async with self.lock:
+            self.queued = False
             record = self.crowd.record
             record.api_requests += 1
             for attempt in (1, 2):
@@ -186,7 +210,7 @@ class Page:
                     with trio.fail_after(REQUEST_DEADLINE):
                         if self.api is None:
                             self.api = await self.connect()
-                        status, etag = await self._get_api(self.api)
+                        status, validator = await self._get_api(self.api)
                 except (OSError, trio.BrokenResourceError, HttpError, trio.TooSlowError) as error:
                     if self.api is not None:
                         await trio.aclose_forcefully(self.api.stream)
@@ -199,15 +223,16 @@ class Page:
             if status not in (200, 304):
                 record.api_failed[f"status {status}"] += 1
                 return
+            etag = same_document(validator)
             if status == 200 and etag != self.etag:
-                self.etag = etag
+                self.etag, self.validator = etag, validator
                 record.documents.append((self.index, time.monotonic(), etag))
 
     async def _get_api(self, conn: Connection) -> tuple[int, str]:
         head = f"GET /api HTTP/1.1\r\nHost: {self.crowd.host_header}\r\n"
         head += "Accept: application/json\r\nAccept-Encoding: gzip\r\n"
-        if self.etag:
-            head += f"If-None-Match: {self.etag}\r\n"
+        if self.validator:
+            head += f"If-None-Match: {self.validator}\r\n"
         await conn.stream.send_all((head + "\r\n").encode())
         conn.used = True
         status, headers = await conn.read_head()
@@ -223,14 +248,19 @@ class Page:
         self.crowd.record.events.append((self.index, time.monotonic(), etag))
         await self.fetch_api()
         if etag != self.etag:
-            nursery.start_soon(self.recheck, etag)
+            if not self.awaited:
+                nursery.start_soon(self.recheck)
+            self.awaited = etag
 
-    async def recheck(self, etag: str) -> None:
+    async def recheck(self) -> None:
+        """Look at /api again while it serves an older document than the newest event
+        named (one chain per page; a newer event takes it over, as the page's queue does)."""
         for _ in range(RECHECKS):
             await trio.sleep(RECHECK * (1 + random.random()))
-            if etag == self.etag:
-                return
+            if self.awaited == self.etag:
+                break
             await self.fetch_api()
+        self.awaited = ""
 
     async def stream(self, nursery: trio.Nursery) -> float:
         """Hold the event stream until it ends; the server's Retry-After (0 if none)."""
@@ -270,7 +300,7 @@ class Page:
                     for event in events:
                         for line in event.split(b"\n"):
                             if line.startswith(b"data:"):
-                                etag = line[5:].strip().decode()
+                                etag = same_document(line[5:].strip().decode())
                                 nursery.start_soon(self.on_event, etag, nursery)
             except (OSError, trio.BrokenResourceError, HttpError, trio.TooSlowError) as error:
                 self.crowd.record.stream_failures[type(error).__name__] += 1
@@ -294,7 +324,9 @@ class Page:
 
 
 class Crowd:
-    def __init__(self, url: str, pages: int, seconds: float, poll: float, streams: bool) -> None:
+    def __init__(
+        self, url: str, pages: int, seconds: float, poll: float, streams: bool, ramp: int
+    ) -> None:
         parts = urlsplit(url)
         if parts.hostname is None or parts.port is None:
             raise SystemExit(f"--url needs a host and a port: {url}")
@@ -304,11 +336,13 @@ class Crowd:
         self.seconds = seconds
         self.poll = poll
         self.use_streams = streams
+        self.ramp = ramp
         self.record = Record()
 
     def page_ready(self, ready: trio.Event) -> None:
         self.record.ready_pages += 1
         if self.record.ready_pages == self.pages:
+            self.record.failed_on_arrival = sum(self.record.api_failed.values())
             ready.set()
 
     async def run(self) -> None:
@@ -330,8 +364,8 @@ class Crowd:
                 nursery.start_soon(until_stdin_closes)
                 for index in range(self.pages):
                     nursery.start_soon(Page(index, self).run, ready)
-                    if index % 100 == 99:
-                        await trio.sleep(100 / RAMP_PER_SECOND)
+                    if index % 50 == 49:
+                        await trio.sleep(50 / self.ramp)
 
 
 def raise_file_limit(needed: int) -> None:
@@ -352,10 +386,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--poll", type=float, default=10.0, help="the page's ?poll= (s)")
     parser.add_argument("--no-stream", action="store_true", help="pages only poll")
+    parser.add_argument("--ramp", type=int, default=RAMP_PER_SECOND, help="pages per second")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     raise_file_limit(2 * args.pages + 256)
-    crowd = Crowd(args.url, args.pages, args.seconds, args.poll, not args.no_stream)
+    crowd = Crowd(args.url, args.pages, args.seconds, args.poll, not args.no_stream, args.ramp)
     trio.run(crowd.run)
     args.out.write_text(json.dumps(crowd.record.as_json(args.pages)))
     return 0

@@ -35,9 +35,17 @@
     order: { sms: 0, mms: 0 },
   };
 
-  /** Compare ETags whatever their quoting ("W/" prefix and quotes ignored). */
+  /**
+   * Compare ETags whatever their quoting ("W/" prefix and quotes ignored) and encoding:
+   * statusd's gzip answer carries the event's ETag with "-gz" (http_cache.gzip_etag), and
+   * the same document must not look new on every event.
+   */
   function sameTag(a, b) {
-    const norm = (t) => String(t || "").replace(/^W\//, "").replace(/"/g, "");
+    const norm = (t) =>
+      String(t || "")
+        .replace(/^W\//, "")
+        .replace(/"/g, "")
+        .replace(/-gz$/, "");
     return Boolean(a) && Boolean(b) && norm(a) === norm(b);
   }
 
