@@ -160,3 +160,28 @@ def test_a_refused_crowd_does_not_come_back_at_once(browser: Browser, stack: Sta
                 delays.append(delay)
                 watch.assert_clean(stack.statusd.url)
     assert len(set(delays)) == len(delays), delays
+
+
+def test_an_event_naming_the_held_document_costs_no_request(browser: Browser, stack: Stack) -> None:
+    """statusd's gzip ETag is the event's plus "-gz": the page must see the same document
+    and neither fetch /api nor look again (its rechecks would fire within 3 s)."""
+    context = browser.new_context(locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        page.clock.install()
+        watch = PageWatch()
+        watch.attach(page)
+        page.goto(stack.statusd.url + "/")
+        expect(page.locator("#connection")).to_have_attribute("data-mode", "live")
+        etag = stack.api()[0]
+        wait_for_document(page, etag)
+        assert page.evaluate("StatusPage.app.state.etag").endswith('-gz"')
+        before = len(watch.api_requests("/api"))
+        page.clock.fast_forward(5000)  # past every recheck; the next tick is at 10 s
+        page.evaluate("new Promise(requestAnimationFrame)")
+        assert stack.api()[0] == etag, "statusd's document changed during the test"
+        assert len(watch.api_requests("/api")) == before
+        watch.assert_clean(stack.statusd.url)
+    finally:
+        context.close()
