@@ -5,7 +5,8 @@
 Each page behaves as ``web/js/api.js`` and ``web/app.js`` do: it loads ``/api`` on a
 keep-alive connection of its own, opens ``/api/events``; on an event whose ETag it does not
 hold, it fetches ``/api`` with ``If-None-Match`` (and looks again after 0.5–1 s, at most 3
-times, while ``/api`` still answers an older document); when the stream is refused (503),
+times, while ``/api`` still answers an older document), and revalidates ``/api`` every third
+``--poll`` while the stream is up; when the stream is refused (503),
 fails or ends, it polls ``/api`` every ``--poll`` seconds and opens the stream again after
 the page's ``retryDelay`` (Retry-After, else 5 s, doubled per failure in a row, at most
 5 min, times [1, 2)). ``--no-stream`` pages only poll.
@@ -44,6 +45,7 @@ RETRY_BASE = 5.0
 RETRY_MAX = 300.0
 RECHECK = 0.5
 RECHECKS = 3
+LIVE_REVALIDATE_TICKS = 3
 RAMP_PER_SECOND = 250
 """New pages opened per second at the start, unless ``--ramp`` says otherwise (a crowd
 arrives over seconds; faster than statusd can accept on a shared 2-core machine, the
@@ -200,33 +202,46 @@ class Page:
         if self.queued:
             return
         self.queued = True
-        async with self.lock:
-            self.queued = False
-            record = self.crowd.record
-            record.api_requests += 1
-            for attempt in (1, 2):
-                reused = self.api is not None and self.api.used
-                try:
-                    with trio.fail_after(REQUEST_DEADLINE):
-                        if self.api is None:
-                            self.api = await self.connect()
-                        status, validator = await self._get_api(self.api)
-                except (OSError, trio.BrokenResourceError, HttpError, trio.TooSlowError) as error:
-                    if self.api is not None:
-                        await trio.aclose_forcefully(self.api.stream)
-                        self.api = None
-                    if reused and attempt == 1 and not isinstance(error, trio.TooSlowError):
-                        continue
-                    record.api_failed[type(error).__name__] += 1
-                    return
-                break
-            if status not in (200, 304):
-                record.api_failed[f"status {status}"] += 1
+        try:
+            await self.lock.acquire()
+        finally:
+            self.queued = False  # also when cancelled while waiting
+        try:
+            await self._fetch_api()
+        except trio.Cancelled:
+            if self.api is not None:  # cut mid-exchange: the connection is unusable
+                self.api.stream.socket.close()
+                self.api = None
+            raise
+        finally:
+            self.lock.release()
+
+    async def _fetch_api(self) -> None:
+        record = self.crowd.record
+        record.api_requests += 1
+        for attempt in (1, 2):
+            reused = self.api is not None and self.api.used
+            try:
+                with trio.fail_after(REQUEST_DEADLINE):
+                    if self.api is None:
+                        self.api = await self.connect()
+                    status, validator = await self._get_api(self.api)
+            except (OSError, trio.BrokenResourceError, HttpError, trio.TooSlowError) as error:
+                if self.api is not None:
+                    await trio.aclose_forcefully(self.api.stream)
+                    self.api = None
+                if reused and attempt == 1 and not isinstance(error, trio.TooSlowError):
+                    continue
+                record.api_failed[type(error).__name__] += 1
                 return
-            etag = same_document(validator)
-            if status == 200 and etag != self.etag:
-                self.etag, self.validator = etag, validator
-                record.documents.append((self.index, time.monotonic(), etag))
+            break
+        if status not in (200, 304):
+            record.api_failed[f"status {status}"] += 1
+            return
+        etag = same_document(validator)
+        if status == 200 and etag != self.etag:
+            self.etag, self.validator = etag, validator
+            record.documents.append((self.index, time.monotonic(), etag))
 
     async def _get_api(self, conn: Connection) -> tuple[int, str]:
         head = f"GET /api HTTP/1.1\r\nHost: {self.crowd.host_header}\r\n"
@@ -306,13 +321,22 @@ class Page:
                 self.crowd.record.stream_failures[type(error).__name__] += 1
                 return 0.0
 
+    async def revalidate_while_live(self) -> None:
+        """The page's safety net: /api every third tick while the stream is up."""
+        while True:
+            await trio.sleep(LIVE_REVALIDATE_TICKS * self.crowd.poll)
+            await self.fetch_api()
+
     async def run(self, ready: trio.Event) -> None:
         async with trio.open_nursery() as nursery:
             await self.fetch_api()
             self.crowd.page_ready(ready)
             while True:
                 if self.crowd.use_streams:
-                    retry_after = await self.stream(nursery)
+                    async with trio.open_nursery() as live:
+                        live.start_soon(self.revalidate_while_live)
+                        retry_after = await self.stream(nursery)
+                        live.cancel_scope.cancel()
                     self.failures += 1
                     wait = retry_delay(retry_after, self.failures, random.random())
                 else:

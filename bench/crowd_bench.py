@@ -236,29 +236,34 @@ def current_etag(upstream: Proc) -> str | None:
     return None if etag is None else same_document(etag)
 
 
-def change_data(sim: Proc, upstreams: Sequence[Proc], known: set[str]) -> float:
-    """Make the simulator write new data; when (``time.monotonic()``) an upstream first
-    serves a document not in ``known`` (BenchError after 30 s)."""
+def change_data(sim: Proc, upstreams: Sequence[Proc], known: set[str]) -> tuple[float, float]:
+    """Make the simulator write new data: when (``time.monotonic()``) it was asked to, and
+    when an upstream first served a document not in ``known`` (BenchError after 30 s)."""
+    asked = time.monotonic()
     httpx.post(f"{sim.url}/_control/regenerate", timeout=60).raise_for_status()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         for upstream in upstreams:
             etag = current_etag(upstream)
             if etag is not None and etag not in known:
-                return time.monotonic()
+                return asked, time.monotonic()
         time.sleep(0.005)
     raise BenchError("no upstream served new data within 30 s of the regeneration")
 
 
 def reach_times(
-    record: dict[str, Any], known: set[str], since: float, what: str = "documents"
+    record: dict[str, Any], change: tuple[float, float], known: set[str], what: str = "documents"
 ) -> list[float]:
-    """Per page, seconds from ``since`` until it held a document not in ``known`` (or with
-    ``what="events"``, was told of one); inf: never within the run."""
+    """Per page, seconds from the moment a replica first served the change until the page
+    held a document not in ``known`` (those seen before the change was asked for), or with
+    ``what="events"`` was told of one; 0 when it had it before the harness saw a replica
+    serve it; inf: never within the run."""
+    asked, served = change
+    known = known | etags_before(record, asked)
     first: dict[int, float] = {}
     for page, at, etag in record[what]:
-        if at >= since and etag not in known and page not in first:
-            first[page] = at - since
+        if at >= asked and etag not in known and page not in first:
+            first[page] = max(0.0, at - served)
     return [first.get(page, math.inf) for page in range(record["pages"])]
 
 
@@ -283,7 +288,7 @@ def nginx_run(workdir: Path, sizes: Sizes, *, streams: bool, kill: bool) -> dict
         time.sleep(sizes.settle_seconds)
         observe = sizes.crowd_observe_seconds if streams else sizes.crowd_poll_seconds + 5
         known = {e for e in (current_etag(first), current_etag(second)) if e}
-        changed_at = change_data(sim, (first, second), known)
+        change = change_data(sim, (first, second), known)
         time.sleep(observe)
         killed_at = math.nan
         if kill:
@@ -291,19 +296,18 @@ def nginx_run(workdir: Path, sizes: Sizes, *, streams: bool, kill: bool) -> dict
             first.process.wait(10)
             killed_at = time.monotonic()
             known_after = {e for e in (current_etag(second),) if e}
-            changed_after_kill = change_data(sim, (second,), known_after)
+            change_after_kill = change_data(sim, (second,), known_after)
             time.sleep(observe)
         record = running.finish()
     result: dict[str, Any] = {
         "pages": pages,
         "ready_after": ready_after,
         "record": record,
-        "change": reach_times(record, known | etags_before(record, changed_at), changed_at),
-        "told": reach_times(record, known | etags_before(record, changed_at), changed_at, "events"),
+        "change": reach_times(record, change, known),
+        "told": reach_times(record, change, known, "events"),
     }
     if kill:
-        known_after |= etags_before(record, changed_after_kill)
-        result["after_kill"] = reach_times(record, known_after, changed_after_kill)
+        result["after_kill"] = reach_times(record, change_after_kill, known_after)
         result["killed_at"] = killed_at
     return result
 

@@ -61,6 +61,6 @@ SMOKE = Sizes(
     settle_seconds=0.5,
     crowd_direct_pages=50,
     crowd_nginx_pages=100,
-    crowd_observe_seconds=5.0,
+    crowd_observe_seconds=8.0,
     crowd_poll_seconds=2.0,
 )

@@ -9,6 +9,8 @@
   const VERDICTS_RETRY_MS = 5 * 60 * 1000;
   const RECHECK_MS = 500;
   const RECHECKS = 3;
+  const LIVE_REVALIDATE_TICKS = 3;
+  let ticks = 0;
 
   const href = window.location.href;
   const base = api.resolveBase(href);
@@ -311,7 +313,13 @@
       refresh();
       if (etag) recheck(etag, 1);
     },
-    onTick: () => client.schedule("sources", refreshSources),
+    // Every third tick revalidates /api too (a 304, from the cache): a page that missed an
+    // event, or whose rechecks met a stale cache, is never stale for long.
+    onTick: () => {
+      ticks += 1;
+      if (ticks % LIVE_REVALIDATE_TICKS === 0) refresh();
+      else client.schedule("sources", refreshSources);
+    },
     onMode: (mode) => {
       state.mode = mode;
       renderConnection();
