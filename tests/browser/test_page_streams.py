@@ -185,3 +185,27 @@ def test_an_event_naming_the_held_document_costs_no_request(browser: Browser, st
         watch.assert_clean(stack.statusd.url)
     finally:
         context.close()
+
+
+def test_a_live_page_revalidates_api_every_third_tick(browser: Browser, stack: Stack) -> None:
+    """The safety net for a missed event: while live, every third tick (``?poll=1``: 3 s)
+    asks /api with If-None-Match, the ticks between only /api/sources."""
+    context = browser.new_context(locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        page.clock.install()
+        watch = PageWatch()
+        watch.attach(page)
+        page.goto(stack.statusd.url + "/?poll=1")
+        expect(page.locator("#connection")).to_have_attribute("data-mode", "live")
+        wait_for_document(page, stack.api()[0])
+        before = len(watch.api_requests("/api"))
+        with page.expect_response(lambda r: r.url.endswith("/api")) as revalidated:
+            for _ in range(3):
+                page.clock.fast_forward(1000)
+        assert revalidated.value.request.headers.get("if-none-match")
+        assert len(watch.api_requests("/api")) == before + 1
+        watch.assert_clean(stack.statusd.url)
+    finally:
+        context.close()
