@@ -44,11 +44,13 @@ UPSTREAM_ARGS = ("--interval", "1", "--deadline", "1", "--stale-after", "30")
 # The main configuration: what a packaged nginx.conf has that matters here (Debian's sets
 # sendfile and tcp_nopush), scratch paths, the shipped file, and the static-file server.
 MAIN_CONF = """\
+load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
 daemon off;
 worker_processes 2;
+worker_rlimit_nofile 65536;
 pid {dir}/nginx.pid;
 error_log {dir}/nginx-error.log warn;
-events {{ worker_connections 4096; }}
+events {{ worker_connections 16384; }}
 http {{
     access_log off;
     sendfile on;
@@ -70,13 +72,16 @@ http {{
 """
 
 
-def render_cache_conf(listen: str, upstream_a: str, upstream_b: str, cache_dir: Path) -> str:
-    """``nginx-cache.conf`` with its four names filled in (what ``envsubst`` would do)."""
+def render_cache_conf(
+    listen: str, upstream_a: str, upstream_b: str, cache_dir: Path, publish_listen: str
+) -> str:
+    """``nginx-cache.conf`` with its five names filled in (what ``envsubst`` would do)."""
     text = string.Template(TEMPLATE.read_text()).safe_substitute(
         STATUSD_NGINX_LISTEN=listen,
         STATUSD_UPSTREAM_A=upstream_a,
         STATUSD_UPSTREAM_B=upstream_b,
         STATUSD_CACHE_DIR=str(cache_dir),
+        STATUSD_PUBLISH_LISTEN=publish_listen,
     )
     unfilled = [
         line for line in text.splitlines() if "${" in line and not line.lstrip().startswith("#")
@@ -88,9 +93,10 @@ def render_cache_conf(listen: str, upstream_a: str, upstream_b: str, cache_dir: 
 
 @contextmanager
 def run_nginx(
-    directory: Path, upstreams: tuple[Proc, Proc], body: bytes
+    directory: Path, upstreams: tuple[Proc, Proc], body: bytes, publish_port: int
 ) -> Iterator[tuple[str, str]]:
-    """nginx with the cache configuration and a static copy of ``body``; yields both URLs."""
+    """nginx with the cache configuration (its nchan publisher on ``publish_port``) and a
+    static copy of ``body``; yields both URLs."""
     nginx = require_tool("nginx")
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o755)
@@ -103,6 +109,7 @@ def run_nginx(
             upstreams[0].url.removeprefix("http://"),
             upstreams[1].url.removeprefix("http://"),
             directory / "cache",
+            f"127.0.0.1:{publish_port}",
         )
     )
     conf = directory / "nginx.conf"
@@ -142,6 +149,14 @@ def run_nginx(
         yield cache_url, static_url
 
 
+def publishing_config(workdir: Path) -> tuple[int, Path]:
+    """A free port for nginx's nchan publisher, and a statusd TOML file publishing there."""
+    port = free_port()
+    path = workdir / "publish.toml"
+    path.write_text(f'nchan_publish_url = "http://127.0.0.1:{port}/statusd/publish"\n')
+    return port, path
+
+
 def serves_api(url: str) -> bool:
     return http_status(f"{url}/api") == 200
 
@@ -159,13 +174,16 @@ def upstream_api_requests(statusd: Proc) -> int:
 def measure_nginx(workdir: Path, sizes: Sizes) -> list[Section]:
     """Cached statusd vs static nginx (alternating), then a kill of one upstream under load."""
     runs: dict[str, list[WrkResult]] = {"static": [], "cached": []}
+    publish_port, publish_toml = publishing_config(workdir)
+    upstream_args = (*UPSTREAM_ARGS, "--config", str(publish_toml))
     with (
         run_simulator(workdir, "--seed", "1") as sim,
-        run_statusd(workdir, sim, *UPSTREAM_ARGS, name="statusd-a") as first,
-        run_statusd(workdir, sim, *UPSTREAM_ARGS, name="statusd-b") as second,
+        run_statusd(workdir, sim, *upstream_args, name="statusd-a") as first,
+        run_statusd(workdir, sim, *upstream_args, name="statusd-b") as second,
     ):
         plain_path, _, _ = fetch_representations(first, workdir)
-        with run_nginx(workdir / "nginx", (first, second), plain_path.read_bytes()) as urls:
+        nginx_dir = workdir / "nginx"
+        with run_nginx(nginx_dir, (first, second), plain_path.read_bytes(), publish_port) as urls:
             cache_url, static_url = urls
             if httpx.get(f"{cache_url}/api", timeout=5).content != plain_path.read_bytes():
                 raise BenchError("nginx's cached /api differs from statusd's")

@@ -22,6 +22,7 @@ import httpx
 
 from bench.api_bench import measure_api
 from bench.big_bench import measure_big
+from bench.crowd_bench import measure_crowd
 from bench.history_http_bench import measure_history
 from bench.lifecycle_bench import measure_lifecycle
 from bench.nginx_bench import measure_nginx
@@ -36,6 +37,7 @@ MEASUREMENTS: dict[str, Measurement] = {
     "api": measure_api,
     "nginx": measure_nginx,
     "big": measure_big,
+    "crowd": measure_crowd,
 }
 """Run by default (``make bench``, ``make bench-smoke``)."""
 OPTIONAL: dict[str, Measurement] = {

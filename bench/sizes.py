@@ -25,6 +25,14 @@ class Sizes:
     """Cold starts timed for start-to-ready."""
     settle_seconds: float
     """Idle time before idle RSS is read, and load time before SIGTERM is sent."""
+    crowd_direct_pages: int
+    """Open pages directly against one statusd (issue 16: 5,000)."""
+    crowd_nginx_pages: int
+    """Open pages through nginx in front of two replicas (issue 16: 10,000)."""
+    crowd_observe_seconds: float
+    """How long a change is given to reach the pages (and the pages after a kill)."""
+    crowd_poll_seconds: float
+    """The polling pages' interval (the page's default: 10 s)."""
 
 
 FULL = Sizes(
@@ -36,6 +44,10 @@ FULL = Sizes(
     big_connections=8,
     start_repeats=5,
     settle_seconds=2.0,
+    crowd_direct_pages=5000,
+    crowd_nginx_pages=10_000,
+    crowd_observe_seconds=35.0,
+    crowd_poll_seconds=10.0,
 )
 
 SMOKE = Sizes(
@@ -47,4 +59,8 @@ SMOKE = Sizes(
     big_connections=2,
     start_repeats=1,
     settle_seconds=0.5,
+    crowd_direct_pages=50,
+    crowd_nginx_pages=100,
+    crowd_observe_seconds=8.0,
+    crowd_poll_seconds=2.0,
 )

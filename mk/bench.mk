@@ -2,14 +2,16 @@
 #   make bench        every measurement at full size, then 60 s of fuzzing per parser and the
 #                     10-minute soak run (about 25 minutes; results in bench/results/)
 #   make bench-smoke  every measurement at tiny size (seconds): proves the harness works
-# wrk drives the load and nginx is the cache in front of statusd; both are Debian packages,
-# installed here when missing (as root). `make test` needs them too: the smoke run is a test.
+# wrk drives the load and nginx is the cache in front of statusd, with its nchan module
+# holding the event streams (libnginx-mod-nchan); all are Debian packages, installed here
+# when missing (as root). `make test` needs them too: the smoke run is a test.
 
 .PHONY: bench bench-smoke bench-tools
 
 bench-tools:
-	@if ! command -v wrk >/dev/null || ! { command -v nginx >/dev/null || test -x /usr/sbin/nginx; }; then \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk nginx; \
+	@if ! command -v wrk >/dev/null || ! { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } \
+	    || ! test -f /usr/lib/nginx/modules/ngx_nchan_module.so; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk nginx libnginx-mod-nchan; \
 	fi
 
 bench: $(STAMP) bench-tools

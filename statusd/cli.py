@@ -49,6 +49,11 @@ FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--state-dir", "DIR", "saved last-good results and the history database"),
     ("--log-level", "LEVEL", "debug, info, warning or error"),
     ("--log-format", "FORMAT", "logfmt (default) or json"),
+    (
+        "--max-event-streams",
+        "N",
+        "open /api/events streams at once, beyond it 503 and pages poll (default 5000; 0: off)",
+    ),
 )
 
 

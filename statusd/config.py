@@ -85,6 +85,10 @@ class Settings:
     """Inputs at least this big are parsed in a worker process (0: never); see collect.bigparse."""
     max_header_bytes: int = 16 * 1024
     max_connections: int = 1000
+    max_event_streams: int = 5000
+    """Open /api/events streams at once, apart from max_connections (0: off, pages poll)."""
+    nchan_publish_url: str = ""
+    """nginx nchan publisher location each new /api ETag is POSTed to ("" = none)."""
     shutdown_timeout: float = 5.0
     public_url: str = ""
     """Where the public reaches the page (feed links, Statuspage ``page.url``); "" = listen."""
@@ -304,6 +308,8 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "worker_process_bytes": _whole,
     "max_header_bytes": _count,
     "max_connections": _count,
+    "max_event_streams": _whole,
+    "nchan_publish_url": _url,
     "shutdown_timeout": _seconds,
     "public_url": _url,
     "page_name": _text,

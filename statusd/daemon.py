@@ -38,8 +38,10 @@ from statusd.notify.service import Notifications, serve_notifications
 from statusd.serve.app import create_app
 from statusd.serve.fastpath import FrontApp
 from statusd.serve.maintenance_routes import register_maintenance_routes
-from statusd.serve.server import serve_front, serve_limited
+from statusd.serve.publish import run_publisher
+from statusd.serve.server import raise_descriptor_limit, serve_front, serve_limited
 from statusd.serve.status_routes import register_public_routes
+from statusd.serve.streams import descriptors_needed
 from statusd.sources import ALL_SOURCES
 from statusd.state.holder import StateHolder, StateView
 from statusd.state.persistence import StateWriter, restore_state
@@ -91,10 +93,24 @@ def hypercorn_config(settings: Settings, fd: int) -> HypercornConfig:
     return config
 
 
+def ensure_descriptors(settings: Settings) -> None:
+    """Enough file descriptors for every connection and stream the limits allow, or
+    StartupError naming what to change (before anything is started)."""
+    needed = descriptors_needed(settings.max_connections, settings.max_event_streams)
+    have = raise_descriptor_limit(needed)
+    if have < needed:
+        raise StartupError(
+            f"max_connections ({settings.max_connections}) + max_event_streams "
+            f"({settings.max_event_streams}) need {needed} file descriptors, the limit is "
+            f"{have}: raise LimitNOFILE (ulimit -n) or lower the settings"
+        )
+
+
 def run_daemon(settings: Settings, environ: Mapping[str, str]) -> None:
     """Run until SIGTERM/SIGINT; raises StartupError when it cannot start."""
     configure_logging(settings.log_level, settings.log_format, environ)
     warn_unknown_environ(environ)
+    ensure_descriptors(settings)
     sock = listen_socket(settings)
     trio.run(partial(serve_daemon, settings, environ, sock))
 
@@ -184,6 +200,8 @@ async def serve_daemon(
                 settings, state, metrics, public, maintenance, subscriptions, notifications
             )
             await nursery.start(state.run, outcomes_receive)
+            if settings.nchan_publish_url:
+                await nursery.start(run_publisher, state, client, settings.nchan_publish_url)
             await nursery.start(
                 partial(run_collectors, workers=workers, last_inputs=last_inputs),
                 ALL_SOURCES,

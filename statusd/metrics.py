@@ -12,6 +12,8 @@ registry, so several apps in one test process never collide. Series::
     statusd_notifications_total{channel,result}         outbox sends, by channel and result
     statusd_outbox_depth                                entries waiting in the outbox
     statusd_outbox_oldest_entry_age_seconds             age of the oldest entry (0 if none)
+    statusd_event_streams_open                          /api/events streams open now
+    statusd_event_streams_limit                         max_event_streams
 
 Label values stay bounded: sources are the seven fixed names, reasons are the parsers'
 short words, routes are route patterns (never raw paths) and statuses are HTTP codes.
@@ -119,6 +121,16 @@ class Metrics:
         for channel in NOTIFICATION_CHANNELS:
             for result in NOTIFICATION_RESULTS:
                 self._notifications.labels(channel=channel, result=result)
+        self.event_streams_open = Gauge(
+            "statusd_event_streams_open",
+            "/api/events streams open now (statusd.serve.streams).",
+            registry=self.registry,
+        )
+        self.event_streams_limit = Gauge(
+            "statusd_event_streams_limit",
+            "max_event_streams: streams beyond it get 503 and the page polls.",
+            registry=self.registry,
+        )
         # Create every per-source series at zero, so a scrape shows all sources from the
         # start and rate() works from the first collection on.
         for source in sources:

@@ -7,6 +7,10 @@
   const HISTORY_DAYS = 90;
   const HISTORY_MAX_AGE_MS = 5 * 60 * 1000;
   const VERDICTS_RETRY_MS = 5 * 60 * 1000;
+  const RECHECK_MS = 500;
+  const RECHECKS = 3;
+  const LIVE_REVALIDATE_TICKS = 3;
+  let ticks = 0;
 
   const href = window.location.href;
   const base = api.resolveBase(href);
@@ -33,9 +37,17 @@
     order: { sms: 0, mms: 0 },
   };
 
-  /** Compare ETags whatever their quoting ("W/" prefix and quotes ignored). */
+  /**
+   * Compare ETags whatever their quoting ("W/" prefix and quotes ignored) and encoding:
+   * statusd's gzip answer carries the event's ETag with "-gz" (http_cache.gzip_etag), and
+   * the same document must not look new on every event.
+   */
   function sameTag(a, b) {
-    const norm = (t) => String(t || "").replace(/^W\//, "").replace(/"/g, "");
+    const norm = (t) =>
+      String(t || "")
+        .replace(/^W\//, "")
+        .replace(/"/g, "")
+        .replace(/-gz$/, "");
     return Boolean(a) && Boolean(b) && norm(a) === norm(b);
   }
 
@@ -272,13 +284,37 @@
   if (initial) choose(initial, false);
   render(true);
   refresh();
+  /**
+   * An event named an ETag that /api did not serve yet: a cache in front of statusd (or a
+   * replica a moment behind) may still hold the previous document for up to a second. Look
+   * again after 0.5–1 s (jittered, so a crowd does not come back at once), at most 3 times.
+   */
+  function recheck(etag, attempt) {
+    if (attempt > RECHECKS) return;
+    setTimeout(
+      () => {
+        if (sameTag(etag, state.etag)) return;
+        refresh();
+        recheck(etag, attempt + 1);
+      },
+      RECHECK_MS * (1 + Math.random()),
+    );
+  }
+
   const live = new api.Live(base, {
     pollMs,
     onChange: (etag) => {
       if (etag && sameTag(etag, state.etag)) return;
       refresh();
+      if (etag) recheck(etag, 1);
     },
-    onTick: () => client.schedule("sources", refreshSources),
+    // Every third tick revalidates /api too (a 304, from the cache): a page that missed an
+    // event, or whose rechecks met a stale cache, is never stale for long.
+    onTick: () => {
+      ticks += 1;
+      if (ticks % LIVE_REVALIDATE_TICKS === 0) refresh();
+      else client.schedule("sources", refreshSources);
+    },
     onMode: (mode) => {
       state.mode = mode;
       renderConnection();

@@ -42,6 +42,8 @@ from statusd.body.spill import joined
 from statusd.config import Settings
 from statusd.metrics import Metrics
 from statusd.serve.http_cache import COMMON_HEADERS, PREFLIGHT_HEADERS, negotiate
+from statusd.serve.server import CONNECTION_STATE_KEY
+from statusd.serve.streams import EventStreams, SlotHolder
 from statusd.state.holder import SourceStatus, StateHolder, StateView
 
 SSE_KEEPALIVE_SECONDS = 15.0
@@ -219,9 +221,13 @@ def create_app(
     *,
     extra_routes: RouteRegistrar | Sequence[RouteRegistrar] = (),
     health: Mapping[str, Callable[[], Mapping[str, Any]]] | None = None,
+    streams: EventStreams | None = None,
 ) -> QuartTrio:
     """The app of one daemon; ``extra_routes`` (one or several) let other modules register
-    their routes, ``health`` add entries to ``/healthz`` (name → what it reports now)."""
+    their routes, ``health`` add entries to ``/healthz`` (name → what it reports now);
+    ``streams`` counts the event streams (one for ``settings.max_event_streams`` if None)."""
+    if streams is None:
+        streams = EventStreams(settings.max_event_streams, metrics=metrics)
     app = QuartTrio(__name__, static_folder=None)
     app.url_map.converters["webfile"] = web_file_converter(settings.web_dir)
     app.config["RESPONSE_TIMEOUT"] = None  # SSE streams are long; the server bounds the rest
@@ -307,10 +313,19 @@ def create_app(
 
     @app.route("/api/events", methods=["GET", "HEAD", "OPTIONS"])
     async def events() -> Response:
+        if not streams.has_room():
+            seconds = streams.retry_after()
+            return json_response(
+                {"error": "too many event streams, poll /api", "retry_after": seconds},
+                503,
+                {"Retry-After": str(seconds), "Access-Control-Expose-Headers": "Retry-After"},
+            )
+        connection: SlotHolder | None = request.scope.get("state", {}).get(CONNECTION_STATE_KEY)
         response = Response(
-            sse_stream(state),
+            sse_stream(state, streams, connection),
             content_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+            # The connection left the connection cap (statusd.serve.streams): it serves no more.
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", "Connection": "close"},
         )
         response.headers["Access-Control-Allow-Origin"] = "*"
         response.timeout = None
@@ -367,20 +382,30 @@ def create_app(
     return app
 
 
-async def sse_stream(state: StateHolder) -> AsyncGenerator[bytes, None]:
+async def sse_stream(
+    state: StateHolder, streams: EventStreams, connection: SlotHolder | None = None
+) -> AsyncGenerator[bytes, None]:
     """Server-Sent Events: the current ETag at once, then one event per document change,
-    a comment every 15 s as keep-alive; ends when the daemon shuts down."""
-    view = state.view
-    yield b"retry: 5000\ndata: %s\n\n" % view.document.etag.encode()
-    version = view.document_version
-    while True:
-        with trio.move_on_after(SSE_KEEPALIVE_SECONDS) as scope:
-            await state.wait_document_changed(version)
-        if state.is_closed():
-            return
-        if scope.cancelled_caught:
-            yield b": keep-alive\n\n"
-            continue
+    a comment every 15 s as keep-alive; ends when the daemon shuts down.
+
+    The stream holds one of ``streams``' slots from its first byte to its end (a stream
+    admitted by the route but beaten to the last slot meanwhile ends at once, empty)."""
+    if not streams.acquire(connection):
+        return
+    try:
         view = state.view
+        yield b"retry: 5000\ndata: %s\n\n" % view.document.etag.encode()
         version = view.document_version
-        yield b"data: %s\n\n" % view.document.etag.encode()
+        while True:
+            with trio.move_on_after(SSE_KEEPALIVE_SECONDS) as scope:
+                await state.wait_document_changed(version)
+            if state.is_closed():
+                return
+            if scope.cancelled_caught:
+                yield b": keep-alive\n\n"
+                continue
+            view = state.view
+            version = view.document_version
+            yield b"data: %s\n\n" % view.document.etag.encode()
+    finally:
+        streams.release()

@@ -18,7 +18,17 @@ these changes, so the daemon can call it in the same place with the same argumen
   by ``keep_alive_timeout`` and holds shutdown for the whole ``graceful_timeout``.
   Finishing each send under a shield lets the bookkeeping complete;
 - with ``max_header_bytes``, a request head over it is answered 431 even when it arrived
-  in one read (``refuse_large_headers``).
+  in one read (``refuse_large_headers``);
+- a connection that becomes a long event stream leaves the cap (``GuardedStream.leave_cap``;
+  ``statusd.serve.streams`` counts streams against their own limit), so streams alone can never
+  fill ``max_connections`` and lock requests out;
+- when every slot is taken and a new client waits in the backlog, the oldest keep-alive
+  connection that is idle between two requests is closed to make room for it, so idle
+  keep-alive connections cannot lock out ``/healthz`` either (a client sees an ordinary
+  keep-alive close and reconnects).
+
+Each connection's ``GuardedStream`` is in the ASGI scope's ``state`` under
+``CONNECTION_STATE_KEY`` (hypercorn copies the connection state into every request's scope).
 
 Everything hypercorn-specific is imported from its modules as ``worker_serve`` uses them
 (hypercorn is pinned below 0.19); ``tests/serve/test_server.py`` checks the behaviour.
@@ -33,12 +43,14 @@ load is every time (docs/bench.md, "start and stop").
 from __future__ import annotations
 
 import math
+import resource
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, cast
 
 import trio
 from hypercorn.config import Config
+from hypercorn.events import Event, Updated
 from hypercorn.trio import serve
 from hypercorn.trio.lifespan import Lifespan
 from hypercorn.trio.statsd import StatsdLogger
@@ -63,6 +75,8 @@ DEFAULT_SEND_TIMEOUT = 10.0
 SEND_CHUNK = 64 * 1024
 """Sends are made in pieces of this size, each under its own ``send_timeout``: a slow but
 moving client is never cut, a stalled one is cut after ``send_timeout``."""
+CONNECTION_STATE_KEY = "statusd.connection"
+"""Key of the request's ``GuardedStream`` in the ASGI scope's ``state``."""
 
 
 class GuardedListener(trio.abc.Listener["GuardedStream"]):
@@ -77,10 +91,12 @@ class GuardedListener(trio.abc.Listener["GuardedStream"]):
         self.abort_sends_at = math.inf
         """trio time after which no send may wait any more (set when shutdown starts)."""
         self._sending: set[trio.CancelScope] = set()
+        self._idle: dict[GuardedStream, None] = {}
+        """Connections idle between two requests, oldest first (a dict keeps order)."""
 
     @property
     def open_connections(self) -> int:
-        """Accepted connections not closed yet."""
+        """Accepted connections that hold a slot (event streams have left the cap)."""
         return int(self._slots.borrowed_tokens)
 
     @property
@@ -91,6 +107,10 @@ class GuardedListener(trio.abc.Listener["GuardedStream"]):
         """Wait for a free slot, then for a connection; the slot is the stream's until
         it is closed."""
         token = object()
+        if not self._slots.available_tokens:
+            # Full: once a client waits in the backlog, close an idle keep-alive for it.
+            await trio.lowlevel.wait_readable(self._inner.socket)
+            self._reclaim_idle()
         await self._slots.acquire_on_behalf_of(token)
         try:
             stream = await self._inner.accept()
@@ -111,6 +131,12 @@ class GuardedListener(trio.abc.Listener["GuardedStream"]):
     def _release(self, token: object) -> None:
         self._slots.release_on_behalf_of(token)
 
+    def _reclaim_idle(self) -> None:
+        """Close the oldest connection that is idle between requests (if any)."""
+        for stream in self._idle:
+            stream.reclaim()
+            return
+
 
 class GuardedStream(trio.abc.HalfCloseableStream):
     """A connection of a ``GuardedListener``: bounded sends, slot released on close.
@@ -123,10 +149,40 @@ class GuardedStream(trio.abc.HalfCloseableStream):
         self._inner = inner
         self._owner = owner
         self._token: object | None = token
+        self._receiving: trio.CancelScope | None = None
+        self._reclaimed = False
 
     @property
     def socket(self) -> trio.socket.SocketType:
         return self._inner.socket
+
+    @property
+    def holds_slot(self) -> bool:
+        """Whether this connection counts against ``max_connections``."""
+        return self._token is not None
+
+    def leave_cap(self) -> None:
+        """Give the slot back now: the connection has become a long event stream, which is
+        limited on its own. It must not serve another request (send ``Connection: close``)."""
+        if self._token is not None:
+            token, self._token = self._token, None
+            self._owner._release(token)
+
+    def set_idle(self, idle: bool) -> None:
+        """hypercorn says the connection waits for its next request (or no longer does)."""
+        if idle and self._token is not None:
+            self._owner._idle[self] = None
+        else:
+            self._reclaimed = False
+            self._owner._idle.pop(self, None)
+
+    def reclaim(self) -> None:
+        """Close this idle connection: its pending read ends as if the client had closed."""
+        self._owner._idle.pop(self, None)
+        if self._receiving is not None:
+            self._receiving.cancel()
+        else:
+            self._reclaimed = True  # between two reads: the next one ends it
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
@@ -148,17 +204,55 @@ class GuardedStream(trio.abc.HalfCloseableStream):
         await self._inner.wait_send_all_might_not_block()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        return await self._inner.receive_some(max_bytes)
+        """The next bytes; ``b""`` (end of stream) when reclaimed while idle."""
+        if self._reclaimed:
+            return b""
+        with trio.CancelScope() as scope:
+            self._receiving = scope
+            try:
+                return await self._inner.receive_some(max_bytes)
+            finally:
+                self._receiving = None
+        return b""
 
     async def send_eof(self) -> None:
         await self._inner.send_eof()
 
     async def aclose(self) -> None:
         """Give the slot back first: this runs even when the caller is cancelled."""
-        if self._token is not None:
-            token, self._token = self._token, None
-            self._owner._release(token)
+        self._owner._idle.pop(self, None)
+        self.leave_cap()
         await self._inner.aclose()
+
+
+class GuardedTCPServer(TCPServer):
+    """hypercorn's connection handler that tells its ``GuardedStream`` when it is idle, and
+    closes a connection the client ended between two requests at once: hypercorn 0.18
+    keeps such a connection (and so its slot) until ``keep_alive_timeout`` runs out."""
+
+    async def protocol_send(self, event: Event) -> None:
+        if isinstance(event, Updated):
+            cast(GuardedStream, self.stream).set_idle(event.idle)
+        await super().protocol_send(event)
+
+    async def _read_data(self) -> None:
+        await super()._read_data()
+        await self.idle_task.stop()  # the keep-alive timer is all that would hold it open
+
+
+def raise_descriptor_limit(needed: int) -> int:
+    """Raise this process's soft ``RLIMIT_NOFILE`` to at least ``needed`` (up to the hard
+    limit, which only the service manager can raise: ``LimitNOFILE``); the soft limit now.
+
+    Without enough descriptors, accepting fails with EMFILE and trio's accept loop pauses:
+    every client, ``/healthz`` included, then waits. Callers refuse to start instead.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return needed if soft == resource.RLIM_INFINITY else soft
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
 
 
 def head_size(scope: HTTPScope) -> int:
@@ -262,9 +356,10 @@ async def serve_limited(
                 binds.append(f"http://{bind}")
                 await config.log.info(f"Running on http://{bind} (CTRL + C to quit)")
 
-            handler = partial(
-                TCPServer, wrapped, config, context, ConnectionState(lifespan_state.copy())
-            )
+            def handler(stream: GuardedStream) -> GuardedTCPServer:
+                state = ConnectionState({**lifespan_state, CONNECTION_STATE_KEY: stream})
+                return GuardedTCPServer(wrapped, config, context, state, cast(Any, stream))
+
             task_status.started(binds)
             try:
                 async with trio.open_nursery(strict_exception_groups=True) as nursery:
@@ -273,7 +368,7 @@ async def serve_limited(
                     nursery.start_soon(
                         partial(
                             trio.serve_listeners,
-                            cast(Callable[[GuardedStream], Awaitable[object]], handler),
+                            handler,
                             listeners,
                             handler_nursery=server_nursery,
                         )

@@ -22,8 +22,12 @@ SMOKE_TIMEOUT = 300
 TOOLS = ("wrk", "nginx")
 
 
+NCHAN = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
+
+
 def _missing_tools() -> list[str]:
-    return [t for t in TOOLS if shutil.which(t) is None and not Path(f"/usr/sbin/{t}").exists()]
+    missing = [t for t in TOOLS if shutil.which(t) is None and not Path(f"/usr/sbin/{t}").exists()]
+    return missing + ([] if NCHAN.exists() else ["libnginx-mod-nchan"])
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +35,10 @@ def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One smoke run of every measurement, its JSON results."""
     missing = _missing_tools()
     if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed (apt-get install -y wrk nginx)")
+        pytest.skip(
+            f"{' and '.join(missing)} not installed "
+            "(apt-get install -y wrk nginx libnginx-mod-nchan)"
+        )
     results = tmp_path_factory.mktemp("bench-results")
     done = subprocess.run(
         [sys.executable, "-m", "bench.run", "--smoke", "--results", str(results)],
@@ -73,6 +80,8 @@ def test_every_measurement_is_reported(smoke_results: dict[str, Any]) -> None:
         "nginx micro-cache",
         "parsers",
         "big inputs",
+        "crowd, one statusd",
+        "crowd through nginx",
     ):
         _section(smoke_results, start)
 
@@ -124,3 +133,19 @@ def test_start_and_stop_are_measured(smoke_results: dict[str, Any]) -> None:
     assert section["data"]["ready_s"]
     assert section["data"]["stop_s"]
     assert all(rss > 0 for rss in section["data"]["idle_rss_mib"])
+
+
+def test_crowd_pages_never_fail_and_get_changes(smoke_results: dict[str, Any]) -> None:
+    """Issue 16 at tiny size: no page request fails, directly or through nginx with a
+    replica killed; every page gets the change after the kill; the figures are there."""
+    direct = _section(smoke_results, "crowd, one statusd")
+    assert _target(direct, "failed /api requests (wrk, and pages once arrived)")["met"]
+    assert direct["data"]["streams_open"] > 0
+    assert direct["data"]["loaded"]["requests"] > 0
+    assert direct["data"]["healthz_p99_ms"] > 0
+    crowd = _section(smoke_results, "crowd through nginx")
+    assert _target(crowd, "failed requests of the pages (nchan run, kill included)")["met"]
+    assert _target(crowd, "after a kill, the last page gets the change")["met"]
+    nchan = crowd["data"]["nchan"]["crowd"]
+    assert nchan["streams_opened"] >= nchan["pages"]
+    assert crowd["data"]["polling"]["crowd"]["streams_opened"] == 0

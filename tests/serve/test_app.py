@@ -223,9 +223,12 @@ async def test_events_stream_sends_current_etag_then_changes(
     """SSE: the current ETag first, then one event per change of the document."""
     state = holder[0]
     from statusd.serve.app import sse_stream
+    from statusd.serve.streams import EventStreams
 
-    stream = sse_stream(state)
+    streams = EventStreams(1)
+    stream = sse_stream(state, streams)
     first = await stream.__anext__()
+    assert streams.open == 1
     assert first.endswith(b"data: " + state.view.document.etag.encode() + b"\n\n")
     await feed(holder)
     with trio.fail_after(1):
@@ -235,4 +238,5 @@ async def test_events_stream_sends_current_etag_then_changes(
     with pytest.raises(StopAsyncIteration):
         await stream.__anext__()
     await stream.aclose()
+    assert streams.open == 0
     assert json.loads(state.view.document.body)["status"] is True

@@ -46,6 +46,17 @@ async def plain_app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCa
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+def held_until(release: trio.Event) -> ASGIApp:
+    """``plain_app`` whose ``/slow`` answers only once ``release`` is set."""
+
+    async def slow_app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+        if scope["type"] == "http" and scope["path"] == "/slow":
+            await release.wait()
+        await plain_app(scope, receive, send)
+
+    return slow_app
+
+
 def quart_app() -> QuartTrio:
     app = QuartTrio("limits-test")
 
@@ -137,11 +148,7 @@ async def test_connections_beyond_the_limit_wait_for_a_free_slot() -> None:
     """With two slots held by requests in progress, a third connection is not served; once
     they are answered and closed, it is."""
     release = trio.Event()
-
-    async def slow_app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-        if scope["type"] == "http" and scope["path"] == "/slow":
-            await release.wait()
-        await plain_app(scope, receive, send)
+    slow_app = held_until(release)
 
     with trio.fail_after(20):
         async with serving(slow_app, max_connections=2, keep_alive=0.2) as (port, _, _):
@@ -306,3 +313,43 @@ async def test_serve_front_answers_in_flight_requests_then_returns() -> None:
             inner.release.set()
     assert statuses == [204]
     assert front.in_flight == 0
+
+
+async def test_idle_keep_alive_connections_make_room_for_a_waiting_client() -> None:
+    """With every slot held by keep-alive connections idle between requests, a new client
+    is served at once (the oldest idle one is closed for it), long before keep_alive."""
+    with trio.fail_after(10):
+        async with serving(plain_app, max_connections=2, keep_alive=60) as (port, _, _):
+            idle = [await connect(port), await connect(port)]
+            for stream in idle:
+                await request(stream)
+                assert await read_response(stream) == b"ok"
+            newcomer = await connect(port)
+            await request(newcomer)
+            assert await read_response(newcomer) == b"ok"
+            assert await read_until_closed(idle[0]) == b""  # the oldest made room
+            await request(idle[1])  # the other one is still served
+            assert await read_response(idle[1]) == b"ok"
+            for stream in (*idle, newcomer):
+                await stream.aclose()
+
+
+async def test_a_connection_in_a_request_is_never_reclaimed() -> None:
+    """Only idle connections are closed for newcomers: one whose request is being answered
+    keeps its slot and the newcomer waits."""
+    release = trio.Event()
+    slow_app = held_until(release)
+
+    with trio.fail_after(10):
+        async with serving(slow_app, max_connections=1, keep_alive=60) as (port, _, _):
+            busy = await connect(port)
+            await request(busy, "/slow")
+            await trio.testing.wait_all_tasks_blocked(cushion=0.1)
+            newcomer = await connect(port)
+            await request(newcomer)
+            await trio.testing.wait_all_tasks_blocked(cushion=0.2)
+            release.set()
+            assert await read_response(busy) == b"ok"
+            await busy.aclose()
+            assert await read_response(newcomer) == b"ok"
+            await newcomer.aclose()

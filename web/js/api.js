@@ -110,28 +110,66 @@
     }
   }
 
+  const STREAM_OPEN_TIMEOUT_MS = 10000;
+  const STREAM_SILENCE_MS = 40000; // statusd sends a keep-alive comment every 15 s
+  const RETRY_BASE_MS = 5000; // a stream that broke without a Retry-After
+  const RETRY_MAX_MS = 300000;
+
   /**
-   * Change notification. Subscribes to /api/events (each event's data is the new ETag of
-   * /api); if the stream fails, polls every `pollMs` and retries the stream every few polls.
-   * `onChange(etag|null)` asks for a refresh, `onTick()` runs every `pollMs` while live (for
-   * source freshness), and `onMode(mode)` reports "connecting", "live" or "polling".
+   * The wait before the next stream attempt: the server's Retry-After (else 5 s), doubled
+   * for each further failure in a row, at most 5 min, times a random factor in [1, 2). The
+   * jitter spreads a crowd that lost its streams at the same moment (a replica restarting).
+   */
+  function retryDelay(retryAfterSeconds, failures, random) {
+    const base = retryAfterSeconds > 0 ? retryAfterSeconds * 1000 : RETRY_BASE_MS;
+    const backoff = Math.min(RETRY_MAX_MS, base * 2 ** Math.max(0, failures - 1));
+    return Math.round(backoff * (1 + random()));
+  }
+
+  /** The `data` of each complete Server-Sent Event in `text`, and the unfinished rest. */
+  function parseEvents(text) {
+    const blocks = text.replace(/\r\n?/g, "\n").split("\n\n");
+    const rest = blocks.pop();
+    const events = [];
+    for (const block of blocks) {
+      const data = block
+        .split("\n")
+        .filter((line) => line.startsWith("data:"))
+        .map((line) => line.slice(5).replace(/^ /, ""));
+      if (data.length) events.push(data.join("\n"));
+    }
+    return { events, rest };
+  }
+
+  /**
+   * Change notification. Reads /api/events (each event's data is the new ETag of /api) with
+   * fetch and a streaming body reader rather than EventSource, which hides the status code
+   * and Retry-After of a refused stream and reconnects on its own schedule. When the
+   * stream is refused (503 beyond statusd's max_event_streams), fails or goes silent, the
+   * page polls /api every `pollMs` (conditionally, so a cache answers) and tries the stream
+   * again after `retryDelay`. `onChange(etag|null)` asks for a refresh, `onTick()` runs
+   * every `pollMs` while live (for source freshness), and `onMode(mode)` reports
+   * "connecting", "live" or "polling". `retryDelays` records every wait chosen.
    */
   class Live {
-    constructor(base, { pollMs, onChange, onTick, onMode }) {
+    constructor(base, { pollMs, onChange, onTick, onMode, random = Math.random }) {
       this.url = base + "api/events";
       this.pollMs = pollMs;
       this.onChange = onChange;
       this.onTick = onTick;
       this.onMode = onMode;
-      this.source = null;
+      this.random = random;
+      this.controller = null;
       this.timer = null;
-      this.polls = 0;
+      this.retryTimer = null;
+      this.failures = 0;
+      this.retryDelays = [];
       this.mode = "connecting";
     }
 
     start() {
-      if (typeof EventSource === "function") this.connect();
-      else this.poll();
+      if (typeof fetch === "function" && typeof ReadableStream === "function") this.connect();
+      else this.fallBack(0);
     }
 
     setMode(mode) {
@@ -139,33 +177,62 @@
       this.onMode(mode);
     }
 
-    connect() {
+    async connect() {
+      clearTimeout(this.retryTimer);
       this.setMode("connecting");
-      const source = new EventSource(this.url);
-      this.source = source;
-      const changed = (event) => this.onChange(typeof event.data === "string" ? event.data : null);
-      source.addEventListener("open", () => {
+      const controller = new AbortController();
+      this.controller = controller;
+      // A stream that neither opens nor fails (a hung server) counts as failed too.
+      let watchdog = setTimeout(() => controller.abort(), STREAM_OPEN_TIMEOUT_MS);
+      let retryAfter = 0;
+      try {
+        const response = await fetch(this.url, {
+          headers: { Accept: "text/event-stream" },
+          cache: "no-store",
+          credentials: "omit",
+          signal: controller.signal,
+        });
+        if (!response.ok || !response.body) {
+          retryAfter = Number(response.headers.get("Retry-After")) || 0;
+          await response.body?.cancel();
+          return;
+        }
+        this.failures = 0;
         this.setMode("live");
         this.onChange(null);
         this.schedule(() => this.tick());
-      });
-      source.addEventListener("message", changed);
-      source.addEventListener("change", changed);
-      source.addEventListener("error", () => this.fail(source));
-      // A stream that neither opens nor fails (a hung server) counts as failed too.
-      this.schedule(() => {
-        if (this.source === source && this.mode === "connecting") this.fail(source);
-      });
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let pending = "";
+        for (;;) {
+          clearTimeout(watchdog);
+          watchdog = setTimeout(() => controller.abort(), STREAM_SILENCE_MS);
+          const { value, done } = await reader.read();
+          if (done) return;
+          const parsed = parseEvents(pending + value);
+          pending = parsed.rest;
+          for (const etag of parsed.events) this.onChange(etag);
+        }
+      } catch (err) {
+        if (!(err instanceof TypeError || (err && err.name === "AbortError"))) throw err;
+      } finally {
+        clearTimeout(watchdog);
+        if (this.controller === controller) {
+          this.controller = null;
+          this.fallBack(retryAfter);
+        }
+      }
     }
 
-    /** Give up on `source` and poll; EventSource's own reconnection is not used. */
-    fail(source) {
-      source.close();
-      if (this.source !== source) return;
-      this.source = null;
-      this.polls = 0;
+    /** Poll, and try the stream again after a jittered wait. */
+    fallBack(retryAfterSeconds) {
+      this.failures += 1;
       this.setMode("polling");
       this.schedule(() => this.poll());
+      if (typeof fetch !== "function" || typeof ReadableStream !== "function") return;
+      const delay = retryDelay(retryAfterSeconds, this.failures, this.random);
+      this.retryDelays.push(delay);
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => this.connect(), delay);
     }
 
     schedule(next) {
@@ -180,15 +247,11 @@
     }
 
     poll() {
-      this.polls += 1;
+      if (this.mode !== "polling") return;
       this.onChange(null);
-      if (typeof EventSource === "function" && this.polls % 6 === 0) {
-        this.connect();
-        return;
-      }
       this.schedule(() => this.poll());
     }
   }
 
-  ns.api = { resolveBase, secondsParam, Client, Live, Unreachable };
+  ns.api = { resolveBase, secondsParam, Client, Live, Unreachable, retryDelay, parseEvents };
 })((window.StatusPage = window.StatusPage || {}));

@@ -1,0 +1,424 @@
+"""A crowd of open status pages in one trio process, for the benchmarks of issue 16.
+
+    python -m bench.crowd --url http://127.0.0.1:8080 --pages 5000 --seconds 60 --out r.json
+
+Each page behaves as ``web/js/api.js`` and ``web/app.js`` do: it loads ``/api`` on a
+keep-alive connection of its own, opens ``/api/events``; on an event whose ETag it does not
+hold, it fetches ``/api`` with ``If-None-Match`` (and looks again after 0.5–1 s, at most 3
+times, while ``/api`` still answers an older document), and revalidates ``/api`` every third
+``--poll`` while the stream is up; when the stream is refused (503),
+fails or ends, it polls ``/api`` every ``--poll`` seconds and opens the stream again after
+the page's ``retryDelay`` (Retry-After, else 5 s, doubled per failure in a row, at most
+5 min, times [1, 2)). ``--no-stream`` pages only poll.
+
+Small HTTP/1.1 over raw sockets (no client library: 10,000 pages are 20,000 connections),
+the descriptor limit raised with ``resource.setrlimit``. The process prints ``ready`` on
+stdout once every page holds a document, runs ``--seconds`` in all (or until its stdin
+closes: that is how the benchmark ends it), and writes its record:
+every new document each page got (``time.monotonic()``, which other processes on the same
+machine share), request counts and failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import trio
+
+RECV = 65536
+REQUEST_DEADLINE = 8.0
+"""The page's deadline for one request (web/js/api.js REQUEST_TIMEOUT_MS)."""
+STREAM_OPEN_DEADLINE = 10.0
+STREAM_SILENCE = 40.0
+RETRY_BASE = 5.0
+RETRY_MAX = 300.0
+RECHECK = 0.5
+RECHECKS = 3
+LIVE_REVALIDATE_TICKS = 3
+RAMP_PER_SECOND = 250
+"""New pages opened per second at the start, unless ``--ramp`` says otherwise (a crowd
+arrives over seconds; faster than statusd can accept on a shared 2-core machine, the
+kernel's accept queue overflows and the pages' first requests time out)."""
+SOURCE_ADDRESSES = 50
+"""Client sockets are spread over 127.0.0.2…: 20,000 connections to one port need more
+ephemeral ports than one source address has."""
+
+
+def same_document(etag: str) -> str:
+    """The document an ETag names, whatever the encoding (statusd's gzip ETag ends in -gz,
+    events carry the plain one): the page's ``sameTag``."""
+    return etag.removeprefix("W/").replace('"', "").removesuffix("-gz")
+
+
+class HttpError(Exception):
+    """A request got no complete HTTP answer."""
+
+
+def retry_delay(retry_after: float, failures: int, draw: float) -> float:
+    """The page's wait before the next stream attempt (web/js/api.js ``retryDelay``)."""
+    base = retry_after if retry_after > 0 else RETRY_BASE
+    backoff: float = min(RETRY_MAX, base * 2 ** max(0, failures - 1))
+    return backoff * (1 + draw)
+
+
+@dataclass
+class Record:
+    """What the crowd saw, for the JSON report."""
+
+    started: float = field(default_factory=time.monotonic)
+    documents: list[tuple[int, float, str]] = field(default_factory=list)
+    """(page, monotonic time, ETag) each time a page got a document it did not hold."""
+    events: list[tuple[int, float, str]] = field(default_factory=list)
+    """(page, monotonic time, ETag) of every event naming a document the page did not hold."""
+    api_requests: int = 0
+    api_failed: Counter[str] = field(default_factory=Counter)
+    streams_opened: int = 0
+    streams_refused: int = 0
+    stream_failures: Counter[str] = field(default_factory=Counter)
+    ready_pages: int = 0
+    failed_on_arrival: int = 0
+    """Failed /api requests until every page had arrived (the rest: while they were open)."""
+
+    def as_json(self, pages: int) -> dict[str, object]:
+        return {
+            "pages": pages,
+            "started": self.started,
+            "api_requests": self.api_requests,
+            "api_failed": sum(self.api_failed.values()),
+            "api_failed_by_reason": dict(self.api_failed),
+            "api_failed_on_arrival": self.failed_on_arrival,
+            "api_failed_while_open": sum(self.api_failed.values()) - self.failed_on_arrival,
+            "streams_opened": self.streams_opened,
+            "streams_refused": self.streams_refused,
+            "stream_failures": dict(self.stream_failures),
+            "documents": self.documents,
+            "events": self.events,
+        }
+
+
+class Connection:
+    """One HTTP/1.1 connection with a read buffer."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.buffer = bytearray()
+        self.used = False
+
+    async def read_until(self, marker: bytes) -> int:
+        """Read until ``marker`` is buffered; its offset."""
+        while marker not in self.buffer:
+            chunk = await self.stream.receive_some(RECV)
+            if not chunk:
+                raise HttpError(f"closed before {marker!r}")
+            self.buffer += chunk
+        return self.buffer.index(marker)
+
+    async def read_head(self) -> tuple[int, dict[bytes, bytes]]:
+        end = await self.read_until(b"\r\n\r\n")
+        lines = bytes(self.buffer[:end]).split(b"\r\n")
+        del self.buffer[: end + 4]
+        try:
+            status = int(lines[0].split(b" ", 2)[1])
+        except (IndexError, ValueError):
+            raise HttpError(f"bad status line {lines[0]!r}") from None
+        headers: dict[bytes, bytes] = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        return status, headers
+
+    async def read_exactly(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            chunk = await self.stream.receive_some(RECV)
+            if not chunk:
+                raise HttpError("closed inside a body")
+            self.buffer += chunk
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    async def read_line(self) -> bytes:
+        end = await self.read_until(b"\r\n")
+        line = bytes(self.buffer[:end])
+        del self.buffer[: end + 2]
+        return line
+
+    async def read_chunk(self) -> bytes:
+        """The next chunk of a chunked body (b"" at its end)."""
+        size = int(((await self.read_line()).split(b";")[0]).strip() or b"0", 16)
+        data = await self.read_exactly(size) if size else b""
+        await self.read_line()
+        return data
+
+    async def read_body(self, status: int, headers: dict[bytes, bytes]) -> bytes:
+        if status == 304 or status < 200:
+            return b""
+        if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+            parts = []
+            while part := await self.read_chunk():
+                parts.append(part)
+            return b"".join(parts)
+        return await self.read_exactly(int(headers.get(b"content-length", b"0")))
+
+
+class Page:
+    """One open page."""
+
+    def __init__(self, index: int, crowd: Crowd) -> None:
+        self.index = index
+        self.crowd = crowd
+        self.etag = ""
+        """The document held (``same_document`` of the ETag it came with)."""
+        self.validator = ""
+        """That ETag as received, for If-None-Match."""
+        self.api: Connection | None = None
+        self.failures = 0
+        self.lock = trio.Lock()
+        self.queued = False
+        """A fetch waits for the one in flight: later asks join it (web/js/api.js Client)."""
+        self.awaited = ""
+        """The ETag the newest event named, while /api still serves an older one."""
+
+    async def connect(self) -> Connection:
+        local = f"127.0.0.{2 + self.index % SOURCE_ADDRESSES}"
+        stream = await trio.open_tcp_stream(self.crowd.host, self.crowd.port, local_address=local)
+        return Connection(stream)
+
+    async def fetch_api(self) -> None:
+        """``GET /api`` with If-None-Match; a reused connection the server closed meanwhile
+        is retried once on a new one, as browsers do. Asks made while one fetch waits for
+        the one in flight are coalesced into it, as the page's request queue does."""
+        if self.queued:
+            return
+        self.queued = True
+        try:
+            await self.lock.acquire()
+        finally:
+            self.queued = False  # also when cancelled while waiting
+        try:
+            await self._fetch_api()
+        except trio.Cancelled:
+            if self.api is not None:  # cut mid-exchange: the connection is unusable
+                self.api.stream.socket.close()
+                self.api = None
+            raise
+        finally:
+            self.lock.release()
+
+    async def _fetch_api(self) -> None:
+        record = self.crowd.record
+        record.api_requests += 1
+        for attempt in (1, 2):
+            reused = self.api is not None and self.api.used
+            try:
+                with trio.fail_after(REQUEST_DEADLINE):
+                    if self.api is None:
+                        self.api = await self.connect()
+                    status, validator = await self._get_api(self.api)
+            except (OSError, trio.BrokenResourceError, HttpError, trio.TooSlowError) as error:
+                if self.api is not None:
+                    await trio.aclose_forcefully(self.api.stream)
+                    self.api = None
+                if reused and attempt == 1 and not isinstance(error, trio.TooSlowError):
+                    continue
+                record.api_failed[type(error).__name__] += 1
+                return
+            break
+        if status not in (200, 304):
+            record.api_failed[f"status {status}"] += 1
+            return
+        etag = same_document(validator)
+        if status == 200 and etag != self.etag:
+            self.etag, self.validator = etag, validator
+            record.documents.append((self.index, time.monotonic(), etag))
+
+    async def _get_api(self, conn: Connection) -> tuple[int, str]:
+        head = f"GET /api HTTP/1.1\r\nHost: {self.crowd.host_header}\r\n"
+        head += "Accept: application/json\r\nAccept-Encoding: gzip\r\n"
+        if self.validator:
+            head += f"If-None-Match: {self.validator}\r\n"
+        await conn.stream.send_all((head + "\r\n").encode())
+        conn.used = True
+        status, headers = await conn.read_head()
+        await conn.read_body(status, headers)
+        if headers.get(b"connection", b"").lower() == b"close":
+            await conn.stream.aclose()
+            self.api = None
+        return status, headers.get(b"etag", b"").decode()
+
+    async def on_event(self, etag: str, nursery: trio.Nursery) -> None:
+        if etag == self.etag:
+            return
+        self.crowd.record.events.append((self.index, time.monotonic(), etag))
+        await self.fetch_api()
+        if etag != self.etag:
+            if not self.awaited:
+                nursery.start_soon(self.recheck)
+            self.awaited = etag
+
+    async def recheck(self) -> None:
+        """Look at /api again while it serves an older document than the newest event
+        named (one chain per page; a newer event takes it over, as the page's queue does)."""
+        for _ in range(RECHECKS):
+            await trio.sleep(RECHECK * (1 + random.random()))
+            if self.awaited == self.etag:
+                break
+            await self.fetch_api()
+        self.awaited = ""
+
+    async def stream(self, nursery: trio.Nursery) -> float:
+        """Hold the event stream until it ends; the server's Retry-After (0 if none)."""
+        try:
+            with trio.fail_after(STREAM_OPEN_DEADLINE):
+                conn = await self.connect()
+                request = f"GET /api/events HTTP/1.1\r\nHost: {self.crowd.host_header}\r\n"
+                await conn.stream.send_all(f"{request}Accept: text/event-stream\r\n\r\n".encode())
+                status, headers = await conn.read_head()
+        except (OSError, trio.BrokenResourceError, HttpError, trio.TooSlowError) as error:
+            self.crowd.record.stream_failures[f"open {type(error).__name__}"] += 1
+            return 0.0
+        async with conn.stream:
+            if status != 200:
+                if status == 503:
+                    self.crowd.record.streams_refused += 1
+                else:
+                    self.crowd.record.stream_failures[f"status {status}"] += 1
+                return float(headers.get(b"retry-after", b"0") or 0)
+            self.crowd.record.streams_opened += 1
+            self.failures = 0
+            nursery.start_soon(self.fetch_api)  # the page refreshes when the stream opens
+            chunked = headers.get(b"transfer-encoding", b"").lower() == b"chunked"
+            pending = b""
+            try:
+                while True:
+                    with trio.fail_after(STREAM_SILENCE):
+                        if chunked:
+                            data = await conn.read_chunk()
+                        else:
+                            data = bytes(conn.buffer) or await conn.stream.receive_some(RECV)
+                            conn.buffer.clear()
+                    if not data:
+                        self.crowd.record.stream_failures["ended"] += 1
+                        return 0.0
+                    *events, pending = (pending + data).replace(b"\r\n", b"\n").split(b"\n\n")
+                    for event in events:
+                        for line in event.split(b"\n"):
+                            if line.startswith(b"data:"):
+                                etag = same_document(line[5:].strip().decode())
+                                nursery.start_soon(self.on_event, etag, nursery)
+            except (OSError, trio.BrokenResourceError, HttpError, trio.TooSlowError) as error:
+                self.crowd.record.stream_failures[type(error).__name__] += 1
+                return 0.0
+
+    async def revalidate_while_live(self) -> None:
+        """The page's safety net: /api every third tick while the stream is up."""
+        while True:
+            await trio.sleep(LIVE_REVALIDATE_TICKS * self.crowd.poll)
+            await self.fetch_api()
+
+    async def run(self, ready: trio.Event) -> None:
+        async with trio.open_nursery() as nursery:
+            await self.fetch_api()
+            self.crowd.page_ready(ready)
+            while True:
+                if self.crowd.use_streams:
+                    async with trio.open_nursery() as live:
+                        live.start_soon(self.revalidate_while_live)
+                        retry_after = await self.stream(nursery)
+                        live.cancel_scope.cancel()
+                    self.failures += 1
+                    wait = retry_delay(retry_after, self.failures, random.random())
+                else:
+                    wait = self.crowd.seconds
+                with trio.move_on_after(wait):
+                    while True:
+                        await trio.sleep(self.crowd.poll)
+                        await self.fetch_api()
+
+
+class Crowd:
+    def __init__(
+        self, url: str, pages: int, seconds: float, poll: float, streams: bool, ramp: int
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.hostname is None or parts.port is None:
+            raise SystemExit(f"--url needs a host and a port: {url}")
+        self.host, self.port = parts.hostname, parts.port
+        self.host_header = parts.netloc
+        self.pages = pages
+        self.seconds = seconds
+        self.poll = poll
+        self.use_streams = streams
+        self.ramp = ramp
+        self.record = Record()
+
+    def page_ready(self, ready: trio.Event) -> None:
+        self.record.ready_pages += 1
+        if self.record.ready_pages == self.pages:
+            self.record.failed_on_arrival = sum(self.record.api_failed.values())
+            ready.set()
+
+    async def run(self) -> None:
+        ready = trio.Event()
+        with trio.move_on_after(self.seconds):
+            async with trio.open_nursery() as nursery:
+
+                async def until_stdin_closes() -> None:
+                    async with trio.lowlevel.FdStream(os.dup(sys.stdin.fileno())) as stdin:
+                        while await stdin.receive_some():
+                            pass
+                    nursery.cancel_scope.cancel()
+
+                async def announce() -> None:
+                    await ready.wait()
+                    print("ready", flush=True)
+
+                nursery.start_soon(announce)
+                nursery.start_soon(until_stdin_closes)
+                for index in range(self.pages):
+                    nursery.start_soon(Page(index, self).run, ready)
+                    if index % 50 == 49:
+                        await trio.sleep(50 / self.ramp)
+
+
+def raise_file_limit(needed: int) -> None:
+    """Enough descriptors for every page's two connections (root may raise the hard one)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, max(hard, needed)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.crowd", description=__doc__)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--pages", type=int, required=True)
+    parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--poll", type=float, default=10.0, help="the page's ?poll= (s)")
+    parser.add_argument("--no-stream", action="store_true", help="pages only poll")
+    parser.add_argument("--ramp", type=int, default=RAMP_PER_SECOND, help="pages per second")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    raise_file_limit(2 * args.pages + 256)
+    crowd = Crowd(args.url, args.pages, args.seconds, args.poll, not args.no_stream, args.ramp)
+    trio.run(crowd.run)
+    args.out.write_text(json.dumps(crowd.record.as_json(args.pages)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
