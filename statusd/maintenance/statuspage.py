@@ -28,7 +28,7 @@ from statusd.maintenance.windows import (
     scope_text,
     upcoming_windows,
 )
-from statusd.verdicts.statuspage import iso_utc
+from statusd.verdicts.statuspage import iso_utc, update_object
 from statusd.verdicts.timeline import short_id
 
 MAX_MAINTENANCES: Final = 50
@@ -63,19 +63,8 @@ def scope_components(
 
 
 def _update(window: MaintenanceWindow, status: str, at: float, body: str) -> dict[str, Any]:
-    return {
-        "id": short_id(f"maintenance-update|{window.id}|{status}|{at!r}"),
-        "status": status,
-        "body": body,
-        "incident_id": maintenance_id(window.id),
-        "created_at": iso_utc(at),
-        "updated_at": iso_utc(at),
-        "display_at": iso_utc(at),
-        "affected_components": None,
-        "deliver_notifications": False,
-        "custom_tweet": None,
-        "tweet_id": None,
-    }
+    update_id = short_id(f"maintenance-update|{window.id}|{status}|{at!r}")
+    return update_object(update_id, maintenance_id(window.id), status, at, body)
 
 
 def _updates(window: MaintenanceWindow, revision: Revision, now: float) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from statusd.verdicts.cells import COUNTRY_PRODUCTS, split_cell_id
 
@@ -32,14 +32,7 @@ EventType = Literal[
     "maintenance.started",
     "maintenance.completed",
 ]
-EVENT_TYPES: tuple[EventType, ...] = (
-    "status.changed",
-    "incident.opened",
-    "incident.resolved",
-    "maintenance.scheduled",
-    "maintenance.started",
-    "maintenance.completed",
-)
+EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 
 
 @dataclass(frozen=True, slots=True)

@@ -213,16 +213,15 @@ def components_json(
     return {"page": page_json(page, now), "components": components}
 
 
-def _incident_update(incident: Incident, status: str, at: float) -> dict[str, Any]:
-    if status == "resolved":
-        body = f"The incident source reports “{incident.topic}” as closed."
-    else:
-        body = f"The incident source reports “{incident.topic}” as active."
+def update_object(
+    update_id: str, incident_id: str, status: str, at: float, body: str
+) -> dict[str, Any]:
+    """One Statuspage incident update (incidents and scheduled maintenances share the shape)."""
     return {
-        "id": short_id(f"update|{incident.id}|{status}"),
+        "id": update_id,
         "status": status,
         "body": body,
-        "incident_id": incident.id,
+        "incident_id": incident_id,
         "created_at": iso_utc(at),
         "updated_at": iso_utc(at),
         "display_at": iso_utc(at),
@@ -231,6 +230,12 @@ def _incident_update(incident: Incident, status: str, at: float) -> dict[str, An
         "custom_tweet": None,
         "tweet_id": None,
     }
+
+
+def _incident_update(incident: Incident, status: str, at: float) -> dict[str, Any]:
+    said = "closed" if status == "resolved" else "active"
+    body = f"The incident source reports “{incident.topic}” as {said}."
+    return update_object(short_id(f"update|{incident.id}|{status}"), incident.id, status, at, body)
 
 
 def incident_object(incident: Incident, page: PageInfo) -> dict[str, Any]:
