@@ -36,10 +36,11 @@ from statusd.maintenance.watch import MaintenanceTask
 from statusd.metrics import Metrics
 from statusd.notify.service import Notifications, serve_notifications
 from statusd.serve.app import create_app
+from statusd.serve.connections import raise_descriptor_limit
 from statusd.serve.fastpath import FrontApp
 from statusd.serve.maintenance_routes import register_maintenance_routes
 from statusd.serve.publish import run_publisher
-from statusd.serve.server import raise_descriptor_limit, serve_front, serve_limited
+from statusd.serve.server import serve_front, serve_limited
 from statusd.serve.status_routes import register_public_routes
 from statusd.serve.streams import descriptors_needed
 from statusd.sources import ALL_SOURCES

@@ -35,6 +35,7 @@ ENV_NOT_SETTINGS = frozenset(
         "STATUSD_UPSTREAM_A",
         "STATUSD_UPSTREAM_B",
         "STATUSD_CACHE_DIR",
+        "STATUSD_PUBLISH_LISTEN",
     }
 )
 """``STATUSD_*`` names this project's own files give other programs: known, so never warned

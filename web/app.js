@@ -324,6 +324,10 @@
   ns.maintenanceView.start(client);
   ns.incidentsView.start(client);
   // Verdicts change at a maintenance window's start and end, /api does not.
-  const refreshVerdicts = () => client.schedule("verdicts", () => fetchVerdicts(true));
+  const refreshVerdicts = () =>
+    client.schedule("verdicts", async () => {
+      await fetchVerdicts(true);
+      render(false);
+    });
   ns.app = { state, base, client, live, refreshVerdicts };
 })((window.StatusPage = window.StatusPage || {}));

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
-from statusd.history.reader import FEED_LIMIT, FEED_NAMESPACE, FeedEntry
+from statusd.history.entries import FEED_LIMIT, FEED_NAMESPACE, FeedEntry
 from statusd.verdicts.cells import PRODUCT_NAMES, VERDICT_LABELS, cell_name
 from statusd.verdicts.statuspage import iso_utc
 

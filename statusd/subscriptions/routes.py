@@ -31,7 +31,7 @@ from quart_trio import QuartTrio
 
 from statusd.body.jsonpieces import encode_json
 from statusd.config import Settings
-from statusd.serve.app import read_body, takes_body
+from statusd.serve.request_rules import read_body, takes_body
 from statusd.subscriptions.database import StoreError
 from statusd.subscriptions.facade import AsyncStore
 from statusd.subscriptions.model import Subscription

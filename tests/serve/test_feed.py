@@ -9,7 +9,8 @@ from typing import Any
 import feedparser
 import pytest
 
-from statusd.history.reader import FeedEntry, HistoryReader, read_feed
+from statusd.history.entries import FeedEntry
+from statusd.history.reader import HistoryReader, read_feed
 from statusd.history.store import HistoryStore
 from statusd.serve.feed import atom_feed, xml_safe
 from statusd.serve.query import QueryError, parse_feed_query

@@ -18,8 +18,9 @@ from quart_trio import QuartTrio
 from statusd.config import Settings
 from statusd.history.reader import HistoryReader
 from statusd.metrics import Metrics
-from statusd.serve.app import NO_BODY_ERROR, create_app, read_body, takes_body
+from statusd.serve.app import create_app
 from statusd.serve.fastpath import FrontApp
+from statusd.serve.request_rules import NO_BODY_ERROR, read_body, takes_body
 from statusd.serve.status_routes import register_public_routes
 from statusd.state.holder import StateHolder
 from tests.support.public_state import open_public_state

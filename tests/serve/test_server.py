@@ -15,7 +15,8 @@ from hypercorn.config import Config
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from quart_trio import QuartTrio
 
-from statusd.serve.server import GuardedListener, serve_front, serve_limited
+from statusd.serve.connections import GuardedListener
+from statusd.serve.server import serve_front, serve_limited
 from tests.serve.asgi import front_app
 
 BIG = b"x" * (8 * 1024 * 1024)

@@ -45,7 +45,7 @@ def test_soft_descriptor_limit_is_raised_to_what_the_limits_need() -> None:
         [
             sys.executable,
             "-c",
-            "import resource; from statusd.serve.server import raise_descriptor_limit as r; "
+            "import resource; from statusd.serve.connections import raise_descriptor_limit as r; "
             "print(r(3000), resource.getrlimit(resource.RLIMIT_NOFILE)[0])",
         ],
         preexec_fn=lambda: _limit_files(1024, 4096),

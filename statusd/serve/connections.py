@@ -1,0 +1,199 @@
+"""Connections under limits: the capped listener, the bounded stream, hypercorn's TCP server
+that frees a slot at once, and the file-descriptor limit (``serve.server`` serves with them).
+
+See ``statusd.serve.server`` for why each limit exists.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+from typing import cast
+
+import trio
+from hypercorn.events import Event, Updated
+from hypercorn.trio.tcp_server import TCPServer
+
+DEFAULT_SEND_TIMEOUT = 10.0
+"""Seconds a client may accept no data before its connection is closed."""
+SEND_CHUNK = 64 * 1024
+"""Sends are made in pieces of this size, each under its own ``send_timeout``: a slow but
+moving client is never cut, a stalled one is cut after ``send_timeout``."""
+CONNECTION_STATE_KEY = "statusd.connection"
+"""Key of the request's ``GuardedStream`` in the ASGI scope's ``state``."""
+
+
+class GuardedListener(trio.abc.Listener["GuardedStream"]):
+    """A listener that keeps at most ``max_connections`` accepted connections open."""
+
+    def __init__(self, inner: trio.SocketListener, max_connections: int, send_timeout: float):
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be >= 1, got {max_connections}")
+        self._inner = inner
+        self._slots = trio.CapacityLimiter(max_connections)
+        self.send_timeout = send_timeout
+        self.abort_sends_at = math.inf
+        """trio time after which no send may wait any more (set when shutdown starts)."""
+        self._sending: set[trio.CancelScope] = set()
+        self._idle: dict[GuardedStream, None] = {}
+        """Connections idle between two requests, oldest first (a dict keeps order)."""
+
+    @property
+    def open_connections(self) -> int:
+        """Accepted connections that hold a slot (event streams have left the cap)."""
+        return int(self._slots.borrowed_tokens)
+
+    @property
+    def socket(self) -> trio.socket.SocketType:
+        return self._inner.socket
+
+    async def accept(self) -> GuardedStream:
+        """Wait for a free slot, then for a connection; the slot is the stream's until
+        it is closed."""
+        token = object()
+        if not self._slots.available_tokens:
+            # Full: once a client waits in the backlog, close an idle keep-alive for it.
+            await trio.lowlevel.wait_readable(self._inner.socket)
+            self._reclaim_idle()
+        await self._slots.acquire_on_behalf_of(token)
+        try:
+            stream = await self._inner.accept()
+        except BaseException:
+            self._slots.release_on_behalf_of(token)
+            raise
+        return GuardedStream(stream, self, token)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def stop_waiting_sends(self, deadline: float) -> None:
+        """From now on no send waits past ``deadline`` (trio time), current ones included."""
+        self.abort_sends_at = min(self.abort_sends_at, deadline)
+        for scope in self._sending:
+            scope.deadline = min(scope.deadline, deadline)
+
+    def _release(self, token: object) -> None:
+        self._slots.release_on_behalf_of(token)
+
+    def _reclaim_idle(self) -> None:
+        """Close the oldest connection that is idle between requests (if any)."""
+        for stream in self._idle:
+            stream.reclaim()
+            return
+
+
+class GuardedStream(trio.abc.HalfCloseableStream):
+    """A connection of a ``GuardedListener``: bounded sends, slot released on close.
+
+    hypercorn's ``TCPServer`` reads ``.socket`` and, as this is no TLS stream, finds no
+    ``do_handshake``; everything else is the trio stream interface.
+    """
+
+    def __init__(self, inner: trio.SocketStream, owner: GuardedListener, token: object) -> None:
+        self._inner = inner
+        self._owner = owner
+        self._token: object | None = token
+        self._receiving: trio.CancelScope | None = None
+        self._reclaimed = False
+
+    @property
+    def socket(self) -> trio.socket.SocketType:
+        return self._inner.socket
+
+    @property
+    def holds_slot(self) -> bool:
+        """Whether this connection counts against ``max_connections``."""
+        return self._token is not None
+
+    def leave_cap(self) -> None:
+        """Give the slot back now: the connection has become a long event stream, which is
+        limited on its own. It must not serve another request (send ``Connection: close``)."""
+        if self._token is not None:
+            token, self._token = self._token, None
+            self._owner._release(token)
+
+    def set_idle(self, idle: bool) -> None:
+        """hypercorn says the connection waits for its next request (or no longer does)."""
+        if idle and self._token is not None:
+            self._owner._idle[self] = None
+        else:
+            self._reclaimed = False
+            self._owner._idle.pop(self, None)
+
+    def reclaim(self) -> None:
+        """Close this idle connection: its pending read ends as if the client had closed."""
+        self._owner._idle.pop(self, None)
+        if self._receiving is not None:
+            self._receiving.cancel()
+        else:
+            self._reclaimed = True  # between two reads: the next one ends it
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(data)
+        for start in range(0, max(len(view), 1), SEND_CHUNK):
+            deadline = min(
+                trio.current_time() + self._owner.send_timeout, self._owner.abort_sends_at
+            )
+            with trio.CancelScope(deadline=deadline) as scope:
+                self._owner._sending.add(scope)
+                try:
+                    await self._inner.send_all(view[start : start + SEND_CHUNK])
+                finally:
+                    self._owner._sending.discard(scope)
+            if scope.cancelled_caught:
+                await trio.aclose_forcefully(self._inner)
+                raise trio.BrokenResourceError("the client accepted no data in time")
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self._inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        """The next bytes; ``b""`` (end of stream) when reclaimed while idle."""
+        if self._reclaimed:
+            return b""
+        with trio.CancelScope() as scope:
+            self._receiving = scope
+            try:
+                return await self._inner.receive_some(max_bytes)
+            finally:
+                self._receiving = None
+        return b""
+
+    async def send_eof(self) -> None:
+        await self._inner.send_eof()
+
+    async def aclose(self) -> None:
+        """Give the slot back first: this runs even when the caller is cancelled."""
+        self._owner._idle.pop(self, None)
+        self.leave_cap()
+        await self._inner.aclose()
+
+
+class GuardedTCPServer(TCPServer):
+    """hypercorn's connection handler that tells its ``GuardedStream`` when it is idle, and
+    closes a connection the client ended between two requests at once: hypercorn 0.18
+    keeps such a connection (and so its slot) until ``keep_alive_timeout`` runs out."""
+
+    async def protocol_send(self, event: Event) -> None:
+        if isinstance(event, Updated):
+            cast(GuardedStream, self.stream).set_idle(event.idle)
+        await super().protocol_send(event)
+
+    async def _read_data(self) -> None:
+        await super()._read_data()
+        await self.idle_task.stop()  # the keep-alive timer is all that would hold it open
+
+
+def raise_descriptor_limit(needed: int) -> int:
+    """Raise this process's soft ``RLIMIT_NOFILE`` to at least ``needed`` (up to the hard
+    limit, which only the service manager can raise: ``LimitNOFILE``); the soft limit now.
+
+    Without enough descriptors, accepting fails with EMFILE and trio's accept loop pauses:
+    every client, ``/healthz`` included, then waits. Callers refuse to start instead.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return needed if soft == resource.RLIM_INFINITY else soft
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
