@@ -25,6 +25,12 @@ class Sizes:
     """Cold starts timed for start-to-ready."""
     settle_seconds: float
     """Idle time before idle RSS is read, and load time before SIGTERM is sent."""
+    notify_emails: int
+    """Confirmed email subscribers told of one change (issue 18: 100,000)."""
+    notify_webhooks: int
+    """Webhook subscriptions told of one change (issue 18: 1,000)."""
+    notify_blast: int
+    """Messages the plain smtplib client sends to measure the sink's own rate."""
 
 
 FULL = Sizes(
@@ -36,6 +42,9 @@ FULL = Sizes(
     big_connections=8,
     start_repeats=5,
     settle_seconds=2.0,
+    notify_emails=100_000,
+    notify_webhooks=1_000,
+    notify_blast=20_000,
 )
 
 SMOKE = Sizes(
@@ -47,4 +56,7 @@ SMOKE = Sizes(
     big_connections=2,
     start_repeats=1,
     settle_seconds=0.5,
+    notify_emails=300,
+    notify_webhooks=30,
+    notify_blast=300,
 )
