@@ -151,7 +151,8 @@ def database_sizes(path: Path, workdir: Path, count: int) -> tuple[Section, byte
     (entry,) = store.claim_due(time.time() + 1, 1, 60)
     store.close()
     render = MessageRender("statusd", "http://127.0.0.1:8080", MAIL_FROM)
-    sample = render.email(entry).as_bytes(policy=policy.SMTP)
+    message = render.email(entry)
+    sample = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))  # as the relay
     with_outbox = checkpointed_size(copy)
     copy.unlink()
     section = Section(
