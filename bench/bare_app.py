@@ -15,7 +15,7 @@ from pathlib import Path
 
 import trio
 from hypercorn.trio import serve
-from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
 
 from statusd.config import Settings, build_settings
 from statusd.daemon import bind_listen_socket, hypercorn_config
@@ -65,13 +65,8 @@ class BareApp:
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await answer_lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         kind = "plain"
@@ -88,7 +83,18 @@ class BareApp:
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def serve_until_signal(app: BareApp, settings: Settings) -> None:
+async def answer_lifespan(receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    """The ASGI lifespan protocol of an app with nothing to start or stop."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def serve_until_signal(app: ASGIFramework, settings: Settings) -> None:
     """Serve with statusd's own hypercorn settings until SIGTERM/SIGINT."""
     config = hypercorn_config(settings, bind_listen_socket(settings.listen).detach())
     stop = trio.Event()

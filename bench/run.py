@@ -3,6 +3,7 @@
     python -m bench.run              # everything at full size (minutes): make bench
     python -m bench.run --smoke      # everything at tiny sizes (seconds): make bench-smoke
     python -m bench.run --only api,nginx
+    python -m bench.run --only notify    # issue 18: email and webhook fan-outs (minutes)
     python -m bench.run --only history   # issue 9 (not in the default set: about 4 minutes)
 
 Exit status: 0 when every measurement could be taken (targets met or not: the tables say),
@@ -26,6 +27,7 @@ from bench.crowd_bench import measure_crowd
 from bench.history_http_bench import measure_history
 from bench.lifecycle_bench import measure_lifecycle
 from bench.nginx_bench import measure_nginx
+from bench.notify_bench import measure_notify
 from bench.procs import BenchError
 from bench.report import RESULTS_DIR, Section, machine, write_results
 from bench.sizes import FULL, SMOKE, Sizes
@@ -38,6 +40,7 @@ MEASUREMENTS: dict[str, Measurement] = {
     "nginx": measure_nginx,
     "big": measure_big,
     "crowd": measure_crowd,
+    "notify": measure_notify,
 }
 """Run by default (``make bench``, ``make bench-smoke``)."""
 OPTIONAL: dict[str, Measurement] = {

@@ -33,6 +33,12 @@ class Sizes:
     """How long a change is given to reach the pages (and the pages after a kill)."""
     crowd_poll_seconds: float
     """The polling pages' interval (the page's default: 10 s)."""
+    notify_emails: int
+    """Confirmed email subscribers told of one change (issue 18: 100,000)."""
+    notify_webhooks: int
+    """Webhook subscriptions told of one change (issue 18: 1,000)."""
+    notify_blast: int
+    """Messages the plain smtplib client sends to measure the sink's own rate."""
 
 
 FULL = Sizes(
@@ -48,6 +54,9 @@ FULL = Sizes(
     crowd_nginx_pages=10_000,
     crowd_observe_seconds=35.0,
     crowd_poll_seconds=10.0,
+    notify_emails=100_000,
+    notify_webhooks=1_000,
+    notify_blast=20_000,
 )
 
 SMOKE = Sizes(
@@ -63,4 +72,7 @@ SMOKE = Sizes(
     crowd_nginx_pages=100,
     crowd_observe_seconds=8.0,
     crowd_poll_seconds=2.0,
+    notify_emails=300,
+    notify_webhooks=30,
+    notify_blast=300,
 )

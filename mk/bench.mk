@@ -1,6 +1,6 @@
 # Benchmarks of issue 7 (bench/README.md). Included from the Makefile.
 #   make bench        every measurement at full size, then 60 s of fuzzing per parser and the
-#                     10-minute soak run (about 25 minutes; results in bench/results/)
+#                     10-minute soak run (about 35 minutes; results in bench/results/)
 #   make bench-smoke  every measurement at tiny size (seconds): proves the harness works
 # wrk drives the load and nginx is the cache in front of statusd, with its nchan module
 # holding the event streams (libnginx-mod-nchan); all are Debian packages, installed here

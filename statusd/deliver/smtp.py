@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from email.generator import BytesGenerator
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import getaddresses, parseaddr
 from io import BytesIO
 from typing import Literal
@@ -317,10 +318,11 @@ def _refusal(code: int) -> SendOutcome:
 
 
 def _message_bytes(message: EmailMessage, *, utf8: bool) -> bytes:
+    """The message on the wire: its own policy (its line length: a notification's
+    ``List-Unsubscribe`` stays one plain line) with SMTP's CRLF line ends."""
+    own = message.policy if isinstance(message.policy, EmailPolicy) else email.policy.default
     out = BytesIO()
-    BytesGenerator(out, policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP).flatten(
-        message
-    )
+    BytesGenerator(out, policy=own.clone(linesep="\r\n", utf8=utf8)).flatten(message)
     return out.getvalue()
 
 

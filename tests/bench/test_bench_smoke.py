@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from bench.procs import ROOT
+from bench.sizes import SMOKE
 
 SMOKE_TIMEOUT = 300
 TOOLS = ("wrk", "nginx")
@@ -82,6 +83,7 @@ def test_every_measurement_is_reported(smoke_results: dict[str, Any]) -> None:
         "big inputs",
         "crowd, one statusd",
         "crowd through nginx",
+        "notifications: /api during an email fan-out",
     ):
         _section(smoke_results, start)
 
@@ -149,3 +151,24 @@ def test_crowd_pages_never_fail_and_get_changes(smoke_results: dict[str, Any]) -
     nchan = crowd["data"]["nchan"]["crowd"]
     assert nchan["streams_opened"] >= nchan["pages"]
     assert crowd["data"]["polling"]["crowd"]["streams_opened"] == 0
+
+
+def test_notifications_are_measured(smoke_results: dict[str, Any]) -> None:
+    """Every email and webhook of the fan-outs arrives once, /api is measured during one,
+    the sink's own rate is beside it and the database grows with the outbox."""
+    emails = _section(smoke_results, f"notifications: {SMOKE.notify_emails:,} emails")
+    assert _target(emails, "emails accepted twice")["met"]
+    assert emails["data"]["seconds"] > emails["data"]["settled_to_recorded_s"] > 0
+    assert len(emails["data"]["sink_rates"]) == 2
+    assert all(rate > 0 for rate in emails["data"]["sink_rates"])
+    webhooks = _section(smoke_results, f"notifications: {SMOKE.notify_webhooks:,} webhooks")
+    assert webhooks["data"]["delivered"] == webhooks["data"]["distinct"] == SMOKE.notify_webhooks
+    assert _target(webhooks, "webhooks delivered twice")["met"]
+    assert _target(webhooks, "webhook requests refused")["met"]
+    api = _section(smoke_results, "notifications: /api during an email fan-out")
+    assert api["data"]["fan-out"][0]["requests"] > 0
+    assert api["data"]["ratio"] > 0
+    assert _target(api, "failed requests")["met"]
+    size = _section(smoke_results, "notifications: database size")
+    assert size["data"]["outbox_entries"] == SMOKE.notify_emails
+    assert size["data"]["with_outbox_bytes"] > size["data"]["subscriptions_bytes"] > 0

@@ -25,6 +25,8 @@ class Received:
     message: EmailMessage
     peer: tuple[str, int]
     """The client's address and port: one per connection."""
+    raw: bytes = b""
+    """The message as it came over the wire (dot-stuffing undone)."""
 
 
 @dataclass
@@ -56,7 +58,11 @@ class Sink:
         with self.lock:
             self.received.append(
                 Received(
-                    str(envelope.mail_from), tuple(envelope.rcpt_tos), parsed, (peer[0], peer[1])
+                    str(envelope.mail_from),
+                    tuple(envelope.rcpt_tos),
+                    parsed,
+                    (peer[0], peer[1]),
+                    content,
                 )
             )
         return "250 2.0.0 Message accepted"

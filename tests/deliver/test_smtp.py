@@ -4,6 +4,7 @@ plain, STARTTLS (with login) and implicit TLS, one recipient per send."""
 from __future__ import annotations
 
 import socket
+from email import policy as email_policy
 from email.message import EmailMessage
 
 import pytest
@@ -52,6 +53,25 @@ async def test_plain_relay_gets_each_message_over_one_kept_connection() -> None:
     assert "operational → degraded" in body
     assert "\n.\nA line with a dot." in body  # dot-stuffing undone by the server
     assert len({r.peer for r in received}) == 1
+
+
+async def test_a_message_keeps_its_own_line_length_on_the_wire() -> None:
+    """The relay serialises with the message's policy (CRLF line ends): a notification's
+    ``List-Unsubscribe`` (policy line length 998) arrives as one plain line, not folded at 78
+    into RFC 2047 encoded words that mail providers do not read as RFC 8058."""
+    url = "https://status.example.com/subscriptions/unsubscribe?token=" + "T" * 43
+    message = email("user@example.org")
+    message.policy = email_policy.default.clone(max_line_length=998)
+    message["List-Unsubscribe"] = f"<{url}>"
+    sink = Sink()
+    with smtp_server(sink) as port:
+        relay = SmtpRelay.from_url(f"smtp://127.0.0.1:{port}", connections=1)
+        assert (await relay.send(message)).outcome == "accepted"
+        relay.close()
+    (received,) = sink.messages()
+    assert f"\r\nList-Unsubscribe: <{url}>\r\n".encode() in received.raw
+    assert b"\r\n\r\n" in received.raw
+    assert b"\n" not in received.raw.replace(b"\r\n", b"")
 
 
 async def test_one_connection_per_send_without_reuse() -> None:

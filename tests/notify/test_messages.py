@@ -4,12 +4,14 @@ back with the standard library's parser (both parts, headers, no header injectio
 from __future__ import annotations
 
 from email import policy
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage
 from email.parser import BytesParser
 
 import pytest
 
 from statusd.notify.messages import (
+    EMAIL_POLICY,
     confirmation_email,
     notification_email,
     slack_text,
@@ -223,6 +225,16 @@ def test_unsubscribe_headers_are_plain_on_the_wire() -> None:
     raw = build(status(SMS_DE), subscriber()).as_bytes()
     assert f"\r\nList-Unsubscribe: <{UNSUBSCRIBE}>\r\n".encode() in raw.replace(b"\n", b"\r\n")
     assert b"\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\n" in raw
+
+
+def test_header_classes_are_made_once() -> None:
+    """The email policy's registry gives the same class for a header name each time (the
+    standard one makes a new class per lookup: a third of a fan-out's rendering time)."""
+    registry = EMAIL_POLICY.header_factory
+    assert isinstance(registry, HeaderRegistry)
+    assert registry["List-Unsubscribe"] is registry["list-unsubscribe"]
+    assert registry["To"] is not registry["Subject"]
+    assert str(registry["To"]("To", "User <user@example.com>")) == "User <user@example.com>"
 
 
 def test_an_email_tells_only_what_is_in_scope() -> None:
