@@ -317,10 +317,19 @@ def _refusal(code: int) -> SendOutcome:
 
 
 def _message_bytes(message: EmailMessage, *, utf8: bool) -> bytes:
+    """The message with CRLF line ends under its own policy (as ``smtplib.send_message``
+    does): a message built to keep long headers on one line (``notify.messages``: RFC 8058
+    wants ``List-Unsubscribe`` unfolded) is not refolded at 78 into RFC 2047 words."""
     out = BytesIO()
-    BytesGenerator(out, policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP).flatten(
-        message
+    own = message.policy
+    wire = (
+        own.clone(linesep="\r\n", utf8=utf8)
+        if isinstance(own, email.policy.EmailPolicy)
+        else email.policy.SMTPUTF8
+        if utf8
+        else email.policy.SMTP
     )
+    BytesGenerator(out, policy=wire).flatten(message)
     return out.getvalue()
 
 
