@@ -17,7 +17,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,6 +49,12 @@ PROBE = ("voice", "FR")
 """The cell ``settle_baseline`` degrades (and leaves degraded): no test subscribes to it."""
 WAIT = 20.0
 """Bound of one wait for a notification: collection, hold and batch take about 3 s."""
+PROBE_WAIT = 5.0
+"""Bound of one change of the probe: an event is expected in about 3 s, or never."""
+
+
+class NoEvent(AssertionError):
+    """The planner recorded no such event in time."""
 
 
 def operator(state_dir: Path, *command: str) -> str:
@@ -131,43 +137,71 @@ class Stack:
         assert done.status_code == 200, done.text
         return confirmation
 
-    def events(self) -> list[dict[str, Any]]:
-        """The recorded notification events (the planner's decisions), oldest first."""
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of the history database, read beside the running daemon (WAL); none while
+        the tables do not exist yet."""
         if not self.database.exists():
             return []
-        with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=5) as conn:
-            try:
-                rows = conn.execute(
-                    "SELECT id, type, body FROM notification_events ORDER BY occurred_at, id"
-                ).fetchall()
-            except sqlite3.OperationalError:  # the tables are not there yet
+        conn = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=5)
+        try:
+            return conn.execute(sql).fetchall()
+        except sqlite3.OperationalError as error:
+            if "no such table" in str(error):
                 return []
+            raise
+        finally:
+            conn.close()
+
+    def events(self) -> list[dict[str, Any]]:
+        """The recorded notification events (the planner's decisions), oldest first."""
+        rows = self.query("SELECT id, type, body FROM notification_events ORDER BY occurred_at, id")
         return [{"id": i, "type": t, **json.loads(body)} for i, t, body in rows]
 
-    def wait_event(self, predicate: Callable[[dict[str, Any]], bool], what: str) -> None:
-        """Until an event satisfying ``predicate`` is recorded."""
-        deadline = time.monotonic() + WAIT
+    def outbox_depth(self) -> int:
+        """Entries in the outbox, from the database (the gauge is refreshed when the
+        senders poll, so it may lag)."""
+        ((depth,),) = self.query("SELECT COUNT(*) FROM outbox") or [(0,)]
+        return int(depth)
+
+    def wait_event(
+        self, predicate: Callable[[dict[str, Any]], bool], what: str, timeout: float = WAIT
+    ) -> None:
+        """Until an event satisfying ``predicate`` is recorded (bounded by ``timeout``)."""
+        deadline = time.monotonic() + timeout
         while not any(predicate(event) for event in self.events()):
             if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"no event for {what} in {WAIT} s: {self.events()}\n{self.statusd.log()}"
-                )
+                raise NoEvent(f"no event for {what} in {timeout} s: {self.events()}")
             time.sleep(0.05)
 
     def settle_baseline(self, probe: tuple[str, str] = PROBE) -> None:
         """Return once every cell's first verdict is settled (recorded silently), so that the
-        next change a test causes is news. A first verdict is no news (SPEC §8), and it is
-        only written with the next event: degrade ``PROBE`` and wait for its event, which
-        settles after every cell seen before it."""
-        self.sim.degrade(*probe)
+        next change a test causes is news.
+
+        A first verdict is no news (SPEC §8) and is only written with the next event, so
+        the probe cell is changed until an event about it is recorded: that event settled
+        after every cell seen before it. Usually the first change does it; if it came
+        within ``notify_hold`` of statusd's first look, the probe's own first verdict was
+        never settled, the change settles silently instead, and the next change is news."""
         product, country = probe
-        self.wait_event(
-            lambda event: any(
-                (c.get("product"), c.get("country")) == (product, country)
-                for c in event.get("changes", ())
-            ),
-            f"the {product} {country} probe",
-        )
+
+        def new_about_probe(seen: frozenset[str], event: dict[str, Any]) -> bool:
+            changes = event.get("changes", ())
+            about = any((c.get("product"), c.get("country")) == probe for c in changes)
+            return about and event["id"] not in seen
+
+        for change in (self.sim.degrade, self.sim.restore) * 2:
+            seen = frozenset(event["id"] for event in self.events())
+            change(product, country)
+            try:
+                self.wait_event(
+                    partial(new_about_probe, seen),
+                    f"the {product} {country} probe",
+                    timeout=PROBE_WAIT,
+                )
+            except NoEvent:
+                continue
+            return
+        raise AssertionError(f"the probe never made an event:\n{self.statusd.log()}")
 
     def metric(self, name: str, **labels: str) -> float:
         """One sample of ``/metrics`` (0 when absent)."""
@@ -184,9 +218,9 @@ class Stack:
         """``statusd_notifications_total{channel, result}``."""
         return self.metric("statusd_notifications_total", channel=channel, result=result)
 
-    def restart(self, sig: int = signal.SIGKILL) -> StatusdProcess:
-        """Stop statusd with ``sig`` and start it again on the same state (a new port)."""
-        self.statusd.stop(sig)
+    def start_again(self) -> StatusdProcess:
+        """Start statusd again on the same state (a new port), once it has been stopped."""
+        assert self.statusd.process.poll() is not None, "stop statusd first"
         self.statusd = self.processes.enter_context(
             run_statusd(self.workdir, *self.args, env=self.env)
         )

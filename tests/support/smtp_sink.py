@@ -204,9 +204,10 @@ class SmtpSink:
             if condition(got):
                 return got
             if time.monotonic() > deadline:
-                subjects = [(r.recipients, r.message["Subject"]) for r in got]
+                last = [(r.recipients, str(r.message["Subject"])) for r in got[-5:]]
                 raise AssertionError(
-                    f"sink: {why or 'condition'} not met in {timeout} s: {subjects}"
+                    f"sink: {why or 'condition'} not met in {timeout} s; "
+                    f"{len(got)} messages, the last: {last}"
                 )
             time.sleep(0.02)
 
