@@ -58,6 +58,8 @@ class AsyncOutbox(Protocol):
         self, now: float, limit: int, claim_seconds: float
     ) -> Sequence[OutboxEntry]: ...
 
+    async def release_claims(self) -> int: ...
+
     async def delivered(self, entry: OutboxEntry, now: float) -> None: ...
 
     async def retry_later(self, entry: OutboxEntry, at: float, error: str, now: float) -> None: ...
@@ -100,6 +102,9 @@ class ThreadedOutbox:
         self, now: float, limit: int, claim_seconds: float
     ) -> Sequence[OutboxEntry]:
         return await self._run(partial(self.store.claim_due, now, limit, claim_seconds))
+
+    async def release_claims(self) -> int:
+        return await self._run(self.store.release_claims)
 
     async def delivered(self, entry: OutboxEntry, now: float) -> None:
         await self._run(partial(self.store.delivered, entry, now))

@@ -8,6 +8,11 @@ them while the claim lasts) and hands them one by one over an unbuffered memory 
 claim comes back short the poller sleeps until ``wake()`` (new entries were recorded), the
 earliest retry this process scheduled, or ``idle_poll`` seconds (entries it cannot know
 of: retries scheduled before a restart, claims of a replica that died) — never a busy loop.
+At start it releases every claim (``release_claims``): the senders run in one process per
+database (SQLite's one daemon; with replicas, SPEC §11, the one holding the lock), so a
+claim found then belongs to a run that is gone, and its entries are sent again at once
+rather than after the claim (``4 × send_timeout``) runs out — the entries in flight at a
+kill are the only ones a receiver may get twice.
 
 Each sender sends one entry under its own deadline (``send_timeout``; the relay and the
 webhook client bound their blocking parts by it) and then records what the other side said,
@@ -162,6 +167,7 @@ class Outbox:
             self._changed.set()
 
     async def poll(self, send_channel: trio.MemorySendChannel[OutboxEntry]) -> None:
+        await self._release_claims()
         stats_at = -math.inf
         while True:
             now = self.clock()
@@ -186,6 +192,20 @@ class Outbox:
                     self.metrics.outbox_observed(stats.depth, age)
             if not busy:
                 await self._sleep()
+
+    async def _release_claims(self) -> None:
+        """The claims of an earlier run (killed mid-send) are released at once instead of
+        running out; if the outbox cannot say, they run out on their own."""
+        try:
+            released = await self.store.release_claims()
+        except OutboxUnavailable as error:
+            _store_failed("releasing the claims of an earlier run", error)
+            return
+        if released:
+            log.info(
+                "claims of an earlier run released; those entries are sent again",
+                extra={"entries": released},
+            )
 
     async def _sleep(self) -> None:
         """Until woken, until the earliest retry scheduled here, or ``idle_poll``."""

@@ -203,6 +203,13 @@ class OutboxStore(Protocol):
         ``now + claim_seconds`` (another replica or sender skips them meanwhile)."""
         ...
 
+    def release_claims(self) -> int:
+        """Make every claimed entry claimable again; how many were claimed. Called when the
+        senders start: the only sender on the database, they find only the claims of a
+        run that is gone (killed mid-send), which would otherwise wait for their claim to
+        run out."""
+        ...
+
     def delivered(self, entry: OutboxEntry, now: float) -> None:
         """The other side accepted it: remove the entry; a webhook is no longer failing."""
         ...

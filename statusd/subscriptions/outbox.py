@@ -3,8 +3,9 @@
 
 ``record_event`` is the decision: in one transaction the event, one outbox entry per active
 subscriber it concerns and the new notified verdicts. Entries are claimed (``claimed_until``)
-so two senders, or two replicas, never send the same entry at once; a claim that runs out
-(a sender killed mid-send) makes the entry due again: at least once, with the same message id.
+so two senders, or two replicas, never send the same entry at once; a claim that runs out,
+or is released when the senders start again (``release_claims``: a daemon killed mid-send),
+makes the entry due again: at least once, with the same message id.
 """
 
 from __future__ import annotations
@@ -149,6 +150,13 @@ class OutboxQueries(Database):
                 )
             )
         return entries
+
+    def release_claims(self) -> int:
+        with self._write() as conn:
+            released: int = conn.execute(
+                "UPDATE outbox SET claimed_until = NULL WHERE claimed_until IS NOT NULL"
+            ).rowcount
+        return released
 
     def delivered(self, entry: OutboxEntry, now: float) -> None:
         with self._write() as conn:

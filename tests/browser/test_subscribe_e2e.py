@@ -6,8 +6,6 @@ subscription and shows its secret and token once, and the subscription is in the
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser.harness import TIMEOUT_MS, WEB, AxeAudit, PageWatch
+from tests.support.notify_stack import operator
 from tests.support.ports import free_port
 from tests.support.simulator_process import run_simulator
 from tests.support.statusd_process import StatusdProcess, run_statusd
@@ -60,14 +59,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 def exported(state: Path) -> list[dict[str, object]]:
     """``statusd subscriptions export``: one JSON object per subscription."""
-    result = subprocess.run(
-        [sys.executable, "-m", "statusd", "subscriptions", "--state-dir", str(state), "export"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return [json.loads(line) for line in result.stdout.splitlines()]
+    return [json.loads(line) for line in operator(state, "export").splitlines()]
 
 
 def test_the_form_creates_a_real_webhook_and_shows_its_secret_once(

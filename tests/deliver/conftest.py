@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.deliver.certs import Certificates, make_certificates
+from tests.support.certs import Certificates, make_certificates
 
 
 @pytest.fixture(scope="session")

@@ -68,6 +68,7 @@ class MemoryOutboxStore:
     given_up: list[tuple[int, str]] = field(default_factory=list)
     delivered_ids: list[int] = field(default_factory=list)
     claims: int = 0
+    releases: int = 0
     max_claimed: int = 0
     on_change: Callable[[], None] = lambda: None
 
@@ -105,6 +106,12 @@ class MemoryOutboxStore:
             self.max_claimed, sum(self._claimed(e, now) for e in self.rows.values())
         )
         return [replace(e, subscription=self.subscriptions[e.subscription.id]) for e in due]
+
+    def release_claims(self) -> int:
+        self.releases += 1
+        released = len(self.claimed_until)
+        self.claimed_until.clear()
+        return released
 
     def _claimed(self, entry: OutboxEntry, now: float) -> bool:
         return self.claimed_until.get(entry.id, -1.0) > now
@@ -196,6 +203,10 @@ class DirectOutbox:
     ) -> Sequence[OutboxEntry]:
         await self._call("claim_due")
         return self.store.claim_due(now, limit, claim_seconds)
+
+    async def release_claims(self) -> int:
+        await self._call("release_claims")
+        return self.store.release_claims()
 
     async def delivered(self, entry: OutboxEntry, now: float) -> None:
         await self._call("delivered")

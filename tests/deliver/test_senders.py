@@ -244,6 +244,22 @@ async def test_wake_claims_at_once(autojump_clock: trio.testing.MockClock) -> No
         assert trio.current_time() == pytest.approx(100)
 
 
+async def test_claims_of_a_previous_run_are_sent_at_start(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Entries a killed daemon had claimed do not wait for their claim to run out: the
+    senders release every claim when they start (the only sender on the database)."""
+    store = MemoryOutboxStore()
+    for n in range(3):
+        entry_id = store.add(email_subscription(n))
+        store.claimed_until[entry_id] = BASE + 4 * SEND_TIMEOUT  # claimed, never recorded
+    relay = ScriptedRelay()
+    async with running(store, relay, idle_poll=3600) as (_, outbox_store):
+        await outbox_store.wait_until(empty)
+    assert [at for _, at in relay.sent] == [0.0] * 3
+    assert store.releases == 1
+
+
 async def test_entries_recorded_without_wake_are_found_by_the_idle_poll(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

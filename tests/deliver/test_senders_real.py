@@ -17,7 +17,6 @@ from statusd.deliver.outbox import EmailRelay, OutboxUnavailable, ThreadedOutbox
 from statusd.deliver.smtp import SmtpRelay
 from statusd.deliver.webhooks import WebhookClient
 from statusd.subscriptions.model import OutboxStats
-from tests.deliver.certs import Certificates
 from tests.deliver.fakes import (
     BASE,
     DirectOutbox,
@@ -26,8 +25,10 @@ from tests.deliver.fakes import (
     running_senders,
     webhook_subscription,
 )
-from tests.deliver.receiver import Receiver, receiving
-from tests.deliver.smtp_sink import Sink, free_port, smtp_server
+from tests.support.certs import Certificates
+from tests.support.ports import free_port
+from tests.support.smtp_sink import Sink, smtp_server
+from tests.support.webhook_receiver import Receiver, receiving
 
 
 @asynccontextmanager

@@ -11,8 +11,10 @@ import pytest
 import trio
 
 from statusd.deliver.smtp import RelayAddress, SendResult, SmtpRelay
-from tests.deliver.certs import Certificates
-from tests.deliver.smtp_sink import Sink, free_port, smtp_server
+from statusd.notify.messages import EMAIL_POLICY
+from tests.support.certs import Certificates
+from tests.support.ports import free_port
+from tests.support.smtp_sink import Sink, smtp_server
 
 FROM = "status@example.com"
 
@@ -198,3 +200,24 @@ async def test_a_message_without_one_recipient_is_refused_before_sending() -> No
     relay = SmtpRelay.from_url("smtp://127.0.0.1:1")
     message = email("a@example.org, b@example.org")
     assert (await relay.send(message)).outcome == "permanent"
+
+
+async def test_headers_keep_the_message_policy_on_the_wire() -> None:
+    """A message built with a long-line policy (``notify.messages``: RFC 8058 headers must
+    stay one line) goes out as built: neither folded nor turned into RFC 2047 words."""
+    message = email("ana@example.org")
+    message.policy = EMAIL_POLICY
+    url = "https://status.example.com/subscriptions/unsubscribe?token=" + "T" * 43
+    message["List-Unsubscribe"] = f"<{url}>"
+    del message["Message-ID"]
+    message["Message-ID"] = "<msg_0123456789abcdef01234567_sub_AbCdEfGhIjKlMnOpQrStUv@example.com>"
+    sink = Sink()
+    with smtp_server(sink) as port:
+        relay = SmtpRelay.from_url(f"smtp://127.0.0.1:{port}")
+        assert (await relay.send(message)).outcome == "accepted"
+        relay.close()
+    raw = sink.messages()[0].raw
+    assert f"\r\nList-Unsubscribe: <{url}>\r\n".encode() in raw
+    assert b"\r\nMessage-ID: <msg_0123456789abcdef01234567_sub_" in raw
+    assert b"=?utf-8?" not in raw
+    assert b"\n\n" not in raw.replace(b"\r\n", b"")  # CRLF line ends throughout

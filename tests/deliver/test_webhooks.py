@@ -22,9 +22,9 @@ from statusd.deliver.webhooks import (
     signed_headers,
 )
 from statusd.subscriptions.webhook_url import CheckedUrl, check_webhook_url
-from tests.deliver.certs import Certificates
-from tests.deliver.receiver import SECRET, Receiver, drip_head, receiving
-from tests.deliver.smtp_sink import free_port
+from tests.support.certs import Certificates
+from tests.support.ports import free_port
+from tests.support.webhook_receiver import SECRET, Receiver, drip_head, receiving
 
 BODY = json.dumps({"id": "evt_1", "type": "status.changed", "changes": []}).encode()
 

@@ -19,10 +19,10 @@ from statusd.deliver.smtp import SmtpRelay
 from statusd.deliver.webhooks import WebhookClient
 from statusd.subscriptions.model import Change, NotificationEvent, OutboxEntry, OutboxStore, Scope
 from statusd.subscriptions.store import SubscriptionStore
-from tests.deliver.certs import Certificates
 from tests.deliver.fakes import FakeRender
-from tests.deliver.receiver import Receiver, receiving
-from tests.deliver.smtp_sink import Sink, smtp_server
+from tests.support.certs import Certificates
+from tests.support.smtp_sink import Sink, smtp_server
+from tests.support.webhook_receiver import Receiver, receiving
 
 
 @pytest.fixture

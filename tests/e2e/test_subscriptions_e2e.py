@@ -3,13 +3,12 @@ operator's command while the daemon runs, kept across a restart, deleted with it
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.notify_stack import operator_list
 from tests.support.ports import free_port
 from tests.support.statusd_process import StatusdProcess, run_statusd
 
@@ -18,15 +17,8 @@ pytestmark = pytest.mark.e2e
 ENV = {"STATUSD_WEBHOOK_ALLOW_PRIVATE": "true", "STATUSD_WEBHOOK_ALLOW_HTTP": "true"}
 
 
-def operator_list(state: Path) -> list[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "statusd", "subscriptions", "--state-dir", str(state), "list"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return [line.split()[0] for line in done.stdout.splitlines()]
+def subscription_ids(state: Path) -> list[str]:
+    return [line.split()[0] for line in operator_list(state)]
 
 
 def post(statusd: StatusdProcess, value: object) -> httpx.Response:
@@ -46,7 +38,7 @@ def test_subscribe_a_webhook_and_delete_it(tmp_path: Path) -> None:
         assert email.status_code == 503  # no smtp_url
         assert "smtp_url" in email.json()["error"]
         assert post(statusd, {"webhook": "ftp://x"}).status_code == 400
-        assert operator_list(state) == [answer["id"]]  # beside the running daemon (WAL)
+        assert subscription_ids(state) == [answer["id"]]  # beside the running daemon (WAL)
     with run_statusd(tmp_path, *args, env=ENV, wait_ready=False) as statusd:
         path = f"{statusd.url}/api/subscriptions/{answer['id']}"
         wrong = httpx.delete(path, headers={"Authorization": "Bearer nope"}, timeout=10)
@@ -59,6 +51,6 @@ def test_subscribe_a_webhook_and_delete_it(tmp_path: Path) -> None:
             path, headers={"Authorization": f"Bearer {answer['token']}"}, timeout=10
         )
         assert again.status_code == 404
-        assert operator_list(state) == []
+        assert subscription_ids(state) == []
         assert statusd.process.poll() is None
     assert "Traceback" not in statusd.log()

@@ -105,11 +105,16 @@ def test_incident_and_maintenance_events_follow_products_and_countries(
     assert maintenance.maintenance == {"id": "w"}
 
 
-def test_two_claims_are_disjoint_until_the_claim_runs_out(store: SubscriptionStore) -> None:
-    for number in range(5):
+def told_of_one_change(store: SubscriptionStore, subscribers: int) -> None:
+    """``subscribers`` active email subscribers, each with one entry due at ``NOW``."""
+    for number in range(subscribers):
         active_email(store, f"a{number}@example.com")
     drain_confirmations(store)
     store.record_event(status_event("e1", change("sms", "DE")), {}, NOW)
+
+
+def test_two_claims_are_disjoint_until_the_claim_runs_out(store: SubscriptionStore) -> None:
+    told_of_one_change(store, 5)
     first = store.claim_due(NOW + 1, 3, 30)
     second = store.claim_due(NOW + 1, 3, 30)
     assert len(first) == 3
@@ -119,6 +124,17 @@ def test_two_claims_are_disjoint_until_the_claim_runs_out(store: SubscriptionSto
     again = store.claim_due(NOW + 31, 10, 30)  # a sender died: its claims run out
     assert {e.id for e in again} == {e.id for e in first} | {e.id for e in second}
     assert {e.message_id for e in again} == {e.message_id for e in [*first, *second]}
+
+
+def test_release_claims_makes_claimed_entries_due_again(store: SubscriptionStore) -> None:
+    told_of_one_change(store, 3)
+    claimed = store.claim_due(NOW + 1, 2, 120)
+    assert store.release_claims() == 2
+    again = store.claim_due(NOW + 2, 10, 120)
+    assert {e.id for e in claimed} < {e.id for e in again}
+    assert len(again) == 3
+    assert store.release_claims() == 3
+    assert store.release_claims() == 0
 
 
 def test_message_ids_are_stable_and_unique(store: SubscriptionStore) -> None:

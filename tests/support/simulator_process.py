@@ -7,6 +7,9 @@
             httpx.get(f"{sim.url}/support", timeout=5)   # the simulator answers
             sim.set_fault("mms", "hang")                 # any mode of docs/simulator.md
             sim.regenerate()                             # new files + bodies now
+            sim.degrade("sms", "DE")                     # every SMS row of DE bad
+            sim.restore("sms", "DE")
+            sim.incident("SMS delays", "active")         # … "closed", None removes it
         # here the process has been stopped (SIGTERM, SIGKILL after 5 s)
 
 Extra arguments go to the simulator unchanged (``--seed``, ``--rows``, ``--fault``, …); the
@@ -25,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -59,6 +62,28 @@ class SimulatorProcess:
         response.raise_for_status()
         generation: int = response.json()["generation"]
         return generation
+
+    def _control(self, action: str, body: dict[str, object]) -> dict[str, Any]:
+        response = httpx.post(f"{self.url}/_control/{action}", json=body, timeout=30)
+        if response.status_code != 200:
+            raise AssertionError(f"{action} {body}: {response.status_code} {response.text}")
+        control: dict[str, Any] = response.json()
+        return control
+
+    def degrade(self, product: str, country: str | None = None, **target: object) -> dict[str, Any]:
+        """``POST /_control/degrade``: ``degrade("sms", "DE")``, ``degrade("billing",
+        function="payout")``, ``degrade("support", load=3)``; returns the new control."""
+        body = {"product": product, **({"country": country} if country else {}), **target}
+        return self._control("degrade", body)
+
+    def restore(self, product: str, country: str | None = None, **target: object) -> dict[str, Any]:
+        """``POST /_control/restore`` with the body ``degrade`` took."""
+        body = {"product": product, **({"country": country} if country else {}), **target}
+        return self._control("restore", body)
+
+    def incident(self, topic: str, status: str | None) -> dict[str, Any]:
+        """``POST /_control/incident``: ``"active"``, ``"closed"`` or None (removed)."""
+        return self._control("incident", {"topic": topic, "status": status})
 
     def hanging(self) -> dict[str, int]:
         """How many requests of each endpoint a ``hang`` fault holds open right now."""
