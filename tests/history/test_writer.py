@@ -301,19 +301,18 @@ CHILD = textwrap.dedent(
 )
 
 
-async def test_history_survives_sigkill(tmp_path: Path) -> None:
-    """A process killed with SIGKILL after committing loses nothing before its last heartbeat;
-    the time after it is unknown."""
-    path = tmp_path / "h.sqlite3"
+async def run_then_kill(args: list[str], done: Callable[[bytes], bool]) -> bytes:
+    """Run ``python -c ARGS…`` until its output so far satisfies ``done``, then SIGKILL it
+    (asserting it died of the signal); returns that output."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = await trio.lowlevel.open_process(
-        [sys.executable, "-c", CHILD, str(path), str(D0)], stdout=subprocess.PIPE, env=env
+        [sys.executable, "-c", *args], stdout=subprocess.PIPE, env=env
     )
+    seen = b""
     try:
         with trio.fail_after(30):
             assert process.stdout is not None
-            seen = b""
-            while b"ready\n" not in seen:
+            while not done(seen):
                 chunk = await process.stdout.receive_some()
                 assert chunk, "child exited early"
                 seen += chunk
@@ -324,6 +323,14 @@ async def test_history_survives_sigkill(tmp_path: Path) -> None:
         if process.stdout is not None:
             await process.stdout.aclose()
     assert process.returncode == -signal.SIGKILL
+    return seen
+
+
+async def test_history_survives_sigkill(tmp_path: Path) -> None:
+    """A process killed with SIGKILL after committing loses nothing before its last heartbeat;
+    the time after it is unknown."""
+    path = tmp_path / "h.sqlite3"
+    await run_then_kill([CHILD, str(path), str(D0)], lambda seen: b"ready\n" in seen)
     store = HistoryStore.open(path, now=D0 + 1000)
     try:
         store.record_verdicts(
@@ -383,25 +390,7 @@ async def test_writer_history_survives_sigkill(tmp_path: Path) -> None:
     """The real writer (threads, WAL, heartbeats) killed with SIGKILL: every committed
     heartbeat survives, and the time after the last one is unknown, never up."""
     path = tmp_path / "h.sqlite3"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = await trio.lowlevel.open_process(
-        [sys.executable, "-c", WRITER_CHILD, str(path)], stdout=subprocess.PIPE, env=env
-    )
-    try:
-        with trio.fail_after(30):
-            assert process.stdout is not None
-            line = b""
-            while not line.endswith(b"\n"):
-                chunk = await process.stdout.receive_some()
-                assert chunk, "child exited early"
-                line += chunk
-    finally:
-        process.kill()
-        with trio.fail_after(10):
-            await process.wait()
-        if process.stdout is not None:
-            await process.stdout.aclose()
-    assert process.returncode == -signal.SIGKILL
+    line = await run_then_kill([WRITER_CHILD, str(path)], lambda seen: seen.endswith(b"\n"))
     offered, seen_beat = (float(word) for word in line.split())
     [(last_beat,)] = query(path, "SELECT value FROM meta WHERE key = 'heartbeat'")
     assert float(last_beat) >= seen_beat > offered
