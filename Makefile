@@ -8,7 +8,7 @@ RUN := run
 LISTEN ?= 127.0.0.1:8080
 SIM_LISTEN ?= 127.0.0.1:8383
 
-.PHONY: build up down test lint chromium clean
+.PHONY: build up down test lint chromium postgresql clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,13 +36,18 @@ down:
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
+# PostgreSQL server binaries from Debian for the replica tests (each test session starts its own
+# throwaway cluster with initdb + pg_ctl on a free port; the package's own cluster is not used).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 # Both cores: the e2e and browser tests mostly wait on processes, so two workers halve the time.
-test: $(STAMP) chromium lint
+test: $(STAMP) chromium postgresql lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 clean:
