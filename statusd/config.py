@@ -17,6 +17,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from statusd.sources.base import Limits
+from statusd.storage.url import DatabaseUrl, parse_database_url
 
 log = logging.getLogger("statusd.config")
 
@@ -73,6 +74,9 @@ class Settings:
     state_dir: Path = Path("state")
     state_file: Path = Path("state/last-good.json")
     history_db: Path = Path("state/history.sqlite3")
+    database_url: str = ""
+    """History, subscriptions and outbox: "" = SQLite in ``history_db``; ``sqlite:///PATH`` or
+    ``postgresql://…`` (replicas share it, SPEC §11). See ``Settings.database``."""
     history_raw_days: int = 35
     history_rollup_days: int = 400
     maintenance_file: Path = Path("state/maintenance.toml")
@@ -112,6 +116,11 @@ class Settings:
     """Seconds a verdict must hold before it is settled (and notified)."""
     notify_batch: float = 60.0
     """Changes settling within this many seconds go to a subscriber as one message."""
+
+    @property
+    def database(self) -> DatabaseUrl:
+        """``database_url`` parsed (validated when the settings were built)."""
+        return parse_database_url(self.database_url, default_path=self.history_db)
 
     @property
     def limits(self) -> Limits:
@@ -257,6 +266,12 @@ def _smtp_url(value: object) -> str:
     return text
 
 
+def _database_url(value: object) -> str:
+    text = _text(value)
+    parse_database_url(text, default_path=DEFAULTS.history_db)
+    return text
+
+
 def _mail_from(value: object) -> str:
     text = _text(value)
     if "@" not in text or any(c in text for c in "\r\n<>, "):
@@ -298,6 +313,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "state_dir": _path,
     "state_file": _path,
     "history_db": _path,
+    "database_url": _database_url,
     "history_raw_days": _count,
     "history_rollup_days": _count,
     "maintenance_file": _path,

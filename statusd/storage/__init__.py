@@ -1,0 +1,1 @@
+"""Where the history, incident history, subscriptions and outbox live (SPEC §11)."""
