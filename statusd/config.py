@@ -17,7 +17,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from statusd.sources.base import Limits
-from statusd.storage.url import DatabaseUrl, parse_database_url
+from statusd.storage.url import DatabaseUrl, parse_database_url, validated_database_url
 
 log = logging.getLogger("statusd.config")
 
@@ -75,8 +75,7 @@ class Settings:
     state_file: Path = Path("state/last-good.json")
     history_db: Path = Path("state/history.sqlite3")
     database_url: str = ""
-    """History, subscriptions and outbox: "" = SQLite in ``history_db``; ``sqlite:///PATH`` or
-    ``postgresql://…`` (replicas share it, SPEC §11). See ``Settings.database``."""
+    """"" = SQLite in ``history_db``; ``sqlite:///PATH`` or ``postgresql://…`` (SPEC §11)."""
     history_raw_days: int = 35
     history_rollup_days: int = 400
     maintenance_file: Path = Path("state/maintenance.toml")
@@ -266,12 +265,6 @@ def _smtp_url(value: object) -> str:
     return text
 
 
-def _database_url(value: object) -> str:
-    text = _text(value)
-    parse_database_url(text, default_path=DEFAULTS.history_db)
-    return text
-
-
 def _mail_from(value: object) -> str:
     text = _text(value)
     if "@" not in text or any(c in text for c in "\r\n<>, "):
@@ -313,7 +306,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "state_dir": _path,
     "state_file": _path,
     "history_db": _path,
-    "database_url": _database_url,
+    "database_url": lambda value: validated_database_url(_text(value)),
     "history_raw_days": _count,
     "history_rollup_days": _count,
     "maintenance_file": _path,

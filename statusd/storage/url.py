@@ -87,3 +87,9 @@ def parse_database_url(text: str, *, default_path: Path) -> DatabaseUrl:
         if "://" in text
         else "expected sqlite:///PATH or postgresql://USER@HOST[:PORT]/DATABASE"
     )
+
+
+def validated_database_url(text: str) -> str:
+    """``text`` if it is a valid ``database_url`` (``ValueError`` saying why if not)."""
+    parse_database_url(text, default_path=Path("history.sqlite3"))
+    return text
