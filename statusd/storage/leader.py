@@ -28,7 +28,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
 import psycopg
@@ -111,11 +110,6 @@ class Leadership:
                 yield scope
         finally:
             self._term_scopes.discard(scope)
-
-    def health(self) -> dict[str, Any]:
-        """The ``/healthz`` fields: ``leader`` and ``leader_since`` (RFC 3339 UTC)."""
-        since = datetime.fromtimestamp(self.since, UTC).isoformat(timespec="seconds")
-        return {"leader": self.is_leader, "leader_since": since.replace("+00:00", "Z")}
 
 
 async def while_leader(leadership: Leadership, work: Callable[[], Awaitable[object]]) -> NoReturn:

@@ -209,9 +209,12 @@ async def test_work_that_returns_early_waits_for_the_next_term() -> None:
         nursery.cancel_scope.cancel()
 
 
-def test_health_says_whether_and_since_when() -> None:
-    times = iter([1_000.0, 1_700_000_000.0])
+def test_since_is_the_time_of_the_last_change() -> None:
+    times = iter([1_000.0, 2_000.0, 3_000.0])
     leadership = Leadership(clock=lambda: next(times))
-    assert leadership.health() == {"leader": False, "leader_since": "1970-01-01T00:16:40Z"}
+    assert (leadership.is_leader, leadership.since) == (False, 1_000.0)
     leadership.lead()
-    assert leadership.health() == {"leader": True, "leader_since": "2023-11-14T22:13:20Z"}
+    leadership.lead()
+    assert (leadership.is_leader, leadership.terms, leadership.since) == (True, 1, 2_000.0)
+    leadership.step_down()
+    assert (leadership.is_leader, leadership.terms, leadership.since) == (False, 1, 3_000.0)
