@@ -4,7 +4,8 @@ PostgreSQL session advisory lock.
 The lock belongs to one dedicated connection (autocommit) and lives as long as its session:
 PostgreSQL releases it when the holder closes the connection, dies (kill -9 closes its socket)
 or is disconnected, and nothing else is needed: no lease, no heartbeat table. A replica that
-does not hold the lock asks again every ``interval / 2``; the holder checks every
+does not hold the lock asks again every ``interval / 2`` (one whose term just ended, after a
+whole ``interval``, so the others get it first); the holder checks every
 ``interval / 3`` that its session still holds it and steps down at once when the check fails
 or does not answer within ``interval / 2``. The holder's session has
 ``idle_session_timeout = interval`` (PostgreSQL ≥ 14), so a holder that vanishes without
@@ -139,8 +140,10 @@ async def run_leadership(
     task_status.started()
     contender = _Contender(database, interval, lock_key() if key is None else key, leadership)
     while True:
-        await contender.one_session()
-        await trio.sleep(interval / 2)
+        led = await contender.one_session()
+        # One that just lost its term asks again after a whole interval: the others, asking
+        # every interval / 2, get the lock first (a terminated session hands over).
+        await trio.sleep(interval if led else interval / 2)
 
 
 class _Contender:
@@ -157,10 +160,11 @@ class _Contender:
         self.connect_timeout = max(2, math.ceil(interval))
         self.last_error: str | None = None
 
-    async def one_session(self) -> None:
+    async def one_session(self) -> bool:
         """Connect, wait for the lock, hold it while the checks pass; return when the
-        session is lost (leadership given up first)."""
+        session is lost (leadership given up first): whether it led."""
         session = _Session(self.database.target, self.interval, self.key)
+        led = False
         try:
             await self.call(session, session.connect, self.connect_timeout + 1.0)
             while True:  # polling the server: nothing in this process can wake us earlier
@@ -168,6 +172,7 @@ class _Contender:
                     break
                 await trio.sleep(self.interval / 2)
             self.leadership.lead()
+            led = True
             log.info(
                 "leading: this replica writes the history and sends notifications",
                 extra={"database": self.database.redacted(), "term": self.leadership.terms},
@@ -184,6 +189,7 @@ class _Contender:
             self.leadership.step_down()
             with trio.CancelScope(shield=True), trio.move_on_after(self.query_deadline):
                 await trio.to_thread.run_sync(session.abandon, abandon_on_cancel=True)
+        return led
 
     async def call(self, session: _Session, fn: Callable[[], T], deadline: float) -> T:
         """``fn`` in a worker thread; TooSlowError after ``deadline`` seconds (the thread is

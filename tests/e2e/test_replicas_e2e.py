@@ -89,14 +89,15 @@ def test_kill_9_of_the_leader_hands_leadership_to_the_other(
         [leader] = [r for r in replicas if leader_field(r)]
         [other] = [r for r in replicas if r is not leader]
         assert leader_field(other) is False
-        assert leader_metrics(other) == (0.0, 0.0)
-        assert leader_metrics(leader) == (1.0, 1.0)
+        assert leader_metrics(other)[0] == 0.0
+        assert leader_metrics(leader)[0] == 1.0
+        assert leader_metrics(leader)[1] >= 1.0
         leader_dir, other_dir = (state_dirs[replicas.index(r)] for r in (leader, other))
         leader.wait_until(lambda: history_intervals(leader_dir) > 0, GENEROUS)
         assert history_intervals(other_dir) == 0  # only the leader writes the history
 
         leader.stop(signal.SIGKILL)
         other.wait_until(lambda: leader_field(other) is True, GENEROUS)
-        assert leader_metrics(other) == (1.0, 1.0)
+        assert leader_metrics(other)[0] == 1.0
         other.wait_until(lambda: history_intervals(other_dir) > 0, GENEROUS)
         assert "Traceback" not in other.log()
