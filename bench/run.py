@@ -31,6 +31,7 @@ from bench.notify_bench import measure_notify
 from bench.procs import BenchError
 from bench.report import RESULTS_DIR, Section, machine, write_results
 from bench.sizes import FULL, SMOKE, Sizes
+from bench.takeover_bench import measure_takeover
 
 Measurement = Callable[[Path, Sizes], list[Section]]
 
@@ -45,6 +46,7 @@ MEASUREMENTS: dict[str, Measurement] = {
 """Run by default (``make bench``, ``make bench-smoke``)."""
 OPTIONAL: dict[str, Measurement] = {
     "history": measure_history,
+    "takeover": measure_takeover,
 }
 """Run only when named in ``--only``."""
 

@@ -1,5 +1,7 @@
 """The daemon: one nursery owning the collectors, the state holder, the server and the
-systemd helpers; SIGTERM/SIGINT shut it down gracefully.
+systemd helpers; SIGTERM/SIGINT shut it down gracefully. The history writer and the
+notifications run only while this replica leads (``statusd.replica``); nothing else waits
+for leadership.
 
 Shutdown order: a signal sets ``stop``; systemd hears ``STOPPING=1``; the state holder is
 closed so SSE streams end; hypercorn stops accepting and lets in-flight responses finish (at
@@ -30,12 +32,13 @@ from statusd.environ import warn_unknown_environ
 from statusd.history.planned import MaintenanceRecord
 from statusd.history.reader import HistoryReader
 from statusd.history.schema import HistoryError
-from statusd.history.writer import HistoryInbox, run_history_writer
+from statusd.history.writer import HistoryInbox
 from statusd.logs import StateChangeLogger, configure_logging
 from statusd.maintenance.watch import MaintenanceTask
 from statusd.metrics import Metrics
 from statusd.notify.service import Notifications, serve_notifications
-from statusd.serve.app import create_app
+from statusd.replica import stored_timeline, write_history
+from statusd.serve.app import create_app, rfc3339
 from statusd.serve.connections import raise_descriptor_limit
 from statusd.serve.fastpath import FrontApp
 from statusd.serve.maintenance_routes import register_maintenance_routes
@@ -46,6 +49,7 @@ from statusd.serve.streams import descriptors_needed
 from statusd.sources import ALL_SOURCES
 from statusd.state.holder import StateHolder, StateView
 from statusd.state.persistence import StateWriter, restore_state
+from statusd.storage.leader import Leadership, run_leadership, while_leader
 from statusd.subscriptions.facade import AsyncStore, open_store_or_none
 from statusd.subscriptions.routes import SubscriptionRoutes
 from statusd.systemd import SystemdNotifier, run_watchdog, status_line
@@ -154,6 +158,7 @@ async def serve_daemon(
     watchdog = trio.CancelScope()
     outcomes_send, outcomes_receive = trio.open_memory_channel[CollectionOutcome](0)
     inbox = HistoryInbox()
+    leadership = Leadership(on_change=metrics.leadership_changed)
     config = hypercorn_config(settings, sock.detach())
 
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -165,25 +170,25 @@ async def serve_daemon(
             nursery.start_soon(stop_on_signal, signals, stop)
             nursery.start_soon(begin_shutdown, stop, watchdog, notifier, state)
             nursery.start_soon(state_writer.run)
-            timeline = await nursery.start(
+            await nursery.start(
                 partial(
-                    run_history_writer,
-                    settings.history_db,
-                    inbox,
-                    raw_days=settings.history_raw_days,
-                    rollup_days=settings.history_rollup_days,
+                    run_leadership,
+                    settings.database,
+                    interval=settings.interval,
+                    leadership=leadership,
                 )
             )
             public = PublicState(
                 PageInfo(name=settings.page_name, url=settings.base_url),
                 VerdictThresholds.from_mapping(settings.verdicts),
                 inbox,
-                timeline,
+                await stored_timeline(settings),
             )
-            # After the history writer: it may move a damaged database aside and start anew.
+            # After the history is opened: it may move a damaged database aside and start anew.
             subscriptions = await open_store_or_none(settings.history_db)
             if subscriptions is not None:
                 closing.push_async_callback(subscriptions.aclose)
+            nursery.start_soon(while_leader, leadership, partial(write_history, settings, inbox))
             state.add_observer(public.observe)
             await nursery.start(public.run)
             maintenance = MaintenanceTask(
@@ -191,14 +196,23 @@ async def serve_daemon(
             )
             notifications: Notifications | None = None
             if subscriptions is not None:
-                notifications = await nursery.start(
-                    serve_notifications, settings, subscriptions, metrics
+                notifications = Notifications()
+                notify = partial(
+                    serve_notifications, settings, subscriptions, metrics, notifications
                 )
+                nursery.start_soon(while_leader, leadership, notify)
                 public.notify = notifications.inbox
                 maintenance.add_observer(notifications.maintenance)
             await nursery.start(maintenance.run)
             app = build_app(
-                settings, state, metrics, public, maintenance, subscriptions, notifications
+                settings,
+                state,
+                metrics,
+                public,
+                maintenance,
+                leadership,
+                subscriptions,
+                notifications,
             )
             await nursery.start(state.run, outcomes_receive)
             if settings.nchan_publish_url:
@@ -235,6 +249,7 @@ def build_app(
     metrics: Metrics,
     public: PublicState,
     maintenance: MaintenanceTask,
+    leadership: Leadership,
     subscriptions: AsyncStore | None,
     notifications: Notifications | None,
 ) -> FrontApp:
@@ -253,7 +268,11 @@ def build_app(
         settings,
         metrics,
         extra_routes=[routes, signups],
-        health={"maintenance": maintenance.health},
+        health={
+            "maintenance": maintenance.health,
+            "leader": lambda: leadership.is_leader,
+            "leader_since": lambda: rfc3339(leadership.since),
+        },
     )
     return FrontApp(state, app, metrics)
 

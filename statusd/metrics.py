@@ -14,6 +14,8 @@ registry, so several apps in one test process never collide. Series::
     statusd_outbox_oldest_entry_age_seconds             age of the oldest entry (0 if none)
     statusd_event_streams_open                          /api/events streams open now
     statusd_event_streams_limit                         max_event_streams
+    statusd_leader                                      1 while this replica leads, else 0
+    statusd_leader_terms_total                          times this replica became the leader
 
 Label values stay bounded: sources are the seven fixed names, reasons are the parsers'
 short words, routes are route patterns (never raw paths) and statuses are HTTP codes.
@@ -131,6 +133,16 @@ class Metrics:
             "max_event_streams: streams beyond it get 503 and the page polls.",
             registry=self.registry,
         )
+        self._leader = Gauge(
+            "statusd_leader",
+            "1 while this replica writes the history and sends notifications (SPEC §11).",
+            registry=self.registry,
+        )
+        self._leader_terms = Counter(
+            "statusd_leader_terms",
+            "Times this replica became the leader (always 1 on SQLite).",
+            registry=self.registry,
+        )
         # Create every per-source series at zero, so a scrape shows all sources from the
         # start and rate() works from the first collection on.
         for source in sources:
@@ -169,6 +181,12 @@ class Metrics:
     def outbox_observed(self, depth: int, oldest_age_seconds: float) -> None:
         self._outbox_depth.set(depth)
         self._outbox_oldest.set(max(oldest_age_seconds, 0.0))
+
+    def leadership_changed(self, leading: bool) -> None:
+        """``Leadership.on_change``: this replica began (``True``) or ended a term."""
+        self._leader.set(1 if leading else 0)
+        if leading:
+            self._leader_terms.inc()
 
     def render(self) -> tuple[bytes, str]:
         """The exposition body and its ``Content-Type``."""

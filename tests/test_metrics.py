@@ -159,3 +159,14 @@ def test_totals_match_the_history(history: list[tuple[str, bool]]) -> None:
         labels = frozenset({("source", source)})
         assert samples[("statusd_collections_total", labels)] == len(results)
         assert samples[("statusd_collection_failures_total", labels)] == results.count(False)
+
+
+def test_leader_gauge_and_terms_follow_the_leadership() -> None:
+    """statusd_leader is 1 during a term and 0 between; each term counts once."""
+    metrics = Metrics(SOURCES)
+    assert value(metrics, "statusd_leader") == 0
+    assert value(metrics, "statusd_leader_terms_total") == 0
+    for leading in (True, False, True):
+        metrics.leadership_changed(leading)
+        assert value(metrics, "statusd_leader") == (1 if leading else 0)
+    assert value(metrics, "statusd_leader_terms_total") == 2

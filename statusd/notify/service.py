@@ -1,16 +1,17 @@
 """Notifications in the daemon: the planner (decide, record) and the senders (act), wired.
 
-``serve_notifications`` is started with ``nursery.start`` once the subscription store is
-open; it hands back a ``Notifications`` whose ``inbox`` the public view feeds, whose
-``maintenance`` the maintenance task calls with each event, and whose ``wake`` the write
-routes call after queueing a confirmation. Everything runs in the caller's nursery.
+The daemon makes one ``Notifications`` once the subscription store is open: the public view
+feeds its ``inbox``, the maintenance task calls its ``maintenance`` with each event, and the
+write routes call its ``wake`` after queueing a confirmation. ``serve_notifications`` plans
+and sends for as long as this replica leads (``storage.leader.while_leader``); while it does
+not, the mailboxes keep what arrives (bounded) for the next term and ``wake`` does nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import trio
 
@@ -34,17 +35,23 @@ log = logging.getLogger("statusd.notifications")
 MAINTENANCE_RETRY_SECONDS = 5.0
 
 
+def _maintenance_mailbox() -> Mailbox[MaintenanceEvent]:
+    return Mailbox(keep=256)
+
+
 @dataclass
 class Notifications:
-    """The handles other parts of the daemon use."""
+    """The handles other parts of the daemon use; they outlive the terms of leadership."""
 
-    inbox: HistoryInbox
-    outbox: Outbox
-    maintenance_events: Mailbox[MaintenanceEvent]
+    inbox: HistoryInbox = field(default_factory=HistoryInbox)
+    maintenance_events: Mailbox[MaintenanceEvent] = field(default_factory=_maintenance_mailbox)
+    outbox: Outbox | None = None
+    """The senders of the current term (None while ``serve_notifications`` does not run)."""
 
     def wake(self) -> None:
         """New outbox entries exist: send them now rather than at the next poll."""
-        self.outbox.wake()
+        if self.outbox is not None:
+            self.outbox.wake()
 
     def maintenance(self, event: MaintenanceEvent) -> None:
         """A maintenance task observer: announced, started and completed windows."""
@@ -55,10 +62,11 @@ async def serve_notifications(
     settings: Settings,
     store: AsyncStore,
     metrics: Metrics,
+    handles: Notifications,
     *,
-    task_status: trio.TaskStatus[Notifications] = trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Plan and send notifications until cancelled."""
+    """Plan and send notifications from ``handles`` until cancelled."""
     render = MessageRender(settings.page_name, settings.base_url, settings.mail_from)
     relay = (
         SmtpRelay.from_url(settings.smtp_url, connections=settings.smtp_connections)
@@ -70,20 +78,22 @@ async def serve_notifications(
         allow_private=settings.webhook_allow_private,
         concurrency=settings.webhook_concurrency,
     )
-    async with trio.open_nursery() as nursery:
-        outbox: Outbox = await nursery.start(
-            _run_outbox,
-            ThreadedOutbox(store.store, limiter=store.limiter),
-            render,
-            relay,
-            webhooks,
-            settings,
-            metrics,
-        )
-        handles = Notifications(HistoryInbox(), outbox, Mailbox(keep=256))
-        await nursery.start(_run_planner, handles, store, settings)
-        nursery.start_soon(_record_maintenance, handles, store)
-        task_status.started(handles)
+    try:
+        async with trio.open_nursery() as nursery:
+            handles.outbox = await nursery.start(
+                _run_outbox,
+                ThreadedOutbox(store.store, limiter=store.limiter),
+                render,
+                relay,
+                webhooks,
+                settings,
+                metrics,
+            )
+            await nursery.start(_run_planner, handles, store, settings)
+            nursery.start_soon(_record_maintenance, handles, store)
+            task_status.started()
+    finally:
+        handles.outbox = None
 
 
 async def _run_outbox(

@@ -167,7 +167,7 @@ def create_app(
     metrics: Metrics,
     *,
     extra_routes: RouteRegistrar | Sequence[RouteRegistrar] = (),
-    health: Mapping[str, Callable[[], Mapping[str, Any]]] | None = None,
+    health: Mapping[str, Callable[[], object]] | None = None,
     streams: EventStreams | None = None,
 ) -> QuartTrio:
     """The app of one daemon; ``extra_routes`` (one or several) let other modules register
@@ -228,7 +228,7 @@ def create_app(
             }
             for name, status in view.sources.items()
         }
-        body = {
+        body: dict[str, object] = {
             "status": "ok",
             "fresh": f"{len(view.fresh)}/{len(view.sources)}",
             "sources": sources,
