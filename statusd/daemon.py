@@ -46,6 +46,7 @@ from statusd.serve.streams import descriptors_needed
 from statusd.sources import ALL_SOURCES
 from statusd.state.holder import StateHolder, StateView
 from statusd.state.persistence import StateWriter, restore_state
+from statusd.subscriptions.database import replica_owner
 from statusd.subscriptions.facade import AsyncStore, open_store_or_none
 from statusd.subscriptions.routes import SubscriptionRoutes
 from statusd.systemd import SystemdNotifier, run_watchdog, status_line
@@ -181,7 +182,9 @@ async def serve_daemon(
                 timeline,
             )
             # After the history writer: it may move a damaged database aside and start anew.
-            subscriptions = await open_store_or_none(settings.history_db)
+            subscriptions = await open_store_or_none(
+                settings.database, owner=replica_owner(settings.state_dir)
+            )
             if subscriptions is not None:
                 closing.push_async_callback(subscriptions.aclose)
             state.add_observer(public.observe)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from statusd.mailbox import Mailbox
 from statusd.notify.batch import Batch, Batcher, status_event
 from statusd.notify.incidents import INCIDENT_KEY_PREFIX, IncidentWatch
 from statusd.notify.settle import Settled, Settler
+from statusd.storage.engine import StorageError
 from statusd.subscriptions.model import NotificationEvent, PlannerStore
 from statusd.verdicts.timeline import Incident
 
@@ -42,7 +42,7 @@ log = logging.getLogger("statusd.notifications")
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
-STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError, HistoryError)
+STORE_ERRORS: tuple[type[Exception], ...] = (StorageError, OSError, HistoryError)
 """What a store raises when the database is busy, locked, full or gone: retried."""
 
 

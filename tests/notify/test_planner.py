@@ -4,7 +4,6 @@ store at the settle and batch instants; a busy store delays events, never loses 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -18,6 +17,7 @@ from statusd.history.writer import RunSync
 from statusd.mailbox import Mailbox
 from statusd.notify.incidents import incident_key
 from statusd.notify.planner import run_notification_planner
+from statusd.storage.engine import StorageUnavailable
 from statusd.subscriptions.model import NotificationEvent
 from statusd.verdicts.cells import DEGRADED, MAJOR, OPERATIONAL, UNKNOWN
 from statusd.verdicts.timeline import Incident
@@ -30,7 +30,7 @@ ALL_GOOD = {"sms:DE": OPERATIONAL, "sms:FR": OPERATIONAL, "billing:payout": OPER
 
 class FakeStore:
     """An in-memory ``PlannerStore``; the first ``failures`` calls of each kind raise what
-    SQLite raises when the database is locked."""
+    the engine raises when the database is locked or away."""
 
     def __init__(
         self,
@@ -52,7 +52,7 @@ class FakeStore:
         with self._lock:
             if self.load_failures:
                 self.load_failures -= 1
-                raise sqlite3.OperationalError("database is locked")
+                raise StorageUnavailable("database is locked")
             return dict(self._notified)
 
     def record_event(
@@ -62,7 +62,7 @@ class FakeStore:
             self.attempts.append(now)
             if self.failures:
                 self.failures -= 1
-                raise sqlite3.OperationalError("database is locked")
+                raise StorageUnavailable("database is locked")
             if all(event.id != e.id for e, _, _ in self.recorded):
                 self.recorded.append((event, dict(notified), now))
                 self._notified.update(notified)
