@@ -44,6 +44,7 @@ class FakeStore:
         self.load_failures = load_failures
         self.attempts: list[float] = []
         self.recorded: list[tuple[NotificationEvent, dict[str, str], float]] = []
+        self.silent: list[tuple[dict[str, str], float]] = []
         self._lock = threading.Lock()
         self._changed = trio.Event()
         self._token = trio.lowlevel.current_trio_token()
@@ -71,6 +72,11 @@ class FakeStore:
         else:
             trio.from_thread.run_sync(self._changed.set, trio_token=self._token)
         return 1
+
+    def record_notified(self, notified: Mapping[str, str], now: float) -> None:
+        with self._lock:
+            self.silent.append((dict(notified), now))
+            self._notified.update(notified)
 
     async def wait_recorded(self, count: int) -> None:
         while len(self.recorded) < count:
@@ -165,12 +171,11 @@ async def test_snapshots_in_events_recorded_at_the_right_instants(
     ]
     first, _, _ = store.recorded[0]
     assert first.occurred_at == W0 + 200
-    # the silent first records reach the store with the first event
-    assert store.recorded[0][1] == {
-        "sms:DE": DEGRADED,
-        "sms:FR": MAJOR,
-        "billing:payout": OPERATIONAL,
-    }
+    # the silent first records reach the store once settled, before any event
+    assert [(notified, now - W0) for notified, now in store.silent] == [
+        ({"sms:DE": OPERATIONAL, "sms:FR": OPERATIONAL, "billing:payout": OPERATIONAL}, 120)
+    ]
+    assert store.recorded[0][1] == {"sms:DE": DEGRADED, "sms:FR": MAJOR}
     assert store.recorded[1][1] == {incident_key("inc1"): "investigating"}
     assert store.notified()["sms:DE"] == OPERATIONAL
 

@@ -220,3 +220,17 @@ def test_old_events_without_entries_are_pruned_later(store: SubscriptionStore) -
     store.record_event(status_event("e2", change("sms", "FR")), {}, NOW + 8 * 86400)
     kept = [row[0] for row in rows(store, "SELECT id FROM notification_events")]
     assert kept == ["e2"]
+
+
+def test_record_notified_sets_verdicts_without_an_event(store: SubscriptionStore) -> None:
+    """Silent first records: kept at once (a restart or another replica starts from them),
+    nobody told, no event stored."""
+    active_email(store, "a@example.com")
+    drain_confirmations(store)
+    store.record_notified({"sms:DE": "operational", "sms:FR": "major_outage"}, NOW)
+    store.record_notified({}, NOW + 1)
+    assert store.notified() == {"sms:DE": "operational", "sms:FR": "major_outage"}
+    store.record_notified({"sms:FR": "operational"}, NOW + 2)
+    assert store.notified() == {"sms:DE": "operational", "sms:FR": "operational"}
+    assert entries_of(store) == []
+    assert rows(store, "SELECT COUNT(*) FROM notification_events") == [(0,)]
