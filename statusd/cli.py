@@ -65,7 +65,8 @@ def make_parser() -> OneLineParser:
         "variable; flags win. An unknown STATUSD_* variable is ignored with a warning. "
         "'statusd subscriptions list|export|remove' manages subscribers (see its --help); "
         "'statusd maintenance add|list|remove' edits the planned maintenance windows "
-        "(statusd maintenance --help).",
+        "(statusd maintenance --help); 'statusd db migrate --from sqlite:///… --to "
+        "postgresql://…' copies a single-node database into PostgreSQL (statusd db --help).",
     )
     parser.add_argument("--config", metavar="PATH", help="TOML settings file (or STATUSD_CONFIG)")
     for flag, metavar, text in FLAGS:
@@ -122,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from statusd.subscriptions.cli import main as subscriptions_main
 
         return subscriptions_main(arguments[1:], os.environ)
+    if arguments[:1] == ["db"]:  # statusd db migrate --from … --to … (SPEC §11)
+        from statusd.storage.migrate import main as db_main
+
+        return db_main(arguments[1:])
     if arguments[:1] == ["maintenance"]:  # statusd maintenance add|list|remove (SPEC §9)
         from statusd.maintenance.cli import statusd_main
 

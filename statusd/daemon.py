@@ -50,6 +50,7 @@ from statusd.sources import ALL_SOURCES
 from statusd.state.holder import StateHolder, StateView
 from statusd.state.persistence import StateWriter, restore_state
 from statusd.storage.leader import Leadership, run_leadership, while_leader
+from statusd.subscriptions.database import replica_owner
 from statusd.subscriptions.facade import AsyncStore, open_store_or_none
 from statusd.subscriptions.routes import SubscriptionRoutes
 from statusd.systemd import SystemdNotifier, run_watchdog, status_line
@@ -184,8 +185,10 @@ async def serve_daemon(
                 inbox,
                 await stored_timeline(settings),
             )
-            # After the history is opened: it may move a damaged database aside and start anew.
-            subscriptions = await open_store_or_none(settings.history_db)
+            # After the history writer: it may move a damaged database aside and start anew.
+            subscriptions = await open_store_or_none(
+                settings.database, owner=replica_owner(settings.state_dir)
+            )
             if subscriptions is not None:
                 closing.push_async_callback(subscriptions.aclose)
             nursery.start_soon(while_leader, leadership, partial(write_history, settings, inbox))

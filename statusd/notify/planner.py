@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from statusd.mailbox import Mailbox
 from statusd.notify.batch import Batch, Batcher, status_event
 from statusd.notify.incidents import INCIDENT_KEY_PREFIX, IncidentWatch
 from statusd.notify.settle import Settled, Settler
+from statusd.storage.engine import StorageError
 from statusd.subscriptions.model import NotificationEvent, PlannerStore
 from statusd.verdicts.timeline import Incident
 
@@ -42,7 +42,7 @@ log = logging.getLogger("statusd.notifications")
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
-STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError, HistoryError)
+STORE_ERRORS: tuple[type[Exception], ...] = (StorageError, OSError, HistoryError)
 """What a store raises when the database is busy, locked, full or gone: retried."""
 
 
@@ -61,9 +61,10 @@ S = TypeVar("S", bound=SnapshotLike)
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """An event to record, with the notified verdicts recorded in the same transaction."""
+    """An event to record, with the notified verdicts recorded in the same transaction;
+    ``event`` None: only notified verdicts (silent first records, nobody is told)."""
 
-    event: NotificationEvent
+    event: NotificationEvent | None
     notified: Mapping[str, str]
 
 
@@ -72,7 +73,8 @@ class Decider:
 
     Instants are trio-clock seconds; ``offset`` (wall − trio) turns them into the UNIX
     seconds of the events. Silent records (cells and incidents seen for the first time)
-    ride along with the next decision, so they reach the store with a real event.
+    ride along with the next decision when there is one, else ``silent`` hands them over on
+    their own, so that a restart or another replica starts from them.
     """
 
     def __init__(self, notified: Mapping[str, str], *, hold: float, batch: float) -> None:
@@ -102,6 +104,14 @@ class Decider:
             else:
                 out.append(self._decision(told.event, told.notified))
         return out
+
+    def silent(self) -> Decision | None:
+        """The silent records no decision has carried yet, as a decision without event."""
+        if not self._silent:
+            return None
+        decision = Decision(None, self._silent)
+        self._silent = {}
+        return decision
 
     def _route(self, settled: list[Settled], offset: float) -> list[Decision]:
         out: list[Decision] = []
@@ -173,6 +183,8 @@ async def _decide_all(
         decisions = decider.advance(now, offset)
         for snapshot in snapshots.take():
             decisions += decider.observe(now, snapshot, offset)
+        if (silent := decider.silent()) is not None:
+            decisions.append(silent)
         for decision in decisions:
             try:
                 send.send_nowait(decision)
@@ -197,6 +209,12 @@ async def _record_all(
     async with receive:
         async for decision in receive:
             event = decision.event
+            if event is None:
+                await retry.call(
+                    partial(store.record_notified, decision.notified),
+                    "recording the notified verdicts",
+                )
+                continue
             added = await retry.call(
                 partial(store.record_event, event, decision.notified),
                 f"recording event {event.id}",

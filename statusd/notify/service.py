@@ -27,7 +27,7 @@ from statusd.metrics import Metrics
 from statusd.notify.incidents import maintenance_notification
 from statusd.notify.planner import run_notification_planner
 from statusd.notify.render import MessageRender
-from statusd.subscriptions.database import StoreError
+from statusd.storage.engine import StorageError
 from statusd.subscriptions.facade import AsyncStore
 
 log = logging.getLogger("statusd.notifications")
@@ -146,7 +146,7 @@ async def _record_maintenance(handles: Notifications, store: AsyncStore) -> None
             while True:
                 try:
                     added = await store.run(store.store.record_event, notification, {}, time.time())
-                except StoreError as error:
+                except StorageError as error:
                     log.warning(
                         "recording a maintenance event failed, retrying",
                         extra={"event": notification.id, "error": str(error)},

@@ -1,7 +1,8 @@
 """``statusd subscriptions list|export|remove``: the operator's view of the subscribers.
 
 Reads the same settings as the daemon (``--config``/``STATUSD_CONFIG``, ``STATUSD_*``,
-``--state-dir``) to find ``history_db``, and works on it while the daemon runs (WAL).
+``--state-dir``) to find the database (``database_url``, else the ``history_db`` file), and
+works on it while the daemon runs (SQLite's WAL; PostgreSQL shared by the replicas).
 
 Exit status: 0 done; 1 nothing to do (no database, nothing removed) or the database failed,
 one line on stderr; 2 bad usage or a bad setting.
@@ -17,8 +18,8 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from statusd.config import ConfigError
+from statusd.storage.engine import StorageError
 from statusd.subscriptions.codec import subscription_json
-from statusd.subscriptions.database import StoreError
 from statusd.subscriptions.model import Subscription
 from statusd.subscriptions.store import SubscriptionStore
 
@@ -31,7 +32,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="statusd subscriptions",
         description="List, export or remove the subscribers of status notifications "
-        "(in the history database, history_db).",
+        "(in the database: database_url, else the history_db file).",
     )
     parser.add_argument("--config", metavar="PATH", help="TOML settings file (or STATUSD_CONFIG)")
     parser.add_argument("--state-dir", metavar="DIR", help="as statusd's --state-dir")
@@ -68,18 +69,19 @@ def main(
     except ConfigError as error:
         print(f"statusd subscriptions: {error}", file=err)
         return EXIT_USAGE
-    path = settings.history_db
-    if not path.exists():
-        print(f"statusd subscriptions: no database at {path} (see history_db)", file=err)
+    database = settings.database
+    if database.dialect == "sqlite" and not database.path.exists():
+        print(f"statusd subscriptions: no database at {database.path} (see history_db)", file=err)
         return EXIT_REFUSED
     try:
-        store = SubscriptionStore.open(path)
+        store = SubscriptionStore.open(database)
         try:
             return run(store, args, out, err)
         finally:
             store.close()
-    except StoreError as error:
-        print(f"statusd subscriptions: {path}: {error}", file=err)
+    except StorageError as error:
+        where = database.path if database.dialect == "sqlite" else database
+        print(f"statusd subscriptions: {where}: {error}", file=err)
         return EXIT_REFUSED
 
 

@@ -1,65 +1,129 @@
-"""The subscription tables' connection: opened on the history database, one transaction per
-call, safe to call from any one thread at a time.
+"""The subscription tables' database: a thin user of ``storage.engine`` (SQLite or
+PostgreSQL, SPEC §11), one transaction per call, safe to call from several threads.
 
-The store has its own sqlite3 connection to the history file (WAL, so it never waits for the
-history writer's readers, and ``busy_timeout`` while the writer commits). Every call is one
-transaction; writes begin ``IMMEDIATE`` so two writers queue for the lock at the start
-instead of failing halfway. A lock serialises threads on the one connection; the async
-facade (``subscriptions.facade``) adds a ``trio.CapacityLimiter`` so the event loop never
-waits on it.
+SQLite (the default): the tables live in the history file; writes queue on the engine's one
+kept connection (``BEGIN IMMEDIATE``), reads each on a connection of their own (WAL).
+PostgreSQL: every replica uses the same tables; each transaction takes a pooled connection.
+The async facade (``subscriptions.facade``) runs every call in a worker thread, so the event
+loop never waits on either.
 
-Errors: ``StoreError`` (any SQLite failure: locked too long, disk full, damaged file) —
-routes answer 503 with its message.
+The tables and the manage-token key (a row of ``subscription_keys``, so every replica derives
+the same tokens) are prepared when the store opens; on PostgreSQL a server that is away then
+does not stop the opening: the first call after it returns prepares them
+(``StorageUnavailable`` until then, and routes answer 503).
+
+Errors are ``storage.engine.StorageError``s (``StoreError`` is the same class, the name the
+callers knew): ``StorageUnavailable`` for a server away, a lock held too long or a closed
+store — retry later; others for a full disk, a damaged file or a refused write.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import logging
+import os
+import socket
 import threading
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
-from statusd.subscriptions.schema import SUBSCRIPTION_TABLES
+from statusd.storage.engine import (
+    DEFAULT_TIMEOUT,
+    Connection,
+    StorageError,
+    StorageUnavailable,
+    ddl,
+    open_database,
+)
+from statusd.storage.engine import Database as Engine
+from statusd.storage.url import DatabaseUrl, sqlite_url
+from statusd.subscriptions.schema import OUTBOX_UPGRADES, SUBSCRIPTION_TABLES
 from statusd.subscriptions.tokens import TokenKey, new_key
 
-BUSY_TIMEOUT_SECONDS = 5.0
-"""How long a call waits for another connection's write lock before failing."""
+log = logging.getLogger("statusd.subscriptions")
+
+BUSY_TIMEOUT_SECONDS = DEFAULT_TIMEOUT
+"""How long a call waits for a lock or a connection before failing."""
 TOKEN_KEY_NAME = "manage-token-key"
 
+StoreError = StorageError
+"""The subscription database failed: the engine's error family."""
 
-class StoreError(Exception):
-    """The subscription database failed; the message says how (SQLite's words)."""
+PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+"""This process's name on the outbox claims it makes, unless the daemon names its replica."""
+
+
+def replica_owner(state_dir: Path) -> str:
+    """A replica's name on its claims, the same across its restarts (host and state
+    directory): the senders of a restarted replica release what its killed run claimed,
+    never another replica's claims."""
+    return f"{socket.gethostname()}:{state_dir.resolve()}"
 
 
 class Database:
-    """One connection to the subscription tables and the transactions over it."""
+    """The subscription tables on one database and the transactions over them."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, token_key: TokenKey) -> None:
-        self._conn = conn
-        self._lock = threading.Lock()
-        self.path = path
-        self.token_key = token_key
-        """Derives the manage tokens of email subscriptions (``tokens.TokenKey``)."""
+    def __init__(self, engine: Engine, *, owner: str = PROCESS_OWNER) -> None:
+        self.engine = engine
+        self.url = engine.url
+        self.owner = owner
+        """Written in ``outbox.claimed_by``: whose claims ``release_claims`` releases."""
+        self._token_key: TokenKey | None = None
+        self._prepare_lock = threading.Lock()
+        self._closed = False
 
     @classmethod
-    def open(cls, path: Path) -> Self:
-        """Open (and create where missing) the tables in the database file ``path``."""
+    def open(
+        cls,
+        where: DatabaseUrl | Path,
+        *,
+        owner: str = PROCESS_OWNER,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> Self:
+        """Open (and create where missing) the tables in the database ``where`` (a
+        ``database_url``, or an SQLite file's path). Raises ``StoreError``, except for a
+        PostgreSQL server that is away (prepared on a later call)."""
+        url = where if isinstance(where, DatabaseUrl) else sqlite_url(where)
+        engine = open_database(url, timeout=timeout)
+        opened = cls(engine, owner=owner)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+            opened._prepare()
+        except StorageUnavailable as error:
+            if not url.shared:
+                engine.close()
+                raise StorageUnavailable(f"cannot open {url}: {error}") from error
+            log.warning(
+                "subscription database unavailable, tables prepared when it returns",
+                extra={"database": str(url), "error": str(error)},
             )
-        except (OSError, sqlite3.Error) as error:
-            raise StoreError(f"cannot open {path}: {error}") from error
-        try:
-            conn.execute("PRAGMA journal_mode=WAL").fetchone()
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("BEGIN IMMEDIATE")
+        except StorageError as error:
+            engine.close()
+            raise type(error)(f"cannot prepare the subscription tables in {url}: {error}") from (
+                error
+            )
+        return opened
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file (only on SQLite)."""
+        return self.url.path
+
+    @property
+    def token_key(self) -> TokenKey:
+        """Derives the manage tokens of email subscriptions (``tokens.TokenKey``)."""
+        return self._ready()
+
+    def close(self) -> None:
+        self._closed = True
+        self.engine.close()
+
+    def _prepare(self) -> TokenKey:
+        with self.engine.transaction(write=True) as conn:
             for statement in SUBSCRIPTION_TABLES:
-                conn.execute(statement)
+                conn.execute(ddl(statement, self.engine.dialect))
+            self._upgrade(conn)
             conn.execute(
                 "INSERT INTO subscription_keys (name, key) VALUES (?, ?) "
                 "ON CONFLICT (name) DO NOTHING",
@@ -68,46 +132,37 @@ class Database:
             (key,) = conn.execute(
                 "SELECT key FROM subscription_keys WHERE name = ?", (TOKEN_KEY_NAME,)
             ).fetchone()
-            conn.execute("COMMIT")
-        except sqlite3.Error as error:
-            conn.close()
-            raise StoreError(
-                f"cannot prepare the subscription tables in {path}: {error}"
-            ) from error
-        return cls(conn, path, TokenKey(bytes(key)))
+        self._token_key = TokenKey(bytes(key))
+        return self._token_key
 
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    def _upgrade(self, conn: Connection) -> None:
+        """Columns added since a table was first created (an older SQLite file)."""
+        if self.engine.dialect != "sqlite":
+            return  # PostgreSQL tables are created by this version, with every column
+        have = {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}
+        for column, statement in OUTBOX_UPGRADES:
+            if column not in have:
+                conn.execute(statement)
+
+    def _ready(self) -> TokenKey:
+        """The token key, preparing the tables first if the opening could not."""
+        if self._closed:
+            raise StorageUnavailable("the subscription store is closed")
+        if self._token_key is not None:
+            return self._token_key
+        with self._prepare_lock:
+            return self._token_key or self._prepare()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[Connection]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
-        with self._transaction("BEGIN IMMEDIATE") as conn:
+        self._ready()
+        with self.engine.transaction(write=True) as conn:
             yield conn
 
     @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def _read(self) -> Iterator[Connection]:
         """One read transaction: a consistent view across the block's queries."""
-        with self._transaction("BEGIN") as conn:
+        self._ready()
+        with self.engine.transaction() as conn:
             yield conn
-
-    @contextmanager
-    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            conn = self._conn
-            try:
-                conn.execute(begin)
-            except sqlite3.Error as error:
-                raise StoreError(str(error)) from error
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except sqlite3.Error as error:
-                with suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise StoreError(str(error)) from error
-            except BaseException:
-                with suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise

@@ -194,6 +194,10 @@ class PlannerStore(Protocol):
         An event id already recorded is not recorded again. Returns the entries added."""
         ...
 
+    def record_notified(self, notified: Mapping[str, str], now: float) -> None:
+        """Set ``notified`` without an event (silent first records: nobody is told)."""
+        ...
+
 
 class OutboxStore(Protocol):
     """What the senders need."""

@@ -2,18 +2,21 @@
 ``OutboxStore`` of ``subscriptions.model``).
 
 ``record_event`` is the decision: in one transaction the event, one outbox entry per active
-subscriber it concerns and the new notified verdicts. Entries are claimed (``claimed_until``)
-so two senders, or two replicas, never send the same entry at once; a claim that runs out,
-or is released when the senders start again (``release_claims``: a daemon killed mid-send),
-makes the entry due again: at least once, with the same message id.
+subscriber it concerns and the new notified verdicts. Entries are claimed (``claimed_until``,
+``claimed_by``) so two senders, or two replicas, never send the same entry at once: on
+PostgreSQL the claiming ``SELECT`` locks the rows it picks (``FOR UPDATE … SKIP LOCKED``), so a
+replica claiming at the same instant takes the next ones; on SQLite the claim is one
+``BEGIN IMMEDIATE`` transaction. A claim that runs out, or is released when the same replica's
+senders start again (``release_claims``: a daemon killed mid-send), makes the entry due again:
+at least once, with the same message id.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Mapping, Sequence
 
+from statusd.storage.engine import Connection
 from statusd.subscriptions.codec import (
     columns_of,
     event_from_json,
@@ -59,15 +62,26 @@ class OutboxQueries(Database):
                 (event.id, event.type, event.occurred_at, event_to_json(event)),
             )
             added = self._add_entries(conn, event, now)
-            conn.executemany(
-                "INSERT INTO notified (cell, verdict, at) VALUES (?, ?, ?) "
-                "ON CONFLICT (cell) DO UPDATE SET verdict = excluded.verdict, at = excluded.at",
-                ((cell, verdict, now) for cell, verdict in notified.items()),
-            )
+            self._set_notified(conn, notified, now)
             return added
 
+    def record_notified(self, notified: Mapping[str, str], now: float) -> None:
+        """Set notified verdicts without an event: the silent first records (a cell or an
+        incident seen for the first time) are kept before any event comes."""
+        if notified:
+            with self._write() as conn:
+                self._set_notified(conn, notified, now)
+
     @staticmethod
-    def _add_entries(conn: sqlite3.Connection, event: NotificationEvent, now: float) -> int:
+    def _set_notified(conn: Connection, notified: Mapping[str, str], now: float) -> None:
+        conn.executemany(
+            "INSERT INTO notified (cell, verdict, at) VALUES (?, ?, ?) "
+            "ON CONFLICT (cell) DO UPDATE SET verdict = excluded.verdict, at = excluded.at",
+            [(cell, verdict, now) for cell, verdict in notified.items()],
+        )
+
+    @staticmethod
+    def _add_entries(conn: Connection, event: NotificationEvent, now: float) -> int:
         """One entry per active subscription ``event`` concerns. Subscribers share few
         scopes: each distinct scope is judged once (``for_scope``), then SQLite copies the
         subscriptions of the scopes told, without a row passing through Python."""
@@ -88,11 +102,14 @@ class OutboxQueries(Database):
         parameters = (event.id, event_message_prefix(event.id), now, now)
         if len(told) == len(scopes):
             return conn.execute(insert + "WHERE s.state = 'active'", parameters).rowcount
-        conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS told_scopes (products TEXT NOT NULL, "
-            "countries TEXT NOT NULL, PRIMARY KEY (products, countries))"
+        columns = (
+            "(products TEXT NOT NULL, countries TEXT NOT NULL, PRIMARY KEY (products, countries))"
         )
-        conn.execute("DELETE FROM told_scopes")
+        if conn.dialect == "postgresql":
+            conn.execute(f"CREATE TEMP TABLE told_scopes {columns} ON COMMIT DROP")
+        else:
+            conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS told_scopes {columns}")
+            conn.execute("DELETE FROM told_scopes")
         conn.executemany("INSERT INTO told_scopes (products, countries) VALUES (?, ?)", told)
         return conn.execute(
             insert + "JOIN told_scopes t ON s.products = t.products "
@@ -105,7 +122,9 @@ class OutboxQueries(Database):
     def claim_due(self, now: float, limit: int, claim_seconds: float) -> Sequence[OutboxEntry]:
         """Due entries, oldest due first; the event of each is the part in its subscriber's
         scope; an email entry carries the subscriber's manage token (``List-Unsubscribe``).
-        A confirmation whose subscription has expired is not sent any more."""
+        A confirmation whose subscription has expired is not sent any more. The entries are
+        claimed by this store's ``owner`` until ``now + claim_seconds``."""
+        lock = " FOR UPDATE OF o SKIP LOCKED" if self.engine.dialect == "postgresql" else ""
         with self._write() as conn:
             rows = conn.execute(
                 "SELECT o.id, o.message_id, o.event_id, o.confirm_token, o.attempts, "
@@ -116,12 +135,12 @@ class OutboxQueries(Database):
                 "AND (o.claimed_until IS NULL OR o.claimed_until <= ?) "
                 "AND s.state <> 'disabled' "
                 "AND NOT (s.state = 'pending' AND s.expires_at <= ?) "
-                "ORDER BY o.next_attempt_at, o.id LIMIT ?",
+                f"ORDER BY o.next_attempt_at, o.id LIMIT ?{lock}",
                 (now, now, now, limit),
             ).fetchall()
             conn.executemany(
-                "UPDATE outbox SET claimed_until = ? WHERE id = ?",
-                ((now + claim_seconds, row[0]) for row in rows),
+                "UPDATE outbox SET claimed_until = ?, claimed_by = ? WHERE id = ?",
+                [(now + claim_seconds, self.owner, row[0]) for row in rows],
             )
         events: dict[str, NotificationEvent] = {}
         entries = []
@@ -152,9 +171,13 @@ class OutboxQueries(Database):
         return entries
 
     def release_claims(self) -> int:
+        """Release this store's ``owner``'s claims (and those of a version that did not name
+        its claims), never another replica's."""
         with self._write() as conn:
             released: int = conn.execute(
-                "UPDATE outbox SET claimed_until = NULL WHERE claimed_until IS NOT NULL"
+                "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL "
+                "WHERE claimed_until IS NOT NULL AND (claimed_by = ? OR claimed_by IS NULL)",
+                (self.owner,),
             ).rowcount
         return released
 
@@ -171,7 +194,7 @@ class OutboxQueries(Database):
         with self._write() as conn:
             conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, "
-                "claimed_until = NULL, last_error = ? WHERE id = ?",
+                "claimed_until = NULL, claimed_by = NULL, last_error = ? WHERE id = ?",
                 (at, error[:1000], entry.id),
             )
             self._failing(conn, entry, now)
@@ -191,7 +214,7 @@ class OutboxQueries(Database):
             self._failing(conn, entry, now)
 
     @staticmethod
-    def _failing(conn: sqlite3.Connection, entry: OutboxEntry, now: float) -> None:
+    def _failing(conn: Connection, entry: OutboxEntry, now: float) -> None:
         if entry.subscription.channel == "webhook":
             conn.execute(
                 "UPDATE subscriptions SET failing_since = COALESCE(failing_since, ?) WHERE id = ?",
@@ -217,7 +240,7 @@ class OutboxQueries(Database):
         return OutboxStats(depth=depth, oldest_created_at=oldest)
 
     @staticmethod
-    def _delete(conn: sqlite3.Connection, where: str, parameters: tuple[object, ...]) -> list[str]:
+    def _delete(conn: Connection, where: str, parameters: tuple[object, ...]) -> list[str]:
         """Delete the subscriptions matching ``where`` and their outbox entries; their ids."""
         ids: list[str] = [
             row[0]

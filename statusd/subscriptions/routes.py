@@ -32,7 +32,7 @@ from quart_trio import QuartTrio
 from statusd.body.jsonpieces import encode_json
 from statusd.config import Settings
 from statusd.serve.request_rules import read_body, takes_body
-from statusd.subscriptions.database import StoreError
+from statusd.storage.engine import StorageError, StorageUnavailable
 from statusd.subscriptions.facade import AsyncStore
 from statusd.subscriptions.model import Subscription
 from statusd.subscriptions.pages import (
@@ -138,7 +138,7 @@ def register(app: QuartTrio, routes: SubscriptionRoutes) -> None:
             return api_error(UNAVAILABLE, 503)
         try:
             removed = await db.run(db.store.delete_webhook, subscription_id, token.strip())
-        except StoreError as error:
+        except StorageError as error:
             return store_failed(error)
         if not removed:
             return api_error("no such subscription, or the token does not match", 404)
@@ -203,7 +203,7 @@ async def sign_up(routes: SubscriptionRoutes, signup: EmailSignup | WebhookSignu
         return api_error(str(error), 400)
     except SubscriptionsFull as error:
         return api_error(f"no new subscriptions for now: {error} (max_subscriptions)", 503)
-    except StoreError as error:
+    except StorageError as error:
         return store_failed(error)
 
 
@@ -223,9 +223,11 @@ async def link_page(routes: SubscriptionRoutes, action: str, home: str) -> Respo
             found = await db.run(find_by_link, db.store, action, token, routes.wall_clock())
         else:
             found = await db.run(act_on_link, db.store, action, token, routes.wall_clock())
-    except StoreError as error:
+    except StorageError as error:
         log.warning("subscription store failed", extra={"error": str(error)})
-        return page_response(unavailable_page(pick_language(asked, None, browser), home))
+        return page_response(
+            unavailable_page(pick_language(asked, None, browser), home), retry_headers(error)
+        )
     lang = pick_language(asked, found, browser)
     if found is None:
         return page_response(invalid_page(action, lang, home))
@@ -259,12 +261,12 @@ def act_on_link(
     return store.remove_by_token(token)
 
 
-def page_response(page: Page) -> Response:
+def page_response(page: Page, headers: dict[str, str] | None = None) -> Response:
     return Response(
         page.html,
         status=page.status,
         content_type="text/html; charset=utf-8",
-        headers={**NO_STORE, "Content-Security-Policy": CONTENT_SECURITY_POLICY},
+        headers={**NO_STORE, "Content-Security-Policy": CONTENT_SECURITY_POLICY, **(headers or {})},
     )
 
 
@@ -282,6 +284,18 @@ def api_error(reason: str, status: int, headers: dict[str, str] | None = None) -
     return api_answer({"error": reason}, status, headers)
 
 
-def store_failed(error: StoreError) -> Response:
+RETRY_AFTER_SECONDS = 30
+"""``Retry-After`` of a 503 while the database is away (SPEC §11: until it returns)."""
+
+
+def retry_headers(error: StorageError) -> dict[str, str]:
+    """``Retry-After`` when the database is away for now (a server down, a lock held too
+    long); nothing for a fault that waiting does not mend (a full disk, a damaged file)."""
+    if isinstance(error, StorageUnavailable):
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return {}
+
+
+def store_failed(error: StorageError) -> Response:
     log.warning("subscription store failed", extra={"error": str(error)})
-    return api_error(f"subscriptions are unavailable for now: {error}", 503)
+    return api_error(f"subscriptions are unavailable for now: {error}", 503, retry_headers(error))

@@ -1,7 +1,8 @@
 """The tables of subscriptions and notifications, in the history database (SPEC §8).
 
-Plain SQL that SQLite and PostgreSQL both run (SPEC §11 puts the same tables on PostgreSQL):
-no SQLite-only types, instants as UNIX seconds in REAL / DOUBLE PRECISION columns.
+Written for SQLite and run on PostgreSQL through ``storage.engine.ddl`` (SPEC §11 puts the
+same tables there): no SQLite-only types, instants as UNIX seconds in REAL (DOUBLE PRECISION
+on PostgreSQL) columns, digests and keys in BLOB (BYTEA).
 
 Why one global ``notified`` table and not a verdict per subscriber: every subscriber in scope
 is told every settled change, so the last verdict a subscriber was told is the cell's last
@@ -57,6 +58,7 @@ SUBSCRIPTION_TABLES = (
         created_at REAL NOT NULL,
         next_attempt_at REAL NOT NULL,
         claimed_until REAL,
+        claimed_by TEXT,
         last_error TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at)",
@@ -70,3 +72,10 @@ SUBSCRIPTION_TABLES = (
     )""",
 )
 """Created (if missing) when the database is opened; see the module docstring."""
+
+OUTBOX_UPGRADES = (
+    # Whose claim it is (``database.replica_owner``): a replica releases only its own.
+    ("claimed_by", "ALTER TABLE outbox ADD COLUMN claimed_by TEXT"),
+)
+"""Columns added to ``outbox`` since it was first created: (column, statement), run on an
+older SQLite file that lacks the column."""

@@ -13,9 +13,9 @@ email: derived from the id, so each notification can carry its unsubscribe link)
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
+from statusd.storage.engine import Connection
 from statusd.subscriptions.codec import SUBSCRIPTION_COLUMNS, scope_texts, subscription_from_row
 from statusd.subscriptions.model import Channel, Scope, Subscription, WebhookFormat
 from statusd.subscriptions.outbox import OutboxQueries
@@ -199,7 +199,7 @@ class SubscriptionStore(OutboxQueries):
 
     def _insert(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         subscription_id: str,
         channel: Channel,
         address: str,
@@ -237,12 +237,12 @@ class SubscriptionStore(OutboxQueries):
         )
 
     @staticmethod
-    def _check_room(conn: sqlite3.Connection, limit: int) -> None:
+    def _check_room(conn: Connection, limit: int) -> None:
         (count,) = conn.execute("SELECT COUNT(*) FROM subscriptions").fetchone()
         if count >= limit:
             raise SubscriptionsFull(f"statusd holds its maximum of {limit} subscriptions")
 
-    def _by_confirm(self, conn: sqlite3.Connection, token: str, now: float) -> Subscription | None:
+    def _by_confirm(self, conn: Connection, token: str, now: float) -> Subscription | None:
         found = self._one(conn, "confirm_digest = ?", token_digest(token))
         if found is None:
             return None
@@ -251,11 +251,11 @@ class SubscriptionStore(OutboxQueries):
         return found
 
     @staticmethod
-    def _one(conn: sqlite3.Connection, where: str, value: object) -> Subscription | None:
+    def _one(conn: Connection, where: str, value: object) -> Subscription | None:
         row = conn.execute(
             f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE {where}", (value,)
         ).fetchone()
         return None if row is None else subscription_from_row(row)
 
-    def _expire(self, conn: sqlite3.Connection, now: float) -> int:
+    def _expire(self, conn: Connection, now: float) -> int:
         return len(self._delete(conn, "state = 'pending' AND expires_at <= ?", (now,)))

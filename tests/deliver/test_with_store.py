@@ -1,7 +1,7 @@
-"""The senders over the real subscription store (SQLite, through ``ThreadedOutbox``), the
-real relay (aiosmtpd) and a real receiver verifying with the secret the store issued: a
-confirmation email and a status change to a webhook, each delivered once, the outbox
-empty after. Real clock: the entries are due at once."""
+"""The senders over the real subscription store (SQLite and PostgreSQL, through
+``ThreadedOutbox``), the real relay (aiosmtpd) and a real receiver verifying with the secret
+the store issued: a confirmation email and a status change to a webhook, each delivered
+once, the outbox empty after. Real clock: the entries are due at once."""
 
 from __future__ import annotations
 
@@ -21,13 +21,14 @@ from statusd.subscriptions.model import Change, NotificationEvent, OutboxEntry, 
 from statusd.subscriptions.store import SubscriptionStore
 from tests.deliver.fakes import FakeRender
 from tests.support.certs import Certificates
+from tests.support.engines import ENGINES, engine_url
 from tests.support.smtp_sink import Sink, smtp_server
 from tests.support.webhook_receiver import Receiver, receiving
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SubscriptionStore]:
-    opened = SubscriptionStore.open(tmp_path / "history.sqlite3")
+@pytest.fixture(params=ENGINES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SubscriptionStore]:
+    opened = SubscriptionStore.open(engine_url(request.param, request, tmp_path))
     yield opened
     opened.close()
 

@@ -4,7 +4,6 @@ store at the settle and batch instants; a busy store delays events, never loses 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -18,6 +17,7 @@ from statusd.history.writer import RunSync
 from statusd.mailbox import Mailbox
 from statusd.notify.incidents import incident_key
 from statusd.notify.planner import run_notification_planner
+from statusd.storage.engine import StorageUnavailable
 from statusd.subscriptions.model import NotificationEvent
 from statusd.verdicts.cells import DEGRADED, MAJOR, OPERATIONAL, UNKNOWN
 from statusd.verdicts.timeline import Incident
@@ -30,7 +30,7 @@ ALL_GOOD = {"sms:DE": OPERATIONAL, "sms:FR": OPERATIONAL, "billing:payout": OPER
 
 class FakeStore:
     """An in-memory ``PlannerStore``; the first ``failures`` calls of each kind raise what
-    SQLite raises when the database is locked."""
+    the engine raises when the database is locked or away."""
 
     def __init__(
         self,
@@ -44,6 +44,7 @@ class FakeStore:
         self.load_failures = load_failures
         self.attempts: list[float] = []
         self.recorded: list[tuple[NotificationEvent, dict[str, str], float]] = []
+        self.silent: list[tuple[dict[str, str], float]] = []
         self._lock = threading.Lock()
         self._changed = trio.Event()
         self._token = trio.lowlevel.current_trio_token()
@@ -52,7 +53,7 @@ class FakeStore:
         with self._lock:
             if self.load_failures:
                 self.load_failures -= 1
-                raise sqlite3.OperationalError("database is locked")
+                raise StorageUnavailable("database is locked")
             return dict(self._notified)
 
     def record_event(
@@ -62,7 +63,7 @@ class FakeStore:
             self.attempts.append(now)
             if self.failures:
                 self.failures -= 1
-                raise sqlite3.OperationalError("database is locked")
+                raise StorageUnavailable("database is locked")
             if all(event.id != e.id for e, _, _ in self.recorded):
                 self.recorded.append((event, dict(notified), now))
                 self._notified.update(notified)
@@ -71,6 +72,11 @@ class FakeStore:
         else:
             trio.from_thread.run_sync(self._changed.set, trio_token=self._token)
         return 1
+
+    def record_notified(self, notified: Mapping[str, str], now: float) -> None:
+        with self._lock:
+            self.silent.append((dict(notified), now))
+            self._notified.update(notified)
 
     async def wait_recorded(self, count: int) -> None:
         while len(self.recorded) < count:
@@ -165,12 +171,11 @@ async def test_snapshots_in_events_recorded_at_the_right_instants(
     ]
     first, _, _ = store.recorded[0]
     assert first.occurred_at == W0 + 200
-    # the silent first records reach the store with the first event
-    assert store.recorded[0][1] == {
-        "sms:DE": DEGRADED,
-        "sms:FR": MAJOR,
-        "billing:payout": OPERATIONAL,
-    }
+    # the silent first records reach the store once settled, before any event
+    assert [(notified, now - W0) for notified, now in store.silent] == [
+        ({"sms:DE": OPERATIONAL, "sms:FR": OPERATIONAL, "billing:payout": OPERATIONAL}, 120)
+    ]
+    assert store.recorded[0][1] == {"sms:DE": DEGRADED, "sms:FR": MAJOR}
     assert store.recorded[1][1] == {incident_key("inc1"): "investigating"}
     assert store.notified()["sms:DE"] == OPERATIONAL
 

@@ -10,14 +10,17 @@ import sys
 from pathlib import Path
 
 from statusd.cli import main as statusd_main
+from statusd.storage.url import DatabaseUrl
 from statusd.subscriptions.cli import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, main
 from statusd.subscriptions.store import SubscriptionStore
 from tests.subscriptions.conftest import LIMIT, NOW, active_email, scope
+from tests.support.postgres import PostgresServer
 
 
-def filled(state_dir: Path) -> dict[str, str]:
-    """Two email subscriptions (one pending) and a webhook in ``state_dir``'s database."""
-    store = SubscriptionStore.open(state_dir / "history.sqlite3")
+def filled(state_dir: Path, database: DatabaseUrl | None = None) -> dict[str, str]:
+    """Two email subscriptions (one pending) and a webhook in ``state_dir``'s database (or
+    in ``database``)."""
+    store = SubscriptionStore.open(database or state_dir / "history.sqlite3")
     try:
         active = active_email(store, "a@example.com", scope(("sms",), ("DE",)))
         store.add_email("b@example.com", scope(), "ru", NOW + 5, limit=LIMIT)
@@ -97,6 +100,24 @@ def test_settings_come_from_the_config_file_and_environment(tmp_path: Path) -> N
     status, out, _ = run("list", environ={"STATUSD_HISTORY_DB": str(moved)})
     assert status == EXIT_OK
     assert ids["webhook"] in out
+
+
+def test_database_url_names_a_postgresql_database(tmp_path: Path, postgres: PostgresServer) -> None:
+    """With ``database_url`` the commands work on the database the replicas share; the
+    ``history_db`` file is not looked for."""
+    url = postgres.create_database()
+    ids = filled(tmp_path, DatabaseUrl("postgresql", url))
+    environ = {"STATUSD_DATABASE_URL": url}
+    status, out, _ = run("--state-dir", str(tmp_path / "none"), "list", environ=environ)
+    assert status == EXIT_OK
+    assert ids["webhook"] in out
+    assert ids["active"] in out
+    status, out, _ = run("remove", "a@example.com", environ=environ)
+    assert (status, out) == (EXIT_OK, f"removed {ids['active']}\n")
+    status, out, _ = run("export", environ=environ)
+    assert ids["active"] not in out
+    assert ids["webhook"] in out
+    assert not (tmp_path / "none").exists()
 
 
 def test_no_database_and_bad_usage(tmp_path: Path) -> None:

@@ -3,13 +3,11 @@ idempotent, scope filtering), claims, acknowledgements, retries, 410 and disabli
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from statusd.subscriptions.model import Change, NotificationEvent, OutboxEntry
 from statusd.subscriptions.store import SubscriptionStore
-from tests.subscriptions.conftest import LIMIT, NOW, active_email, scope
+from tests.subscriptions.conftest import LIMIT, NOW, active_email, execute, rows, scope
 
 
 def change(product: str, country: str | None, before: str = "operational") -> Change:
@@ -27,8 +25,7 @@ def entries_of(store: SubscriptionStore, now: float = NOW + 10) -> list[OutboxEn
 
 def drain_confirmations(store: SubscriptionStore) -> None:
     """Confirm-email entries of the fixtures are acknowledged (active_email deletes them)."""
-    with sqlite3.connect(store.path) as conn:
-        conn.execute("DELETE FROM outbox WHERE event_id IS NULL")
+    execute(store, "DELETE FROM outbox WHERE event_id IS NULL")
 
 
 def test_record_event_tells_only_subscribers_in_scope(store: SubscriptionStore) -> None:
@@ -221,6 +218,19 @@ def test_old_events_without_entries_are_pruned_later(store: SubscriptionStore) -
     store.record_event(status_event("e1", change("sms", "DE")), {}, NOW)
     assert store.record_event(status_event("e1", change("sms", "DE")), {}, NOW + 86400) == 0
     store.record_event(status_event("e2", change("sms", "FR")), {}, NOW + 8 * 86400)
-    with sqlite3.connect(store.path) as conn:
-        kept = [row[0] for row in conn.execute("SELECT id FROM notification_events")]
+    kept = [row[0] for row in rows(store, "SELECT id FROM notification_events")]
     assert kept == ["e2"]
+
+
+def test_record_notified_sets_verdicts_without_an_event(store: SubscriptionStore) -> None:
+    """Silent first records: kept at once (a restart or another replica starts from them),
+    nobody told, no event stored."""
+    active_email(store, "a@example.com")
+    drain_confirmations(store)
+    store.record_notified({"sms:DE": "operational", "sms:FR": "major_outage"}, NOW)
+    store.record_notified({}, NOW + 1)
+    assert store.notified() == {"sms:DE": "operational", "sms:FR": "major_outage"}
+    store.record_notified({"sms:FR": "operational"}, NOW + 2)
+    assert store.notified() == {"sms:DE": "operational", "sms:FR": "operational"}
+    assert entries_of(store) == []
+    assert rows(store, "SELECT COUNT(*) FROM notification_events") == [(0,)]

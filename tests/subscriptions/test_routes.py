@@ -19,6 +19,7 @@ from statusd.config import Settings
 from statusd.metrics import Metrics
 from statusd.serve.app import create_app
 from statusd.state.holder import StateHolder
+from statusd.storage.url import DatabaseUrl
 from statusd.subscriptions.facade import AsyncStore
 from statusd.subscriptions.routes import SubscriptionRoutes
 from statusd.subscriptions.store import PENDING_SECONDS
@@ -83,8 +84,8 @@ SETTINGS = Settings(smtp_url="smtp://127.0.0.1:2525", mail_from="status@example.
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[AsyncStore]:
-    opened = await AsyncStore.open(tmp_path / "history.sqlite3")
+async def db(database_url: DatabaseUrl) -> AsyncIterator[AsyncStore]:
+    opened = await AsyncStore.open(database_url)
     yield opened
     await opened.aclose()
 

@@ -17,12 +17,7 @@ from statusd.subscriptions.store import (
     SubscriptionStore,
 )
 from statusd.subscriptions.tokens import token_digest
-from tests.subscriptions.conftest import LIMIT, NOW, active_email, scope
-
-
-def rows(store: SubscriptionStore, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(store.path) as conn:
-        return conn.execute(sql).fetchall()
+from tests.subscriptions.conftest import LIMIT, NOW, active_email, rows, scope
 
 
 def test_email_signup_is_pending_with_its_confirmation_entry(store: SubscriptionStore) -> None:
