@@ -154,14 +154,6 @@ def replica_args(sim: SimulatorProcess, state_dir: Path) -> tuple[str, ...]:
     )  # fmt: skip
 
 
-def replica_args(sim: SimulatorProcess, state_dir: Path) -> tuple[str, ...]:
-    """statusd's flags for one replica: the simulator, its own state, a fast interval."""
-    return (
-        "--data-dir", str(sim.data_dir), "--source-url", sim.url,
-        "--state-dir", str(state_dir), "--interval", str(INTERVAL),
-    )  # fmt: skip
-
-
 @contextmanager
 def replica_set(
     tmp_path: Path,
