@@ -4,9 +4,11 @@ The public view (``verdicts.live.PublicState``) hands every new set of verdicts 
 ``HistoryInbox`` with ``offer`` — a plain method that never blocks and never fails.
 ``run_history_writer`` (a child of the main nursery, started with ``nursery.start``) takes
 what has accumulated, writes it through ``trio.to_thread.run_sync`` in one transaction,
-heartbeats, and prunes old rows. Disk trouble never reaches the caller: a full disk pauses
-the history with one warning and is retried; a damaged database is moved aside and a new
-one started.
+heartbeats, and prunes old rows. Database trouble never reaches the caller: a full disk or
+an unreachable database (PostgreSQL down, connection lost) pauses the history with one
+warning and is retried — meanwhile the snapshots wait, at most ``max_pending`` of them, and
+are written in order when it is back; a damaged SQLite file is moved aside and a new one
+started (a damaged shared database only pauses the history: it is never touched).
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from typing import Protocol, TypeVar, TypeVarTuple, Unpack
 import trio
 
 from statusd.history.planned import MaintenanceRecord
-from statusd.history.schema import HistoryCorrupt, HistoryError, move_aside
+from statusd.history.schema import HistoryCorrupt, HistoryError, database_url, move_aside
 from statusd.history.store import HistoryStore, Snapshot
 from statusd.mailbox import Mailbox
+from statusd.storage.url import DatabaseUrl
 from statusd.verdicts.timeline import Incident, Timeline
 
 log = logging.getLogger("statusd.history_writer")
@@ -38,8 +41,8 @@ class RunSync(Protocol):
     async def __call__(self, sync_fn: Callable[[Unpack[Ts]], T], /, *args: *Ts) -> T: ...
 
 
-StoreOpener = Callable[[Path, float], HistoryStore]
-"""Opens the store at a path at a wall time (tests wrap it to inject disk trouble)."""
+StoreOpener = Callable[[DatabaseUrl, float], HistoryStore]
+"""Opens the store in a database at a wall time (tests wrap it to inject disk trouble)."""
 
 
 class HistoryInbox(Mailbox[Snapshot]):
@@ -70,13 +73,13 @@ class HistoryInbox(Mailbox[Snapshot]):
         self.put(Snapshot(at, dict(verdicts), kept, maintenance))
 
 
-def open_store(path: Path, now: float, *, max_gap: float, rollup_days: int) -> HistoryStore:
-    """The default opener: ``HistoryStore.open`` (moves a damaged file aside)."""
-    return HistoryStore.open(path, now=now, max_gap=max_gap, rollup_days=rollup_days)
+def open_store(url: DatabaseUrl, now: float, *, max_gap: float, rollup_days: int) -> HistoryStore:
+    """The default opener: ``HistoryStore.open`` (moves a damaged SQLite file aside)."""
+    return HistoryStore.open(url, now=now, max_gap=max_gap, rollup_days=rollup_days)
 
 
 async def run_history_writer(
-    path: Path,
+    where: DatabaseUrl | Path,
     inbox: HistoryInbox,
     *,
     raw_days: int = 35,
@@ -98,7 +101,7 @@ async def run_history_writer(
     max_gap = 3 * heartbeat_every
     if opener is None:
         opener = partial(open_store, max_gap=max_gap, rollup_days=rollup_days)
-    writer = _Writer(path, inbox, opener, clock, run_sync, retry_after)
+    writer = _Writer(database_url(where), inbox, opener, clock, run_sync, retry_after)
     await writer.open()
     task_status.started(await writer.timeline())
     try:
@@ -113,14 +116,14 @@ class _Writer:
 
     def __init__(
         self,
-        path: Path,
+        url: DatabaseUrl,
         inbox: HistoryInbox,
         opener: StoreOpener,
         clock: Callable[[], float],
         run_sync: RunSync,
         retry_after: float,
     ) -> None:
-        self.path = path
+        self.url = url
         self.inbox = inbox
         self.opener = opener
         self.clock = clock
@@ -137,7 +140,7 @@ class _Writer:
                 "history paused, /api is not affected",
                 extra={
                     "failed": what,
-                    "path": str(self.path),
+                    "database": self.url.redacted(),
                     "error": str(error),
                     "retry_seconds": self.retry_after,
                 },
@@ -147,7 +150,7 @@ class _Writer:
 
     async def open(self) -> bool:
         try:
-            self.store = await self.run_sync(self.opener, self.path, self.clock())
+            self.store = await self.run_sync(self.opener, self.url, self.clock())
         except (HistoryError, OSError) as error:
             self._pause("opening", error)
             return False
@@ -160,23 +163,28 @@ class _Writer:
             return await self.run_sync(self.store.load_timeline)
         except HistoryError as error:
             log.warning(
-                "history timeline unreadable", extra={"path": str(self.path), "error": str(error)}
+                "history timeline unreadable",
+                extra={"database": self.url.redacted(), "error": str(error)},
             )
             return Timeline()
 
     async def reset(self, error: HistoryCorrupt) -> None:
-        """The database broke while running: move it aside, start a new one."""
+        """The database broke while running: move a SQLite file aside and start a new one;
+        pause on a shared database (never moved or dropped by statusd)."""
+        if self.url.dialect != "sqlite":
+            self._pause("writing", error)
+            return
         if self.store is not None:
             await self.run_sync(self.store.close)
             self.store = None
         try:
-            aside = await self.run_sync(move_aside, self.path, self.clock())
+            aside = await self.run_sync(move_aside, self.url.path, self.clock())
         except OSError as move_error:
             self._pause("moving aside the damaged", move_error)
             return
         log.warning(
             "history database damaged, moved it aside and started a new one",
-            extra={"path": str(self.path), "error": str(error), "moved_to": str(aside)},
+            extra={"database": self.url.redacted(), "error": str(error), "moved_to": str(aside)},
         )
         await self.open()
 
@@ -218,7 +226,7 @@ class _Writer:
                 self._pause("writing", error)
                 continue
             if self.paused:
-                log.warning("history resumed", extra={"path": str(self.path)})
+                log.warning("history resumed", extra={"database": self.url.redacted()})
                 self.paused = False
 
     async def stop(self) -> None:
@@ -230,7 +238,8 @@ class _Writer:
             await self.run_sync(store.mark_stopped, self.clock())
         except HistoryError as error:
             log.warning(
-                "history stop not recorded", extra={"path": str(self.path), "error": str(error)}
+                "history stop not recorded",
+                extra={"database": self.url.redacted(), "error": str(error)},
             )
         finally:
             await self.run_sync(store.close)
