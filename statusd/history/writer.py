@@ -188,6 +188,15 @@ class _Writer:
         )
         await self.open()
 
+    def keep_newest(self, pending: list[Snapshot]) -> list[Snapshot]:
+        """The newest ``max_pending`` snapshots waiting to be written (while the database is
+        away); the older ones are dropped and counted in the inbox's ``dropped``."""
+        over = len(pending) - self.inbox.max_pending
+        if over <= 0:
+            return pending
+        self.inbox.dropped += over
+        return pending[over:]
+
     async def loop(
         self, raw_days: int, rollup_days: int, heartbeat_every: float, prune_every: float
     ) -> None:
@@ -200,7 +209,7 @@ class _Writer:
                 wake_at = self.retry_at
             with trio.move_on_at(wake_at):
                 await self.inbox.wait()
-            pending = (pending + self.inbox.take())[-self.inbox.max_pending :]
+            pending = self.keep_newest(pending + self.inbox.take())
             now = trio.current_time()
             if (self.paused or self.store is None) and now < self.retry_at:
                 continue

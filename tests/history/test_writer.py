@@ -25,6 +25,7 @@ from statusd.history.writer import HistoryInbox, run_history_writer
 from statusd.storage.engine import Connection, open_database
 from statusd.storage.url import DatabaseUrl
 from statusd.verdicts.timeline import Incident, Timeline
+from tests.support.postgres import PostgresServer
 
 D0 = 1_764_028_800.0  # 2025-11-25T00:00:00Z
 H = 3600.0
@@ -424,3 +425,61 @@ async def test_writer_history_survives_sigkill(tmp_path: Path) -> None:
     total = sum(sum(day.seconds.values()) for day in days)
     # Closed time is rolled up in whole milliseconds of rounded ends: at most 1 ms off.
     assert total == pytest.approx(reopened_at - offered, abs=1e-3)
+
+
+async def test_postgresql_outage_pauses_and_keeps_the_snapshots_until_it_returns(
+    postgres: PostgresServer,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """PostgreSQL stopped: one warning, offers still return at once, the snapshots offered
+    meanwhile wait (the newest max_pending of them) and are written in order when the server
+    is back, with no unknown gap for the outage."""
+    url = DatabaseUrl("postgresql", postgres.create_database())
+    inbox = HistoryInbox(max_pending=3)
+    clock = wall_clock(D0)
+
+    def opener(at: DatabaseUrl, now: float) -> HistoryStore:
+        return HistoryStore.open(at, now=now, max_gap=180, timeout=1.0)
+
+    with caplog.at_level(logging.WARNING, logger="statusd.history_writer"), trio.fail_after(DAY):
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(
+                    lambda task_status: run_history_writer(
+                        url,
+                        inbox,
+                        clock=clock,
+                        run_sync=inline,
+                        opener=opener,
+                        retry_after=30,
+                        task_status=task_status,
+                    )
+                )
+                inbox.offer(clock(), {"sms:DE": "operational"})
+                await trio.sleep(10)
+                postgres.stop()
+                for verdict in ("degraded_performance", "major_outage", "operational"):
+                    await trio.sleep(10)
+                    inbox.offer(clock(), {"sms:DE": verdict})  # at D0 + 20, 30, 40
+                await trio.sleep(10)
+                inbox.offer(clock(), {"sms:DE": "partial_outage"})  # D0 + 50: 4 waiting
+                postgres.start()
+                await trio.sleep(600)  # retries every 30 s until the pool connects again
+                nursery.cancel_scope.cancel()
+        finally:
+            if not postgres.is_running():
+                postgres.start()
+    messages = [r.getMessage() for r in caplog.records if r.name == "statusd.history_writer"]
+    assert messages == ["history paused, /api is not affected", "history resumed"]
+    assert inbox.dropped == 1  # D0 + 20: the oldest of four waiting with room for three
+    rows = query(url, "SELECT verdict, start FROM intervals WHERE gap = 0 ORDER BY start")
+    assert [(STORED_VERDICTS[code], start - D0) for code, start in rows] == [
+        ("operational", 0),
+        ("major_outage", 30),
+        ("operational", 40),
+        ("partial_outage", 50),
+    ]
+    assert query(url, f"SELECT count(*) FROM intervals WHERE gap = 1 AND start <= {D0 + 50}") == [
+        (0,)
+    ]
