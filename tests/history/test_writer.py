@@ -75,6 +75,27 @@ def buckets(
         }
 
 
+async def start_paused_writer(
+    nursery: trio.Nursery,
+    where: DatabaseUrl | Path,
+    inbox: HistoryInbox,
+    clock: Callable[[], float],
+    opener: Callable[[DatabaseUrl, float], HistoryStore],
+) -> None:
+    """The writer of the pause tests: inline calls, ``opener``, a retry every 30 s."""
+    await nursery.start(
+        lambda task_status: run_history_writer(
+            where,
+            inbox,
+            clock=clock,
+            run_sync=inline,
+            opener=opener,
+            retry_after=30,
+            task_status=task_status,
+        )
+    )
+
+
 def test_inbox_never_blocks_and_drops_the_oldest() -> None:
     """offer returns at once; beyond max_pending the oldest snapshots go and are counted."""
     inbox = HistoryInbox(max_pending=3)
@@ -160,17 +181,7 @@ async def test_disk_full_pauses_with_one_warning_and_resumes(
     big = {f"email:X{n:05d}": "degraded_performance" for n in range(3000)}
     with caplog.at_level(logging.WARNING, logger="statusd.history_writer"), trio.fail_after(DAY):
         async with trio.open_nursery() as nursery:
-            await nursery.start(
-                lambda task_status: run_history_writer(
-                    path,
-                    inbox,
-                    clock=clock,
-                    run_sync=inline,
-                    opener=opener,
-                    retry_after=30,
-                    task_status=task_status,
-                )
-            )
+            await start_paused_writer(nursery, path, inbox, clock, opener)
             for _ in range(10):
                 inbox.offer(clock(), big)
                 await trio.sleep(20)
@@ -445,17 +456,7 @@ async def test_postgresql_outage_pauses_and_keeps_the_snapshots_until_it_returns
     with caplog.at_level(logging.WARNING, logger="statusd.history_writer"), trio.fail_after(DAY):
         try:
             async with trio.open_nursery() as nursery:
-                await nursery.start(
-                    lambda task_status: run_history_writer(
-                        url,
-                        inbox,
-                        clock=clock,
-                        run_sync=inline,
-                        opener=opener,
-                        retry_after=30,
-                        task_status=task_status,
-                    )
-                )
+                await start_paused_writer(nursery, url, inbox, clock, opener)
                 inbox.offer(clock(), {"sms:DE": "operational"})
                 await trio.sleep(10)
                 postgres.stop()
