@@ -101,7 +101,7 @@ async def run_history_writer(
     max_gap = 3 * heartbeat_every
     if opener is None:
         opener = partial(open_store, max_gap=max_gap, rollup_days=rollup_days)
-    writer = _Writer(database_url(where), inbox, opener, clock, run_sync, retry_after)
+    writer = _Writer(database_url(where), inbox, opener, clock, run_sync, retry_after, max_gap)
     await writer.open()
     task_status.started(await writer.timeline())
     try:
@@ -109,6 +109,28 @@ async def run_history_writer(
     finally:
         with trio.CancelScope(shield=True):
             await writer.stop()
+
+
+def compact(snapshots: Sequence[Snapshot], within: float) -> list[Snapshot]:
+    """``snapshots`` without those that only repeat the one before them and whose neighbours
+    are at most ``within`` seconds apart: writing them would only move the heartbeat, and
+    without them no silence longer than ``within`` (the store's ``max_gap``) appears, so a
+    quiet outage holds hours of snapshots in ``max_pending``."""
+    kept: list[Snapshot] = []
+    for snapshot in snapshots:
+        if len(kept) >= 2 and _repeats(kept[-1], kept[-2]) and snapshot.at - kept[-2].at <= within:
+            kept[-1] = snapshot
+        else:
+            kept.append(snapshot)
+    return kept
+
+
+def _repeats(snapshot: Snapshot, before: Snapshot) -> bool:
+    return (
+        snapshot.verdicts == before.verdicts
+        and snapshot.incidents in (None, before.incidents)
+        and snapshot.maintenance in (None, before.maintenance)
+    )
 
 
 class _Writer:
@@ -122,6 +144,7 @@ class _Writer:
         clock: Callable[[], float],
         run_sync: RunSync,
         retry_after: float,
+        max_gap: float,
     ) -> None:
         self.url = url
         self.inbox = inbox
@@ -130,6 +153,7 @@ class _Writer:
         self.run_sync = run_sync
         self.retry_after = retry_after
         self.store: HistoryStore | None = None
+        self.max_gap = max_gap
         self.paused = False
         self.retry_at = -float("inf")
 
@@ -190,7 +214,9 @@ class _Writer:
 
     def keep_newest(self, pending: list[Snapshot]) -> list[Snapshot]:
         """The newest ``max_pending`` snapshots waiting to be written (while the database is
-        away); the older ones are dropped and counted in the inbox's ``dropped``."""
+        away), repeats left out (``compact``); the older ones are dropped and counted in the
+        inbox's ``dropped``."""
+        pending = compact(pending, self.max_gap)
         over = len(pending) - self.inbox.max_pending
         if over <= 0:
             return pending

@@ -3,6 +3,7 @@ SQLite files: full disk, damage, SIGKILL."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
@@ -21,7 +22,7 @@ import trio.testing
 from statusd.history.reader import read_daily
 from statusd.history.schema import DAY, STORED_VERDICTS, HistoryCorrupt, database_url
 from statusd.history.store import HistoryStore, Snapshot
-from statusd.history.writer import HistoryInbox, run_history_writer
+from statusd.history.writer import HistoryInbox, compact, run_history_writer
 from statusd.storage.engine import Connection, open_database
 from statusd.storage.url import DatabaseUrl
 from statusd.verdicts.timeline import Incident, Timeline
@@ -484,3 +485,20 @@ async def test_postgresql_outage_pauses_and_keeps_the_snapshots_until_it_returns
     assert query(url, f"SELECT count(*) FROM intervals WHERE gap = 1 AND start <= {D0 + 50}") == [
         (0,)
     ]
+
+
+def test_repeated_snapshots_are_compacted_without_opening_a_gap() -> None:
+    """While the database is away, snapshots that only repeat the one before are left out as
+    long as the ones kept stay within max_gap of each other; every change stays."""
+    same = {"sms:DE": "operational"}
+    snapshots = [Snapshot(D0 + 10 * n, dict(same)) for n in range(60)]  # 10 minutes, no change
+    snapshots.append(Snapshot(D0 + 600, {"sms:DE": "major_outage"}))
+    snapshots.append(
+        Snapshot(
+            D0 + 610, {"sms:DE": "major_outage"}, (Incident("i", "db", "investigating", D0, D0),)
+        )
+    )
+    kept = compact(snapshots, 180)
+    assert [s.at - D0 for s in kept] == [0, 180, 360, 540, 600, 610]
+    assert all(b.at - a.at <= 180 for a, b in itertools.pairwise(kept))
+    assert compact(kept, 180) == kept
