@@ -180,8 +180,10 @@ class HistoryStore:
             self._transaction = None
 
     def _load(self) -> None:
-        """Read the open intervals, cells, last known verdicts, incidents and heartbeat."""
+        """Read the open intervals, cells, last known verdicts, incidents and heartbeat; the
+        maintenance record is written again with the next snapshot that carries one."""
         conn = self._conn
+        self._maintenance = None
         self._cells = {}
         self._last_known = {}
         for row_id, name, known in conn.execute("SELECT id, name, known FROM cells"):

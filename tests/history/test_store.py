@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from statusd.history.planned import MaintenanceRecord, read_maintenance
 from statusd.history.reader import (
     DayBucket,
     HistoryReader,
@@ -1009,3 +1010,17 @@ def test_a_failed_transaction_reloads_the_writers_state(store: HistoryStore) -> 
     assert days(store, "sms:DE", 1, D0 + 40) == {"2025-11-25": {OP: 30, MAJ: 10}}
     (count,) = store.connection.execute("SELECT count(*) FROM intervals").fetchone()
     assert count == 2
+
+
+def test_a_failed_batch_does_not_forget_the_maintenance_record(store: HistoryStore) -> None:
+    """The maintenance record of a batch that was rolled back is written with the next one."""
+    record = MaintenanceRecord(D0)
+    with pytest.raises(ValueError, match="sideways"):
+        store.apply(
+            [Snapshot(D0, {"sms:DE": OP}, None, record), Snapshot(D0 + 5, {"sms:DE": "sideways"})]
+        )
+    assert read_maintenance(store.connection) is None
+    store.apply([Snapshot(D0 + 10, {"sms:DE": OP}, None, record)])
+    kept = read_maintenance(store.connection)
+    assert kept is not None
+    assert kept.at == D0
