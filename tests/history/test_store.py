@@ -1024,3 +1024,21 @@ def test_a_failed_batch_does_not_forget_the_maintenance_record(store: HistorySto
     kept = read_maintenance(store.connection)
     assert kept is not None
     assert kept.at == D0
+
+
+def test_feed_filters_by_product_and_country(store: HistoryStore) -> None:
+    """The feed's filters select a product's cells (by name prefix, not a pattern) or a
+    country's; without filters every change and incident is there."""
+    store.record_verdicts(D0, {"sms:DE": DEG, "sms:FR": DEG, "billing:payout": MAJ})
+    store.record_incidents([Incident("i1", "db", "investigating", D0, D0)])
+    conn = store.connection
+    assert {(e.product, e.key) for e in read_feed(conn, product="billing")} == {
+        ("billing", "payout")
+    }
+    assert {(e.product, e.key) for e in read_feed(conn, product="sms")} == {
+        ("sms", "DE"),
+        ("sms", "FR"),
+    }
+    assert {(e.product, e.key) for e in read_feed(conn, country="FR")} == {("sms", "FR")}
+    assert [e.kind for e in read_feed(conn)].count("incident") == 1
+    assert read_feed(conn, product="sm") == []
