@@ -24,7 +24,14 @@ snapshots is one transaction, as the writer batches what piled up.
     .venv/bin/python -m bench.history_http_bench              # both parts: about 4 minutes
     .venv/bin/python -m bench.history_http_bench --smoke      # tiny sizes: under a minute
     .venv/bin/python -m bench.history_http_bench --only writes,profile --repeats 5
+    .venv/bin/python -m bench.history_http_bench --only reads --engine sqlite,postgresql
     .venv/bin/python -m bench.run --only history              # both parts, tables in its JSON
+
+``--engine`` (part 1): ``sqlite`` (the default), ``postgresql`` or both, comma-separated. The
+year is written once, in SQLite; for ``postgresql`` the bench starts a throwaway server of
+its own (``tests.support.postgres.running_postgres``: Debian's binaries, a temporary data
+directory, a free loopback port), copies the year's tables into a new database there (COPY)
+and statusd reads it through ``database_url``.
 
 ``--only control`` is part 2 (kept as a name; part 2 always runs its three modes) and
 ``--only profile`` samples statusd with py-spy in each mode; ``--cells 2500`` writes the
@@ -58,9 +65,10 @@ from bench.sizes import SMOKE, Sizes
 from bench.wrk import WrkResult, run_wrk
 from simulator.countries import all_countries
 from statusd.history.reader import HistoryReader
-from statusd.history.schema import DAY
+from statusd.history.schema import DAY, TABLES
 from statusd.history.store import HistoryStore, Snapshot
 from statusd.serve.history_bodies import history_json
+from statusd.storage.url import DatabaseUrl, sqlite_url
 from statusd.verdicts.cells import BILLING_FUNCTIONS, COUNTRY_PRODUCTS, OPERATIONAL
 
 LIVE_CELLS = len(BILLING_FUNCTIONS) + 1 + len(COUNTRY_PRODUCTS) * len(all_countries())
@@ -135,7 +143,7 @@ def build_year(path: Path, cells: Sequence[str], sizes: HistorySizes) -> dict[st
     store = HistoryStore.open(path, now=start, max_gap=3 * sizes.tick)
     changes = 0
     try:
-        store.connection.execute(f"PRAGMA cache_size=-{BUILD_CACHE_KIB}")
+        store.connection.execute(f"PRAGMA cache_size=-{BUILD_CACHE_KIB}")  # the kept writer's
         at, next_day, batch = start, start + DAY, []
         while at < time.time():  # the clock moves on while the year is written: catch up
             for cell in rng.sample(cells, per_tick):
@@ -176,11 +184,69 @@ def build_year(path: Path, cells: Sequence[str], sizes: HistorySizes) -> dict[st
 # --- helpers --------------------------------------------------------------------------------
 
 
-def write_config(workdir: Path, history_db: Path) -> Path:
-    """A statusd TOML settings file naming ``history_db``."""
+def write_config(workdir: Path, history_db: Path, database: DatabaseUrl | None = None) -> Path:
+    """A statusd TOML settings file naming ``history_db`` (and ``database_url`` if given)."""
     path = workdir / "statusd.toml"
-    path.write_text(f"history_db = {json.dumps(str(history_db))}\n")
+    text = f"history_db = {json.dumps(str(history_db))}\n"
+    if database is not None:
+        text += f"database_url = {json.dumps(database.target)}\n"
+    path.write_text(text)
     return path
+
+
+ENGINES = ("sqlite", "postgresql")
+ENGINE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def history_tables() -> list[str]:
+    """The history's tables, parents first (``schema.TABLES`` order)."""
+    return [create.split("EXISTS ", 1)[1].split(" ", 1)[0] for create in TABLES]
+
+
+def copy_year(source: Path, url: DatabaseUrl, now: float) -> dict[str, Any]:
+    """The history in the SQLite file ``source``, copied into the PostgreSQL database ``url``
+    (schema made by ``HistoryStore.open``; rows by COPY; identity sequences moved on)."""
+    import psycopg
+
+    began = time.perf_counter()
+    HistoryStore.open(url, now=now).close()
+    tables = history_tables()
+    with closing(sqlite3.connect(source)) as lite, psycopg.connect(url.target) as pg:
+        pg.execute(f"TRUNCATE {', '.join(tables)}")
+        for table in tables:
+            columns = ", ".join(
+                f'"{row[1]}"' for row in lite.execute(f"PRAGMA table_info({table})")
+            )
+            with pg.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in lite.execute(f"SELECT {columns} FROM {table}"):
+                    copy.write_row(row)
+        for table in ("cells", "intervals"):
+            pg.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT coalesce(max(id), 1) FROM {table}))"
+            )
+        pg.commit()
+        pg.autocommit = True
+        pg.execute("VACUUM ANALYZE")
+        row = pg.execute("SELECT pg_database_size(current_database())").fetchone()
+        size = 0 if row is None else int(row[0])
+    return {"copy_seconds": round(time.perf_counter() - began, 1), "mib": round(size / 2**20, 1)}
+
+
+@contextmanager
+def year_database(
+    workdir: Path, year: Path, engine: str, now: float
+) -> Iterator[tuple[DatabaseUrl, dict[str, Any]]]:
+    """Where statusd reads the year: the SQLite file itself, or a copy in a throwaway
+    PostgreSQL server started for the block."""
+    if engine == "sqlite":
+        yield sqlite_url(year), {"mib": round(year.stat().st_size / 2**20, 1)}
+        return
+    from tests.support.postgres import running_postgres
+
+    with running_postgres() as server:
+        url = DatabaseUrl("postgresql", server.create_database("bench"))
+        yield url, copy_year(year, url, now)
 
 
 def count_intervals(history_db: Path) -> int:
@@ -241,55 +307,92 @@ def time_csv(statusd: Proc, month: str, repeats: int) -> list[dict[str, Any]]:
 # --- 1. reads on a year -----------------------------------------------------------------------
 
 
-def measure_reads(workdir: Path, sizes: HistorySizes) -> list[Section]:
-    """Build the year, start statusd on it and time /api/history and /api/history.csv."""
-    history_db = workdir / "year" / "history.sqlite3"
-    history_db.parent.mkdir(parents=True)
-    build = build_year(history_db, cell_ids(sizes.cells), sizes)
+def measure_reads(
+    workdir: Path, sizes: HistorySizes, engines: Sequence[str] = ("sqlite",)
+) -> list[Section]:
+    """Build the year, then for each engine start statusd on it and time /api/history and
+    /api/history.csv."""
+    year = workdir / "year" / "history.sqlite3"
+    year.parent.mkdir(parents=True)
+    build = build_year(year, cell_ids(sizes.cells), sizes)
+    ended = build.pop("ended")
+    sections = [
+        Section(
+            title=f"history: {build['days']} simulated days ending now, {build['cells']} cells,"
+            f" a change per cell every ~{sizes.change_every / 3600:g} h",
+            headers=["what", "value"],
+            rows=[
+                ["verdict changes written", build["changes"]],
+                ["changes per cell per day", build["changes_per_cell_per_day"]],
+                [
+                    "build in SQLite (HistoryStore.apply, daily prune)",
+                    f"{build['build_seconds']} s",
+                ],
+                ["SQLite file", f"{build['file_mib']} MiB"],
+                ["rows: intervals (35 days) / daily (400 days)", _rows(build["rows"])],
+            ],
+            data=build,
+        )
+    ]
+    for engine in engines:
+        with year_database(workdir, year, engine, ended) as (url, stored):
+            sections += measure_engine_reads(workdir / engine, url, stored, sizes, ended)
+    return sections
+
+
+def measure_engine_reads(
+    workdir: Path, url: DatabaseUrl, stored: dict[str, Any], sizes: HistorySizes, ended: float
+) -> list[Section]:
+    """statusd reading the year in ``url``: /api/history latency and the month's CSV."""
+    engine = ENGINE_NAMES[url.dialect]
+    workdir.mkdir(parents=True)
     product, key = HISTORY_CELL
-    reader = HistoryReader(history_db)
-    in_process = timed(
-        lambda: history_json(product, key, reader.daily(f"{product}:{key}", 90, time.time())),
-        repeat=50,
-    )
-    config = write_config(workdir, history_db)
+    reader = HistoryReader(url)
+    try:
+        in_process = timed(
+            lambda: history_json(product, key, reader.daily(f"{product}:{key}", 90, time.time())),
+            repeat=50,
+        )
+    finally:
+        reader.close()
+    history_db = url.path if url.dialect == "sqlite" else workdir / "state" / "history.sqlite3"
+    config = write_config(workdir, history_db, None if url.dialect == "sqlite" else url)
     month = csv_month(time.time(), sizes.days)
     with (
         run_simulator(workdir, "--seed", "1", "--countries", "all") as sim,
         run_statusd(workdir, sim, "--config", str(config), ready_timeout=READY_TIMEOUT) as statusd,
     ):
         ready_s = round(time.monotonic() - statusd.started_at, 2)
-        gap_s = round(time.time() - build["ended"], 1)
+        gap_s = round(time.time() - ended, 1)
         time.sleep(WARMUP_SECONDS)
         check = check_history(statusd, 90)
-        url = statusd.url + history_path(90)
+        address = statusd.url + history_path(90)
         history = {
-            connections: run_wrk(url, connections=connections, seconds=seconds)
+            connections: run_wrk(address, connections=connections, seconds=seconds)
             for connections, seconds in (
                 (sizes.history_connections, sizes.history_seconds),
                 (1, max(1, sizes.history_seconds // 2)),
             )
         }
         csv = time_csv(statusd, month, sizes.csv_repeats)
-    build.pop("ended")
     db_section = Section(
-        title=f"history database: {build['days']} simulated days ending now, "
-        f"{build['cells']} cells, a change per cell every ~{sizes.change_every / 3600:g} h",
+        title=f"the year in {engine}",
         headers=["what", "value"],
         rows=[
-            ["verdict changes written", build["changes"]],
-            ["changes per cell per day", build["changes_per_cell_per_day"]],
-            ["build (HistoryStore.apply, daily prune)", f"{build['build_seconds']} s"],
-            ["file", f"{build['file_mib']} MiB"],
-            ["rows: intervals (35 days) / daily (400 days)", _rows(build["rows"])],
+            ["database size", f"{stored['mib']} MiB"],
+            *(
+                [["copied from SQLite (COPY)", f"{stored['copy_seconds']} s"]]
+                if "copy_seconds" in stored
+                else []
+            ),
             ["statusd spawn to /readyz on it", f"{ready_s} s"],
             ["unknown gap at statusd start (build end to ready)", f"{gap_s} s"],
         ],
-        data={**build, "ready_s": ready_s, "gap_s": gap_s},
+        data={**stored, "engine": url.dialect, "ready_s": ready_s, "gap_s": gap_s},
     )
     main_run = history[sizes.history_connections]
     hist_section = Section(
-        title=f"/api/history 90 days, one cell ({product}/{key}): "
+        title=f"{engine}: /api/history 90 days, one cell ({product}/{key}): "
         f"wrk -t1 -c{sizes.history_connections} -d{sizes.history_seconds}s (and -c1)",
         headers=[
             "connections",
@@ -316,7 +419,7 @@ def measure_reads(workdir: Path, sizes: HistorySizes) -> list[Section]:
         ],
         targets=[
             Target(
-                f"/api/history p99 (-c{sizes.history_connections})",
+                f"{engine}: /api/history p99 (-c{sizes.history_connections})",
                 main_run.p99_ms,
                 MAX_HISTORY_P99_MS,
                 "<=",
@@ -338,11 +441,18 @@ def measure_reads(workdir: Path, sizes: HistorySizes) -> list[Section]:
     )
     seconds = [d["seconds"] for d in csv]
     csv_section = Section(
-        title=f"/api/history.csv?month={month}: {len(csv)} downloads one after another (httpx)",
+        title=f"{engine}: /api/history.csv?month={month}: {len(csv)} downloads one after "
+        "another (httpx)",
         headers=["download", "seconds", "bytes", "rows"],
         rows=[[i + 1, d["seconds"], d["bytes"], d["rows"]] for i, d in enumerate(csv)],
         targets=[
-            Target("history.csv of a month, median", median(seconds), MAX_CSV_SECONDS, "<=", " s")
+            Target(
+                f"{engine}: history.csv of a month, median",
+                median(seconds),
+                MAX_CSV_SECONDS,
+                "<=",
+                " s",
+            )
         ],
         notes=[f"slowest {max(seconds):.3f} s"],
         data={"downloads": csv, "month": month},
@@ -599,12 +709,13 @@ def measure_parts(
     sizes: HistorySizes,
     parts: Sequence[str] = DEFAULT_PARTS,
     show: Callable[[Section], None] | None = None,
+    engines: Sequence[str] = ("sqlite",),
 ) -> list[Section]:
     """The parts asked for; each section is passed to ``show`` as soon as it is taken."""
     sections: list[Section] = []
     steps: list[Callable[[], list[Section]]] = []
     if "reads" in parts:
-        steps.append(lambda: measure_reads(workdir / "reads", sizes))
+        steps.append(lambda: measure_reads(workdir / "reads", sizes, engines))
     if "writes" in parts or "control" in parts:
         steps.append(lambda: measure_write_load(workdir / "writes", sizes))
     if "profile" in parts:
@@ -630,12 +741,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "in each mode",
     )
     parser.add_argument("--repeats", type=int, help="alternating /api rounds (default 3)")
+    parser.add_argument(
+        "--engine",
+        default="sqlite",
+        help=f"part 1 (reads): comma-separated subset of {','.join(ENGINES)} (default sqlite); "
+        "postgresql starts a throwaway server (Debian's postgresql package) and copies the "
+        "year into it",
+    )
     parser.add_argument("--json", type=Path, help="where the JSON goes (default bench/results/)")
     args = parser.parse_args(argv)
     parts = args.only.split(",")
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
+    engines = args.engine.split(",")
+    if set(engines) - set(ENGINES):
+        parser.error(f"unknown engine(s): {', '.join(sorted(set(engines) - set(ENGINES)))}")
     sizes = SMOKE_HISTORY if args.smoke else FULL_HISTORY
     if args.days is not None:
         sizes = replace(sizes, days=args.days)
@@ -652,7 +773,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="statusd-bench-history-") as scratch:
         sections = measure_parts(
-            Path(scratch), sizes, parts, show=lambda s: print(s.render(), flush=True)
+            Path(scratch),
+            sizes,
+            parts,
+            show=lambda s: print(s.render(), flush=True),
+            engines=engines,
         )
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = args.json or RESULTS_DIR / f"history-http-{stamp}{'-smoke' if args.smoke else ''}.json"
@@ -661,6 +786,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": about,
         "smoke": args.smoke,
         "parts": parts,
+        "engines": engines,
         "sizes": asdict(sizes),
         "seconds": round(time.monotonic() - began, 1),
         "sections": [section.as_json() for section in sections],

@@ -207,6 +207,8 @@ async def serve_daemon(
                 public.notify = notifications.inbox
                 maintenance.add_observer(notifications.maintenance)
             await nursery.start(maintenance.run)
+            reader = HistoryReader(settings.database)
+            closing.push_async_callback(trio.to_thread.run_sync, reader.close)
             app = build_app(
                 settings,
                 state,
@@ -216,6 +218,7 @@ async def serve_daemon(
                 leadership,
                 subscriptions,
                 notifications,
+                reader,
             )
             await nursery.start(state.run, outcomes_receive)
             if settings.nchan_publish_url:
@@ -239,11 +242,14 @@ async def serve_daemon(
 
 async def last_maintenance(settings: Settings) -> MaintenanceRecord | None:
     """What the maintenance task decided before the last stop (None if unreadable)."""
+    reader = HistoryReader(settings.database)
     try:
-        return await trio.to_thread.run_sync(HistoryReader(settings.history_db).maintenance)
+        return await trio.to_thread.run_sync(reader.maintenance)
     except HistoryError as error:
         log.warning("maintenance record unreadable", extra={"error": str(error)})
         return None
+    finally:
+        await trio.to_thread.run_sync(reader.close)
 
 
 def build_app(
@@ -255,9 +261,9 @@ def build_app(
     leadership: Leadership,
     subscriptions: AsyncStore | None,
     notifications: Notifications | None,
+    reader: HistoryReader,
 ) -> FrontApp:
     """/api answered in front; the routes of SPEC §4, §7, §8 and §9 behind it, in Quart."""
-    reader = HistoryReader(settings.history_db)
 
     def routes(app: QuartTrio) -> None:
         register_public_routes(app, public, reader, settings.base_url)

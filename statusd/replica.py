@@ -27,7 +27,7 @@ async def stored_timeline(settings: Settings) -> Timeline:
 
     def load() -> Timeline:
         store = HistoryStore.open(
-            settings.history_db, now=time.time(), rollup_days=settings.history_rollup_days
+            settings.database, now=time.time(), rollup_days=settings.history_rollup_days
         )
         try:
             return store.load_timeline()
@@ -44,7 +44,7 @@ async def stored_timeline(settings: Settings) -> Timeline:
 async def write_history(settings: Settings, inbox: HistoryInbox) -> None:
     """The history writer, for one term of leadership (``while_leader``)."""
     await run_history_writer(
-        settings.history_db,
+        settings.database,
         inbox,
         raw_days=settings.history_raw_days,
         rollup_days=settings.history_rollup_days,

@@ -10,7 +10,6 @@ connection the caller owns (the writer's, in its transaction; or a reader's).
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from statusd.maintenance.windows import (
     parse_maintenance_toml,
     scope_text,
 )
+from statusd.storage.engine import Connection
 from statusd.verdicts.statuspage import iso_utc
 
 SCAN_EVENTS = 10_000
@@ -42,7 +42,7 @@ class MaintenanceRecord:
     events: tuple[MaintenanceEvent, ...] = ()
 
 
-def write_maintenance(conn: sqlite3.Connection, record: MaintenanceRecord) -> None:
+def write_maintenance(conn: Connection, record: MaintenanceRecord) -> None:
     """Store ``record`` (inside the caller's transaction)."""
     decided = json.dumps({"at": record.at, "file": render_file(record.windows)})
     revisions = json.dumps(
@@ -57,8 +57,8 @@ def write_maintenance(conn: sqlite3.Connection, record: MaintenanceRecord) -> No
         [("decided", decided), ("revisions", revisions)],
     )
     conn.executemany(
-        "INSERT OR IGNORE INTO maintenance_events (id, kind, window, occurred_at, detail) "
-        "VALUES (?, ?, ?, ?, ?)",
+        'INSERT INTO maintenance_events (id, kind, "window", occurred_at, detail) '
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
         [
             (e.id, e.kind, e.window.id, e.occurred_at, render_window(e.window))
             for e in record.events
@@ -66,7 +66,7 @@ def write_maintenance(conn: sqlite3.Connection, record: MaintenanceRecord) -> No
     )
 
 
-def read_maintenance(conn: sqlite3.Connection | None) -> MaintenanceRecord | None:
+def read_maintenance(conn: Connection | None) -> MaintenanceRecord | None:
     """The last record stored (its events left out), or None when there is none or it
     cannot be read back (then the task starts as on a first run)."""
     if conn is None:
@@ -94,7 +94,7 @@ def maintenance_entry_id(event_id: str) -> str:
 
 
 def read_maintenance_feed(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     country: str | None = None,
     product: str | None = None,

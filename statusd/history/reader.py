@@ -1,15 +1,17 @@
 """Reads of the history for request handlers: daily buckets, a month's rows, the feed, the
-incidents of the last days and the maintenance task's last record."""
+incidents of the last days and the maintenance task's last record; the same SQL on both
+engines (``Connection`` of ``statusd.storage.engine``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
+import threading
+import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +27,20 @@ from statusd.history.schema import (
     DAILY_COLUMNS,
     DAY,
     STORED_VERDICTS,
+    database_url,
     day_text,
-    history_error,
     split_by_day,
+    table_names,
     uptime,
     utc_day,
 )
+from statusd.history.unavailable import UnavailableGate
+from statusd.storage.engine import DEFAULT_TIMEOUT, Connection, Database, open_database
+from statusd.storage.url import DatabaseUrl
 from statusd.verdicts.cells import COUNTRY_PRODUCTS, UNKNOWN, cell_id, cell_sort_key, split_cell_id
-from statusd.verdicts.timeline import Incident
+from statusd.verdicts.timeline import CellClock, Incident, Timeline
+
+KEEP_INCIDENTS = 50
 
 _DAILY_MS = ", ".join(DAILY_COLUMNS.values())
 
@@ -65,13 +73,13 @@ class MonthRow:
     seconds: Mapping[str, float]
 
 
-def _meta_float(conn: sqlite3.Connection, key: str) -> float | None:
+def _meta_float(conn: Connection, key: str) -> float | None:
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     return None if row is None else float(row[0])
 
 
 def _open_rows(
-    conn: sqlite3.Connection, now: float, cell: int | None = None
+    conn: Connection, now: float, cell: int | None = None
 ) -> list[tuple[int, str, float, float]]:
     """(cell, verdict, start, end) of the time the open intervals cover up to ``now``.
 
@@ -79,12 +87,10 @@ def _open_rows(
     the writer's ``max_gap`` (history paused or statusd gone) they end at the last
     heartbeat and the rest is unknown, as the writer will record it.
     """
-    # The planner, without statistics, prefers (cell, start) and walks every interval of
-    # the cell (35 days of them); the partial index holds only the open ones.
-    sql = (
-        "SELECT cell, verdict, start, gap FROM intervals INDEXED BY intervals_open"
-        ' WHERE "end" IS NULL'
-    )
+    # SQLite's planner, without statistics, prefers (cell, start) and walks every interval
+    # of the cell (35 days of them); the partial index holds only the open ones.
+    hint = " INDEXED BY intervals_open" if conn.dialect == "sqlite" else ""
+    sql = f'SELECT cell, verdict, start, gap FROM intervals{hint} WHERE "end" IS NULL'
     rows = conn.execute(sql + " AND cell = ?", (cell,)) if cell is not None else conn.execute(sql)
     heartbeat = _meta_float(conn, "heartbeat")
     max_gap = _meta_float(conn, "max_gap")
@@ -100,9 +106,7 @@ def _open_rows(
     return out
 
 
-def read_daily(
-    conn: sqlite3.Connection | None, cell: str, days: int, now: float
-) -> list[DayBucket]:
+def read_daily(conn: Connection | None, cell: str, days: int, now: float) -> list[DayBucket]:
     """The last ``days`` UTC days (oldest first, today last) of a cell; the open interval
     counts up to ``now``. Days without data (or no database: ``conn`` None) have empty
     ``seconds``."""
@@ -113,20 +117,30 @@ def read_daily(
     if conn is not None:
         row = conn.execute("SELECT id FROM cells WHERE name = ?", (cell,)).fetchone()
     if conn is not None and row is not None:
-        # One row holding them all: sqlite3 releases and retakes the GIL for every row it
-        # steps to, and while the event loop is busy each retake waits for the switch
-        # interval, so a read of a few hundred rows stalled requests for tens of ms.
-        (rows,) = conn.execute(
-            f"SELECT json_group_array(json_array(day, {_DAILY_MS})) FROM daily"
-            " WHERE cell = ? AND day BETWEEN ? AND ?",
-            (row[0], first, last),
-        ).fetchone()
-        for day, *ms in json.loads(rows):
+        for day, *ms in _daily_rows(conn, row[0], first, last):
             seconds[day] = _seconds(ms)
         for _, verdict, start, end in _open_rows(conn, now, row[0]):
             for day, amount in split_by_day(max(start, first * DAY), end):
                 seconds[day][verdict] = seconds[day].get(verdict, 0.0) + amount
     return [DayBucket(day_text(day), seconds[day]) for day in range(first, last + 1)]
+
+
+def _daily_rows(conn: Connection, cell: int, first: int, last: int) -> list[list[int]]:
+    """``[day, ms…]`` of a cell's days from ``first`` to ``last``."""
+    where = " FROM daily WHERE cell = ? AND day BETWEEN ? AND ?"
+    if conn.dialect != "sqlite":
+        return [
+            list(row)
+            for row in conn.execute(f"SELECT day, {_DAILY_MS}{where}", (cell, first, last))
+        ]
+    # One row holding them all: sqlite3 releases and retakes the GIL for every row it steps
+    # to, and while the event loop is busy each retake waits for the switch interval, so a
+    # read of a few hundred rows stalled requests for tens of ms.
+    (rows,) = conn.execute(
+        f"SELECT json_group_array(json_array(day, {_DAILY_MS})){where}", (cell, first, last)
+    ).fetchone()
+    result: list[list[int]] = json.loads(rows)
+    return result
 
 
 def month_range(month: str) -> tuple[int, int]:
@@ -140,7 +154,7 @@ def month_range(month: str) -> tuple[int, int]:
     return (first - epoch).days, (following - epoch).days - 1
 
 
-def read_month(conn: sqlite3.Connection, month: str, now: float) -> list[MonthRow]:
+def read_month(conn: Connection, month: str, now: float) -> list[MonthRow]:
     """Every cell's seconds per verdict on every day of ``month`` that has data, up to
     ``now``; sorted by date, then product and key."""
     first, last = month_range(month)
@@ -178,7 +192,7 @@ def incident_entry_id(incident: str, status: str) -> str:
 
 
 def read_feed(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     country: str | None = None,
     product: str | None = None,
@@ -194,8 +208,9 @@ def read_feed(
         where.append(f"c.name IN ({', '.join('?' * len(products))})")
         args += [cell_id(p, country) for p in products]
     elif product is not None:
-        where.append("c.name GLOB ?")
-        args.append(f"{product}:*")
+        prefix = f"{product}:"
+        where.append("substr(c.name, 1, ?) = ?")
+        args += [len(prefix), prefix]
     entries = []
     for name, code, previous_code, start in conn.execute(
         "SELECT c.name, i.verdict, i.previous, i.start FROM intervals i "
@@ -249,7 +264,7 @@ def read_feed(
     return entries[:limit]
 
 
-def read_incidents(conn: sqlite3.Connection, since: float) -> list[Incident]:
+def read_incidents(conn: Connection, since: float) -> list[Incident]:
     """The incidents open now or closed since ``since``, newest first (by first seen); one
     first seen already closed (no life statusd saw) is left out, as in the feed."""
     return [
@@ -264,31 +279,61 @@ def read_incidents(conn: sqlite3.Connection, since: float) -> list[Incident]:
     ]
 
 
-@dataclass(frozen=True, slots=True)
 class HistoryReader:
     """Reads for request handlers: call each method via ``trio.to_thread.run_sync``.
 
-    Every call opens its own connection in the calling thread and closes it; a database that
-    does not exist yet reads as empty. Raises ``HistoryError`` (or a subclass) on failure.
+    Every call is a read transaction of its own (SQLite: a connection of its own, WAL;
+    PostgreSQL: a pooled connection). A database that does not exist yet, or has no history
+    tables yet, reads as empty. Raises ``HistoryError`` (a ``StorageError``) on failure;
+    ``StorageUnavailable`` while the database cannot be reached: after one read found it so,
+    the others fail at once for a second, then one read at a time tries again
+    (``UnavailableGate``), so requests are not each held for the connection timeout.
     """
 
-    path: Path
-    timeout: float = field(default=5.0)
+    def __init__(
+        self,
+        where: DatabaseUrl | Path,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = database_url(where)
+        self.timeout = timeout
+        self.gate = UnavailableGate(clock=clock)
+        self._lock = threading.Lock()
+        self._database: Database | None = None
+        self._tables = False
+
+    def close(self) -> None:
+        """Close the database connections (the reader opens them again if used)."""
+        with self._lock:
+            database, self._database = self._database, None
+        if database is not None:
+            database.close()
+
+    def _open(self) -> Database | None:
+        """The database, opened at the first read that finds it (None: no SQLite file yet)."""
+        with self._lock:
+            if self._database is None:
+                if self.url.dialect == "sqlite" and not self.url.path.exists():
+                    return None
+                self._database = open_database(self.url, timeout=self.timeout)
+            return self._database
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection | None]:
-        if not self.path.exists():
-            yield None
-            return
-        try:
-            with closing(sqlite3.connect(self.path, timeout=self.timeout)) as conn:
-                conn.execute("PRAGMA query_only = 1")
-                tables = conn.execute(
-                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'daily'"
-                ).fetchone()
-                yield conn if tables[0] else None
-        except sqlite3.Error as error:
-            raise history_error(error) from error
+    def _connect(self) -> Iterator[Connection | None]:
+        with self.gate.admitted():
+            database = self._open()
+            if database is None:
+                yield None
+                return
+            with database.transaction() as conn:
+                if conn.dialect == "sqlite":
+                    conn.execute("PRAGMA query_only = 1")
+                    has_tables = "daily" in table_names(conn)
+                else:  # tables once made stay (statusd never drops them on PostgreSQL)
+                    has_tables = self._tables = self._tables or "daily" in table_names(conn)
+                yield conn if has_tables else None
 
     def daily(self, cell: str, days: int, now: float) -> list[DayBucket]:
         """See ``read_daily``."""
@@ -318,3 +363,29 @@ class HistoryReader:
             if conn is None:
                 return []
             return read_feed(conn, country=country, product=product, limit=limit)
+
+
+def read_timeline(conn: Connection) -> Timeline:
+    """The public documents' memory: first seen and last real change of each cell, and
+    the incidents (open ones, the newest of each topic, the newest ``KEEP_INCIDENTS``
+    resolved)."""
+    clocks = {
+        name: CellClock(verdict, first_seen, changed_at)
+        for name, first_seen, verdict, changed_at in conn.execute(
+            "SELECT name, first_seen, verdict, changed_at FROM cells WHERE verdict IS NOT NULL"
+        )
+    }
+    incidents = [
+        Incident(*row)
+        for row in conn.execute(
+            "SELECT id, topic, status, started_at, updated_at, resolved_at, reopens "
+            "FROM incidents i "
+            "WHERE resolved_at IS NULL "
+            "OR started_at = (SELECT max(started_at) FROM incidents j WHERE j.topic = i.topic) "
+            "OR id IN (SELECT id FROM incidents WHERE resolved_at IS NOT NULL "
+            "ORDER BY started_at DESC LIMIT ?)",
+            (KEEP_INCIDENTS,),
+        )
+    ]
+    incidents.sort(key=lambda i: (-i.started_at, i.topic, i.id))
+    return Timeline(cells=clocks, incidents=tuple(incidents))

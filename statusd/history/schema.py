@@ -1,10 +1,11 @@
-"""The history file (SPEC §7): its tables, their migration, errors and day arithmetic.
+"""The history database (SPEC §7, §11): its tables, their migration, errors and day arithmetic.
 
-One SQLite file in WAL mode. ``store.HistoryStore`` is the writer: synchronous methods that one
-writer task (``writer``) calls through ``trio.to_thread.run_sync`` (one call at a time, so its
-connection is never used by two threads at once). ``reader.HistoryReader`` serves request
-handlers: each read opens its own short-lived connection in the calling worker thread, so
-readers never share a connection and never wait for the writer (WAL).
+One SQLite file in WAL mode (the default) or a PostgreSQL database that replicas share, both
+through ``statusd.storage.engine`` with the same SQL. ``store.HistoryStore`` is the writer:
+synchronous methods that one writer task (``writer``) calls through ``trio.to_thread.run_sync``
+(one call at a time). ``reader.HistoryReader`` serves request handlers: each read is a
+transaction of its own (SQLite: its own connection, WAL; PostgreSQL: a pooled one), so readers
+never wait for the writer.
 
 Model: every change of a cell's verdict closes the cell's open interval and opens a new one.
 Closing an interval adds its time to the daily rollup of each UTC day it covers (one row per
@@ -14,7 +15,9 @@ alive; time after the last heartbeat — statusd stopped, killed, or the history
 becomes an ``unknown`` *gap* interval, never counted as up. Raw intervals are kept
 ``raw_days``, rollups ``rollup_days``, pruned by ``prune``. Older files are converted when the
 writer opens it, in one transaction: version 1 (text verdicts, a rollup row per verdict) and
-version 2 (no ``under_maintenance``, no incident ``reopens``, no maintenance tables).
+version 2 (no ``under_maintenance``, no incident ``reopens``, no maintenance tables). On
+PostgreSQL the current schema is created directly (under a transaction advisory lock, so
+replicas starting together create it once).
 
 Besides the verdicts (schema 3, SPEC §9): ``incidents`` keeps every incident's life for
 ``rollup_days`` (``reopens``: the incident of the same topic it follows, when the topic was
@@ -22,11 +25,15 @@ seen active again after a close); ``maintenance_state`` what the maintenance tas
 decided (the windows and the instant, the revisions) and ``maintenance_events`` the events
 it decided (announced, started, completed), for the feed and across restarts.
 
-Errors::
+Errors are the storage layer's (``HistoryError`` and its subclasses are their names here)::
 
-    HistoryError         a database operation failed; nothing was written (transaction rolled back)
-    ├── HistoryFull      disk or database full: pause and retry later
-    └── HistoryCorrupt   the file is not a usable database: move it aside and start a new one
+    HistoryError = StorageError      a database operation failed; nothing was written
+    ├── StorageUnavailable           the database cannot be reached: pause, retry, routes 503
+    ├── HistoryFull = StorageFull    disk or database full: pause and retry later
+    └── HistoryCorrupt = StorageCorrupt
+                                     not a usable history database: a SQLite file is moved
+                                     aside and a new one started; a shared PostgreSQL
+                                     database is never touched (the writer pauses)
 """
 
 from __future__ import annotations
@@ -37,9 +44,11 @@ import math
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import suppress
+from contextlib import closing, suppress
 from pathlib import Path
 
+from statusd.storage.engine import Connection, StorageCorrupt, StorageError, StorageFull, ddl
+from statusd.storage.url import DatabaseUrl, sqlite_url
 from statusd.verdicts.cells import DEGRADED, MAJOR, OPERATIONAL, PARTIAL
 
 log = logging.getLogger("statusd.history")
@@ -99,10 +108,11 @@ TABLES = (
     reopens TEXT
 )""",
     "CREATE TABLE IF NOT EXISTS maintenance_state (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # "window" is quoted: a reserved word in PostgreSQL (the same column in SQLite files).
     """CREATE TABLE IF NOT EXISTS maintenance_events (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
-    window TEXT NOT NULL,
+    "window" TEXT NOT NULL,
     occurred_at REAL NOT NULL,
     detail TEXT NOT NULL
 )""",
@@ -118,26 +128,32 @@ INDEXES = (
 )
 
 
-class HistoryError(Exception):
-    """A history operation failed; nothing was written."""
+HistoryError = StorageError
+"""A history operation failed; nothing was written."""
+HistoryFull = StorageFull
+"""The disk (or the database) is full: history pauses until a retry succeeds."""
+HistoryCorrupt = StorageCorrupt
+"""The database is damaged, not a database, or of an unknown schema version."""
+
+SCHEMA_LOCK = 0x73746174_68697374
+"""The PostgreSQL transaction advisory lock taken while the schema is checked or created
+("stathist"; leadership uses a lock of its own)."""
 
 
-class HistoryFull(HistoryError):
-    """The disk (or the database) is full: history pauses until a retry succeeds."""
+def database_url(where: DatabaseUrl | Path) -> DatabaseUrl:
+    """``where`` as a ``DatabaseUrl`` (a path is the SQLite file there)."""
+    return where if isinstance(where, DatabaseUrl) else sqlite_url(where)
 
 
-class HistoryCorrupt(HistoryError):
-    """The database file is damaged or not a database."""
-
-
-def history_error(error: sqlite3.Error) -> HistoryError:
-    """The precise history error of an sqlite3 error (by SQLite's result code)."""
-    code = getattr(error, "sqlite_errorcode", None)
-    if code == sqlite3.SQLITE_FULL:
-        return HistoryFull(str(error))
-    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
-        return HistoryCorrupt(str(error))
-    return HistoryError(str(error))
+def table_names(conn: Connection) -> set[str]:
+    """The tables in the database (PostgreSQL: in the connection's schema)."""
+    if conn.dialect == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    else:
+        sql = (
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+    return {name for (name,) in conn.execute(sql)}
 
 
 # --- pure helpers -----------------------------------------------------------------------------
@@ -204,41 +220,41 @@ def move_aside(path: Path, now: float) -> Path:
     return target
 
 
-def prepare(conn: sqlite3.Connection, max_gap: float) -> None:
-    """Create the schema in a new file or convert a version-1 file, in one transaction;
-    ``HistoryCorrupt`` for a file of an unknown version."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
-        version = None
-        if "meta" in tables:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            version = None if row is None else row[0]
-        if version is None and "daily" in tables:
-            raise HistoryCorrupt("history tables without a schema version")
-        if version == "1":
-            _migrate_v1(conn)
-            _migrate_v2(conn)
-        elif version == "2":
-            _migrate_v2(conn)
-        elif version is None:
-            for statement in (*TABLES, *INDEXES):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
-            )
-        elif version != str(SCHEMA_VERSION):
-            raise HistoryCorrupt(f"unknown schema version {version!r}")
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('max_gap', ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (repr(float(max_gap)),),
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        with suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise
+def checkpoint(path: Path) -> None:
+    """Fold the SQLite file's WAL back into it and truncate the WAL (after a prune)."""
+    with suppress(sqlite3.Error), closing(sqlite3.connect(path, timeout=1.0)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def prepare(conn: Connection, max_gap: float) -> None:
+    """Inside the caller's write transaction: create the schema in a new database or convert
+    a version-1 or -2 SQLite file; ``HistoryCorrupt`` for a database of an unknown version."""
+    sqlite = conn.dialect == "sqlite"
+    if not sqlite:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
+    tables = table_names(conn)
+    version = None
+    if "meta" in tables:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        version = None if row is None else row[0]
+    if version is None and "daily" in tables:
+        raise HistoryCorrupt("history tables without a schema version")
+    if sqlite and version == "1":
+        _migrate_v1(conn)
+        _migrate_v2(conn)
+    elif sqlite and version == "2":
+        _migrate_v2(conn)
+    elif version is None:
+        for statement in (*TABLES, *INDEXES):
+            conn.execute(ddl(statement, conn.dialect))
+        conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+    elif version != str(SCHEMA_VERSION):
+        raise HistoryCorrupt(f"unknown schema version {version!r}")
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('max_gap', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (repr(float(max_gap)),),
+    )
 
 
 def _verdict_code_sql(column: str) -> str:
@@ -247,7 +263,7 @@ def _verdict_code_sql(column: str) -> str:
     return f"CASE {column} {cases} END"
 
 
-def _migrate_v1(conn: sqlite3.Connection) -> None:
+def _migrate_v1(conn: Connection) -> None:
     """Version 1 -> 2 inside the caller's transaction: one ``daily`` row per (cell, day) with
     whole milliseconds per verdict; verdict codes in ``intervals``; no ``intervals_end``."""
     texts = ", ".join(f"'{verdict}'" for verdict in STORED_VERDICTS)
@@ -283,11 +299,11 @@ def _migrate_v1(conn: sqlite3.Connection) -> None:
     log.info("history database converted", extra={"from_schema": 1, "to_schema": 2})
 
 
-def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+def _columns(conn: Connection, table: str) -> list[str]:
     return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
 
 
-def _migrate_v2(conn: sqlite3.Connection) -> None:
+def _migrate_v2(conn: Connection) -> None:
     """Version 2 -> 3 inside the caller's transaction: ``daily`` gains its
     ``under_maintenance_ms`` column and ``incidents`` its ``reopens`` (each table rebuilt,
     so a converted file has exactly the schema of a new one); the maintenance tables are

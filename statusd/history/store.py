@@ -1,16 +1,17 @@
-"""The writer's side of the history: one connection, one transaction per batch of snapshots."""
+"""The writer's side of the history: one transaction per batch of snapshots, on either engine."""
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from statusd.history.planned import MaintenanceRecord, write_maintenance
+from statusd.history.reader import read_timeline
 from statusd.history.schema import (
     DAILY_COLUMNS,
     DAY,
@@ -18,18 +19,20 @@ from statusd.history.schema import (
     STORED_VERDICTS,
     VERDICT_CODES,
     HistoryCorrupt,
-    history_error,
+    checkpoint,
+    database_url,
     move_aside,
     prepare,
     split_ms_by_day,
     utc_day,
 )
+from statusd.history.statements import EachStatement
+from statusd.storage.engine import DEFAULT_TIMEOUT, Connection, Database, open_database
+from statusd.storage.url import DatabaseUrl
 from statusd.verdicts.cells import OPERATIONAL, UNKNOWN, VERDICTS
-from statusd.verdicts.timeline import CellClock, Incident, Timeline
+from statusd.verdicts.timeline import Incident, Timeline
 
 log = logging.getLogger("statusd.history")
-
-KEEP_INCIDENTS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,22 +55,24 @@ class _Open:
 
 _ADD_DAILY = {
     verdict: f"INSERT INTO daily (cell, day, {column}) VALUES (?, ?, ?) "
-    f"ON CONFLICT (cell, day) DO UPDATE SET {column} = {column} + excluded.{column}"
+    f"ON CONFLICT (cell, day) DO UPDATE SET {column} = daily.{column} + excluded.{column}"
     for verdict, column in DAILY_COLUMNS.items()
 }
 """Add milliseconds of a verdict to a cell's day (the statement of each verdict)."""
 
 
 class HistoryStore:
-    """The writer's view of the history database (one per process; the model is in ``schema``)."""
+    """The writer's view of the history database (one per process, and on a shared database
+    only on the leader; the model is in ``schema``)."""
 
-    def __init__(
-        self, conn: sqlite3.Connection, path: Path, *, max_gap: float, rollup_days: int
-    ) -> None:
-        self._conn = conn
-        self.path = path
+    def __init__(self, database: Database, *, max_gap: float, rollup_days: int) -> None:
+        self.database = database
         self._max_gap = max_gap
         self._rollup_days = rollup_days
+        self._transaction: Connection | None = None
+        self._stale = True
+        """The in-memory state below must be read again before the next write (at first,
+        and after a failed transaction)."""
         self._cells: dict[str, int] = {}
         self._current: dict[str, _Open] = {}
         self._last_known: dict[str, str] = {}
@@ -75,91 +80,110 @@ class HistoryStore:
         self._heartbeat: float | None = None
         self._maintenance: MaintenanceRecord | None = None
 
+    @property
+    def url(self) -> DatabaseUrl:
+        return self.database.url
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file (only for the SQLite engine)."""
+        return self.url.path
+
     @classmethod
     def open(
         cls,
-        path: Path,
+        where: DatabaseUrl | Path,
         *,
         now: float,
         max_gap: float = 180.0,
         rollup_days: int = MAX_DAYS,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> HistoryStore:
-        """Open (or create) the database; time since the last heartbeat becomes unknown.
+        """Open (or create) the history in ``where`` (a ``DatabaseUrl``, or a SQLite file's
+        path) and carry on from what is stored: the open intervals, incidents and heartbeat.
 
-        A damaged file is moved aside with a warning and a new database started. ``max_gap``
-        is the longest silence between writes still counted as continuous (a longer one —
-        history paused, machine suspended — becomes unknown too).
+        On SQLite, opening means statusd was not running since the last heartbeat: that time
+        becomes unknown. On a shared database another replica may have written until a moment
+        ago (this one takes over as leader): the time since its heartbeat becomes unknown only
+        when it exceeds ``max_gap``, the longest silence between writes still counted as
+        continuous (a longer one — history paused, machine suspended — is unknown too).
+
+        A damaged SQLite file is moved aside with a warning and a new database started; a
+        PostgreSQL database is never moved or dropped (``HistoryCorrupt`` is raised).
         """
+        url = database_url(where)
+        opening = partial(
+            cls._open, url, now=now, max_gap=max_gap, rollup_days=rollup_days, timeout=timeout
+        )
         try:
-            return cls._open(path, now=now, max_gap=max_gap, rollup_days=rollup_days)
+            return opening()
         except HistoryCorrupt as error:
-            aside = move_aside(path, now)
+            if url.dialect != "sqlite":
+                raise
+            aside = move_aside(url.path, now)
             log.warning(
                 "history database damaged, moved it aside and started a new one",
-                extra={"path": str(path), "error": str(error), "moved_to": str(aside)},
+                extra={"path": str(url.path), "error": str(error), "moved_to": str(aside)},
             )
-            return cls._open(path, now=now, max_gap=max_gap, rollup_days=rollup_days)
+            return opening()
 
     @classmethod
-    def _open(cls, path: Path, *, now: float, max_gap: float, rollup_days: int) -> HistoryStore:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def _open(
+        cls, url: DatabaseUrl, *, now: float, max_gap: float, rollup_days: int, timeout: float
+    ) -> HistoryStore:
+        database = open_database(url, timeout=timeout)
         try:
-            conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as error:
-            raise history_error(error) from error
-        try:
-            try:
-                conn.execute("PRAGMA journal_mode=WAL").fetchone()
-                conn.execute("PRAGMA synchronous=NORMAL")
-                if conn.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
-                    raise HistoryCorrupt("integrity check failed")
+            if database.dialect == "sqlite":
+                with database.transaction() as conn:
+                    if conn.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
+                        raise HistoryCorrupt("integrity check failed")
+            with database.transaction(write=True) as conn:
                 prepare(conn, max_gap)
-            except sqlite3.Error as error:
-                raise history_error(error) from error
-            store = cls(conn, path, max_gap=max_gap, rollup_days=rollup_days)
-            try:
-                store._load()
-            except sqlite3.Error as error:
-                raise history_error(error) from error
+            store = cls(database, max_gap=max_gap, rollup_days=rollup_days)
             with store._write():
-                if store._heartbeat is not None:
-                    store._gap(store._heartbeat)
-                store._set_heartbeat(max(now, store._heartbeat or now))
+                beat = store._heartbeat
+                if beat is not None and (not url.shared or now - beat > max_gap):
+                    store._gap(beat)
+                store._set_heartbeat(max(now, beat or now))
             return store
         except BaseException:
-            conn.close()
+            database.close()
             raise
 
     def close(self) -> None:
-        """Close the connection (the WAL is checkpointed by SQLite)."""
-        self._conn.close()
+        """Close the database (SQLite checkpoints the WAL)."""
+        self.database.close()
 
     # -- transactions and in-memory state --
 
+    @property
+    def _conn(self) -> Connection:
+        """The connection of the write transaction in progress."""
+        assert self._transaction is not None, "only inside _write()"
+        return self._transaction
+
     @contextmanager
     def _write(self) -> Iterator[None]:
-        """One IMMEDIATE transaction; on any failure roll back and reload the state."""
+        """One write transaction (SQLite: IMMEDIATE); the in-memory state is read again from
+        the database at its start when a transaction failed since (or it is the first)."""
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            yield
-            self._conn.execute("COMMIT")
-        except sqlite3.Error as error:
-            self._abort()
-            raise history_error(error) from error
+            with self.database.transaction(write=True) as conn:
+                self._transaction = conn
+                if self._stale:
+                    self._load()
+                    self._stale = False
+                yield
         except BaseException:
-            self._abort()
+            self._stale = True
             raise
-
-    def _abort(self) -> None:
-        with suppress(sqlite3.Error):
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-        with suppress(sqlite3.Error):
-            self._load()
+        finally:
+            self._transaction = None
 
     def _load(self) -> None:
-        """Read the open intervals, cells, last known verdicts and heartbeat from the file."""
+        """Read the open intervals, cells, last known verdicts, incidents and heartbeat; the
+        maintenance record is written again with the next snapshot that carries one."""
         conn = self._conn
+        self._maintenance = None
         self._cells = {}
         self._last_known = {}
         for row_id, name, known in conn.execute("SELECT id, name, known FROM cells"):
@@ -213,11 +237,9 @@ class HistoryStore:
     def _cell(self, name: str, at: float) -> int:
         row_id = self._cells.get(name)
         if row_id is None:
-            cursor = self._conn.execute(
-                "INSERT INTO cells (name, first_seen) VALUES (?, ?)", (name, at)
-            )
-            row_id = cursor.lastrowid
-            assert row_id is not None
+            (row_id,) = self._conn.execute(
+                "INSERT INTO cells (name, first_seen) VALUES (?, ?) RETURNING id", (name, at)
+            ).fetchone()
             self._cells[name] = row_id
         return row_id
 
@@ -229,9 +251,9 @@ class HistoryStore:
         else:
             notable = known and verdict != previous
         cell = self._cell(name, at)
-        cursor = self._conn.execute(
+        (row,) = self._conn.execute(
             "INSERT INTO intervals (cell, verdict, start, gap, previous, notable) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 cell,
                 VERDICT_CODES[verdict],
@@ -240,9 +262,8 @@ class HistoryStore:
                 None if previous is None else VERDICT_CODES[previous],
                 int(notable),
             ),
-        )
-        assert cursor.lastrowid is not None
-        self._current[name] = _Open(cursor.lastrowid, verdict, at, gap)
+        ).fetchone()
+        self._current[name] = _Open(row, verdict, at, gap)
         if not gap:
             self._conn.execute(
                 "UPDATE cells SET verdict = ?, changed_at = ?, known = ? WHERE id = ?",
@@ -364,35 +385,17 @@ class HistoryStore:
             ).rowcount
             conn.execute("DELETE FROM maintenance_events WHERE occurred_at < ?", (kept_since,))
             self._load_incidents()
-        with suppress(sqlite3.Error):
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if self.database.dialect == "sqlite":
+            checkpoint(self.path)
         return intervals, days, incidents
 
     def load_timeline(self) -> Timeline:
         """The public documents' memory: first seen and last real change of each cell, and
         the incidents (open ones, the newest of each topic, the newest resolved)."""
-        clocks = {
-            name: CellClock(verdict, first_seen, changed_at)
-            for name, first_seen, verdict, changed_at in self._conn.execute(
-                "SELECT name, first_seen, verdict, changed_at FROM cells WHERE verdict IS NOT NULL"
-            )
-        }
-        incidents = [
-            Incident(*row)
-            for row in self._conn.execute(
-                "SELECT id, topic, status, started_at, updated_at, resolved_at, reopens "
-                "FROM incidents i "
-                "WHERE resolved_at IS NULL "
-                "OR started_at = (SELECT max(started_at) FROM incidents j WHERE j.topic = i.topic) "
-                "OR id IN (SELECT id FROM incidents WHERE resolved_at IS NOT NULL "
-                "ORDER BY started_at DESC LIMIT ?)",
-                (KEEP_INCIDENTS,),
-            )
-        ]
-        incidents.sort(key=lambda i: (-i.started_at, i.topic, i.id))
-        return Timeline(cells=clocks, incidents=tuple(incidents))
+        with self.database.transaction() as conn:
+            return read_timeline(conn)
 
     @property
-    def connection(self) -> sqlite3.Connection:
-        """The writer's connection, for reads in the writer's thread (tests, benchmarks)."""
-        return self._conn
+    def connection(self) -> Connection:
+        """Statements each in a transaction of their own (tests, benchmarks, tools)."""
+        return EachStatement(self.database)

@@ -4,9 +4,11 @@ The public view (``verdicts.live.PublicState``) hands every new set of verdicts 
 ``HistoryInbox`` with ``offer`` — a plain method that never blocks and never fails.
 ``run_history_writer`` (a child of the main nursery, started with ``nursery.start``) takes
 what has accumulated, writes it through ``trio.to_thread.run_sync`` in one transaction,
-heartbeats, and prunes old rows. Disk trouble never reaches the caller: a full disk pauses
-the history with one warning and is retried; a damaged database is moved aside and a new
-one started.
+heartbeats, and prunes old rows. Database trouble never reaches the caller: a full disk or
+an unreachable database (PostgreSQL down, connection lost) pauses the history with one
+warning and is retried — meanwhile the snapshots wait, at most ``max_pending`` of them, and
+are written in order when it is back; a damaged SQLite file is moved aside and a new one
+started (a damaged shared database only pauses the history: it is never touched).
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from typing import Protocol, TypeVar, TypeVarTuple, Unpack
 import trio
 
 from statusd.history.planned import MaintenanceRecord
-from statusd.history.schema import HistoryCorrupt, HistoryError, move_aside
+from statusd.history.schema import HistoryCorrupt, HistoryError, database_url, move_aside
 from statusd.history.store import HistoryStore, Snapshot
 from statusd.mailbox import Mailbox
+from statusd.storage.url import DatabaseUrl
 from statusd.verdicts.timeline import Incident, Timeline
 
 log = logging.getLogger("statusd.history_writer")
@@ -38,8 +41,8 @@ class RunSync(Protocol):
     async def __call__(self, sync_fn: Callable[[Unpack[Ts]], T], /, *args: *Ts) -> T: ...
 
 
-StoreOpener = Callable[[Path, float], HistoryStore]
-"""Opens the store at a path at a wall time (tests wrap it to inject disk trouble)."""
+StoreOpener = Callable[[DatabaseUrl, float], HistoryStore]
+"""Opens the store in a database at a wall time (tests wrap it to inject disk trouble)."""
 
 
 class HistoryInbox(Mailbox[Snapshot]):
@@ -70,13 +73,13 @@ class HistoryInbox(Mailbox[Snapshot]):
         self.put(Snapshot(at, dict(verdicts), kept, maintenance))
 
 
-def open_store(path: Path, now: float, *, max_gap: float, rollup_days: int) -> HistoryStore:
-    """The default opener: ``HistoryStore.open`` (moves a damaged file aside)."""
-    return HistoryStore.open(path, now=now, max_gap=max_gap, rollup_days=rollup_days)
+def open_store(url: DatabaseUrl, now: float, *, max_gap: float, rollup_days: int) -> HistoryStore:
+    """The default opener: ``HistoryStore.open`` (moves a damaged SQLite file aside)."""
+    return HistoryStore.open(url, now=now, max_gap=max_gap, rollup_days=rollup_days)
 
 
 async def run_history_writer(
-    path: Path,
+    where: DatabaseUrl | Path,
     inbox: HistoryInbox,
     *,
     raw_days: int = 35,
@@ -98,7 +101,7 @@ async def run_history_writer(
     max_gap = 3 * heartbeat_every
     if opener is None:
         opener = partial(open_store, max_gap=max_gap, rollup_days=rollup_days)
-    writer = _Writer(path, inbox, opener, clock, run_sync, retry_after)
+    writer = _Writer(database_url(where), inbox, opener, clock, run_sync, retry_after, max_gap)
     await writer.open()
     task_status.started(await writer.timeline())
     try:
@@ -108,25 +111,49 @@ async def run_history_writer(
             await writer.stop()
 
 
+def compact(snapshots: Sequence[Snapshot], within: float) -> list[Snapshot]:
+    """``snapshots`` without those that only repeat the one before them and whose neighbours
+    are at most ``within`` seconds apart: writing them would only move the heartbeat, and
+    without them no silence longer than ``within`` (the store's ``max_gap``) appears, so a
+    quiet outage holds hours of snapshots in ``max_pending``."""
+    kept: list[Snapshot] = []
+    for snapshot in snapshots:
+        if len(kept) >= 2 and _repeats(kept[-1], kept[-2]) and snapshot.at - kept[-2].at <= within:
+            kept[-1] = snapshot
+        else:
+            kept.append(snapshot)
+    return kept
+
+
+def _repeats(snapshot: Snapshot, before: Snapshot) -> bool:
+    return (
+        snapshot.verdicts == before.verdicts
+        and snapshot.incidents in (None, before.incidents)
+        and snapshot.maintenance in (None, before.maintenance)
+    )
+
+
 class _Writer:
     """The writer task's state: the open store (or None while it cannot be opened)."""
 
     def __init__(
         self,
-        path: Path,
+        url: DatabaseUrl,
         inbox: HistoryInbox,
         opener: StoreOpener,
         clock: Callable[[], float],
         run_sync: RunSync,
         retry_after: float,
+        max_gap: float,
     ) -> None:
-        self.path = path
+        self.url = url
         self.inbox = inbox
         self.opener = opener
         self.clock = clock
         self.run_sync = run_sync
         self.retry_after = retry_after
         self.store: HistoryStore | None = None
+        self.max_gap = max_gap
         self.paused = False
         self.retry_at = -float("inf")
 
@@ -137,7 +164,7 @@ class _Writer:
                 "history paused, /api is not affected",
                 extra={
                     "failed": what,
-                    "path": str(self.path),
+                    "database": self.url.redacted(),
                     "error": str(error),
                     "retry_seconds": self.retry_after,
                 },
@@ -147,7 +174,7 @@ class _Writer:
 
     async def open(self) -> bool:
         try:
-            self.store = await self.run_sync(self.opener, self.path, self.clock())
+            self.store = await self.run_sync(self.opener, self.url, self.clock())
         except (HistoryError, OSError) as error:
             self._pause("opening", error)
             return False
@@ -160,25 +187,41 @@ class _Writer:
             return await self.run_sync(self.store.load_timeline)
         except HistoryError as error:
             log.warning(
-                "history timeline unreadable", extra={"path": str(self.path), "error": str(error)}
+                "history timeline unreadable",
+                extra={"database": self.url.redacted(), "error": str(error)},
             )
             return Timeline()
 
     async def reset(self, error: HistoryCorrupt) -> None:
-        """The database broke while running: move it aside, start a new one."""
+        """The database broke while running: move a SQLite file aside and start a new one;
+        pause on a shared database (never moved or dropped by statusd)."""
+        if self.url.dialect != "sqlite":
+            self._pause("writing", error)
+            return
         if self.store is not None:
             await self.run_sync(self.store.close)
             self.store = None
         try:
-            aside = await self.run_sync(move_aside, self.path, self.clock())
+            aside = await self.run_sync(move_aside, self.url.path, self.clock())
         except OSError as move_error:
             self._pause("moving aside the damaged", move_error)
             return
         log.warning(
             "history database damaged, moved it aside and started a new one",
-            extra={"path": str(self.path), "error": str(error), "moved_to": str(aside)},
+            extra={"database": self.url.redacted(), "error": str(error), "moved_to": str(aside)},
         )
         await self.open()
+
+    def keep_newest(self, pending: list[Snapshot]) -> list[Snapshot]:
+        """The newest ``max_pending`` snapshots waiting to be written (while the database is
+        away), repeats left out (``compact``); the older ones are dropped and counted in the
+        inbox's ``dropped``."""
+        pending = compact(pending, self.max_gap)
+        over = len(pending) - self.inbox.max_pending
+        if over <= 0:
+            return pending
+        self.inbox.dropped += over
+        return pending[over:]
 
     async def loop(
         self, raw_days: int, rollup_days: int, heartbeat_every: float, prune_every: float
@@ -192,7 +235,7 @@ class _Writer:
                 wake_at = self.retry_at
             with trio.move_on_at(wake_at):
                 await self.inbox.wait()
-            pending = (pending + self.inbox.take())[-self.inbox.max_pending :]
+            pending = self.keep_newest(pending + self.inbox.take())
             now = trio.current_time()
             if (self.paused or self.store is None) and now < self.retry_at:
                 continue
@@ -218,19 +261,26 @@ class _Writer:
                 self._pause("writing", error)
                 continue
             if self.paused:
-                log.warning("history resumed", extra={"path": str(self.path)})
+                log.warning("history resumed", extra={"database": self.url.redacted()})
                 self.paused = False
 
     async def stop(self) -> None:
-        """Record the stop time and close (called shielded on the way out)."""
+        """Record the stop time and close (called shielded on the way out).
+
+        On a shared database (replicas) only a heartbeat: this writer may be stopping because
+        another replica now leads and writes, and a gap written now would cut into its
+        history. Readers and the next leader turn a silence longer than ``max_gap`` after
+        that heartbeat into unknown time, so a clean stop of the last replica still is."""
         store, self.store = self.store, None
         if store is None:
             return
+        record = store.heartbeat if self.url.shared else store.mark_stopped
         try:
-            await self.run_sync(store.mark_stopped, self.clock())
+            await self.run_sync(record, self.clock())
         except HistoryError as error:
             log.warning(
-                "history stop not recorded", extra={"path": str(self.path), "error": str(error)}
+                "history stop not recorded",
+                extra={"database": self.url.redacted(), "error": str(error)},
             )
         finally:
             await self.run_sync(store.close)

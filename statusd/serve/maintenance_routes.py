@@ -27,7 +27,7 @@ from statusd.maintenance.calendar import maintenance_ics
 from statusd.maintenance.overlay import MAINTENANCE_DOCUMENTS
 from statusd.serve.app import document_response
 from statusd.serve.query import parse_calendar_query, parse_days
-from statusd.serve.status_routes import PUBLIC_MAX_AGE, READ_ONLY
+from statusd.serve.status_routes import HISTORY_THREADS, PUBLIC_MAX_AGE, READ_ONLY
 from statusd.verdicts.live import PublicState
 from statusd.verdicts.statuspage import iso_utc
 from statusd.verdicts.timeline import Incident
@@ -63,6 +63,7 @@ def register_maintenance_routes(
 ) -> None:
     """Add the SPEC §9 routes to ``app`` (after ``register_public_routes``, whose error
     handlers answer their query and history errors)."""
+    readers = trio.CapacityLimiter(HISTORY_THREADS)
 
     for path in MAINTENANCE_DOCUMENTS.values():
 
@@ -94,6 +95,6 @@ def register_maintenance_routes(
     async def incident_history() -> Response:
         days = parse_days(request.args.get("days"))
         now = time.time()
-        incidents = await trio.to_thread.run_sync(reader.incidents, days, now)
+        incidents = await trio.to_thread.run_sync(reader.incidents, days, now, limiter=readers)
         body = encode_json(incident_history_json(incidents, days, now))
         return document_response(Document.of(body), PUBLIC_MAX_AGE)

@@ -1,8 +1,10 @@
 """The routes of SPEC §7: Statuspage v2 documents, /api/verdicts, history, feed and badges.
 
 Documents are served from the bytes ``PublicState`` encodes at most once per change;
-history, feed and CSV are read from SQLite in a worker thread. Query errors are 400/404
-JSON, history trouble 503 JSON. All are read-only with CORS and ETag/304 like /api.
+history, feed and CSV are read from the database in worker threads (at most
+``HISTORY_THREADS`` at once). Query errors are 400/404 JSON, history trouble (the database
+unreachable, full or damaged) 503 JSON with the reason. All are read-only with CORS and
+ETag/304 like /api.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ READ_ONLY = ["GET", "HEAD", "OPTIONS"]
 # same freshness a micro-caching proxy in front would give; max-age is longer anyway).
 HISTORY_REUSE_SECONDS = 1.0
 HISTORY_REUSE_ENTRIES = 512
+HISTORY_THREADS = 4
+"""Worker threads reading the history at once, per group of routes: a slow or unreachable
+database holds these, never the threads the rest of statusd needs (PostgreSQL's pool has as
+many connections)."""
 
 
 class RecentAnswers:
@@ -87,6 +93,7 @@ def register_public_routes(
 ) -> None:
     """Add the SPEC §7 routes to ``app``."""
     recent = RecentAnswers(HISTORY_REUSE_SECONDS, HISTORY_REUSE_ENTRIES)
+    readers = trio.CapacityLimiter(HISTORY_THREADS)
 
     @app.errorhandler(QueryError)
     async def query_error(error: QueryError) -> Response:
@@ -116,7 +123,7 @@ def register_public_routes(
 
         async def build() -> Document:
             buckets = await trio.to_thread.run_sync(
-                reader.daily, cell_id(product, key), days, time.time()
+                reader.daily, cell_id(product, key), days, time.time(), limiter=readers
             )
             return Document.of(encode_json(history_json(product, key, buckets)))
 
@@ -129,7 +136,7 @@ def register_public_routes(
         month = parse_month(request.args.get("month"), now)
 
         async def build() -> Document:
-            rows = await trio.to_thread.run_sync(reader.month_rows, month, now)
+            rows = await trio.to_thread.run_sync(reader.month_rows, month, now, limiter=readers)
             body = await trio.to_thread.run_sync(history_csv, rows)
             return await trio.to_thread.run_sync(Document.of, body)
 
@@ -144,7 +151,8 @@ def register_public_routes(
 
         async def build() -> Document:
             entries = await trio.to_thread.run_sync(
-                lambda: reader.feed_entries(filters.get("country"), filters.get("product"))
+                lambda: reader.feed_entries(filters.get("country"), filters.get("product")),
+                limiter=readers,
             )
             return Document.of(
                 atom_feed(entries, base_url=base_url, filters=filters, now=time.time())

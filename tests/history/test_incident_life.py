@@ -4,13 +4,13 @@ or a gap in the incident source invents neither a close nor a new incident."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from statusd.history.reader import read_incidents
 from statusd.history.store import HistoryStore
 from statusd.history.writer import HistoryInbox
 from statusd.sources.records import IncidentRecord
+from statusd.storage.url import DatabaseUrl
 from statusd.verdicts.live import PublicState
 from statusd.verdicts.rules import VerdictThresholds
 from statusd.verdicts.statuspage import PageInfo
@@ -36,9 +36,9 @@ def observe(
     store.apply(public.inbox.take())
 
 
-def start(path: Path, now: float) -> tuple[HistoryStore, PublicState]:
+def start(url: DatabaseUrl, now: float) -> tuple[HistoryStore, PublicState]:
     """statusd starting at ``now``: the history opened, the timeline taken from it."""
-    store = HistoryStore.open(path, now=now, max_gap=1e12)
+    store = HistoryStore.open(url, now=now, max_gap=1e12)
     public = PublicState(PageInfo(), VerdictThresholds(), HistoryInbox(), store.load_timeline())
     return store, public
 
@@ -54,10 +54,10 @@ ACTIVE = [IncidentRecord("dns", "active")]
 CLOSED = [IncidentRecord("dns", "closed")]
 
 
-def test_first_seen_closed_and_reopened(tmp_path: Path) -> None:
+def test_first_seen_closed_and_reopened(url: DatabaseUrl) -> None:
     """Each incident's start and end are stored; seen active again is a new incident that
     names the one it reopens."""
-    store, public = start(tmp_path / "h.sqlite3", T0)
+    store, public = start(url, T0)
     try:
         observe(public, store, T0, ACTIVE)
         observe(public, store, T0 + 60, CLOSED)
@@ -71,15 +71,14 @@ def test_first_seen_closed_and_reopened(tmp_path: Path) -> None:
         store.close()
 
 
-def test_a_restart_invents_no_close_and_no_new_incident(tmp_path: Path) -> None:
+def test_a_restart_invents_no_close_and_no_new_incident(url: DatabaseUrl) -> None:
     """statusd stops while an incident is open and starts again: until the source answers
     nothing changes, and when it says active the same incident goes on."""
-    path = tmp_path / "h.sqlite3"
-    store, public = start(path, T0)
+    store, public = start(url, T0)
     observe(public, store, T0, ACTIVE)
     store.mark_stopped(T0 + 30)
     store.close()
-    store, public = start(path, T0 + 3600)
+    store, public = start(url, T0 + 3600)
     try:
         before = lives(store)
         observe(public, store, T0 + 3600, None)  # the incident source not fetched yet
@@ -89,10 +88,10 @@ def test_a_restart_invents_no_close_and_no_new_incident(tmp_path: Path) -> None:
         store.close()
 
 
-def test_a_gap_in_the_incident_source_invents_no_close(tmp_path: Path) -> None:
+def test_a_gap_in_the_incident_source_invents_no_close(url: DatabaseUrl) -> None:
     """The incident source fails for an hour (its data dropped as stale): the incident stays
     open, and when the source is back with it active it is the same incident."""
-    store, public = start(tmp_path / "h.sqlite3", T0)
+    store, public = start(url, T0)
     try:
         observe(public, store, T0, ACTIVE)
         for minute in range(1, 60):

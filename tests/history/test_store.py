@@ -1,4 +1,5 @@
-"""The SQLite history: intervals and UTC-day rollups, unknown gaps, retention, damage, full disk."""
+"""The history on both engines: intervals and UTC-day rollups, unknown gaps, retention, reads;
+and of SQLite files: damage, full disk, old schema versions."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from statusd.history.planned import MaintenanceRecord, read_maintenance
 from statusd.history.reader import (
     DayBucket,
     HistoryReader,
@@ -37,8 +39,10 @@ from statusd.history.schema import (
 from statusd.history.store import HistoryStore, Snapshot
 from statusd.serve.history_bodies import history_csv, history_json
 from statusd.serve.query import QueryError, parse_history_query, parse_month
+from statusd.storage.url import DatabaseUrl
 from statusd.verdicts.cells import VERDICTS
 from statusd.verdicts.timeline import Incident
+from tests.support.postgres import PostgresServer
 
 D0 = 1_764_028_800.0  # 2025-11-25T00:00:00Z
 H = 3600.0
@@ -63,7 +67,15 @@ test is about it, so writes can be hours apart without heartbeats in between."""
 
 
 @pytest.fixture
-def store(path: Path) -> Iterator[HistoryStore]:
+def store(url: DatabaseUrl) -> Iterator[HistoryStore]:
+    opened = HistoryStore.open(url, now=EARLY, max_gap=1e12)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def sqlite_store(path: Path) -> Iterator[HistoryStore]:
+    """``store`` in a SQLite file (for what only a file has: pages, a size limit)."""
     opened = HistoryStore.open(path, now=EARLY, max_gap=1e12)
     yield opened
     opened.close()
@@ -138,13 +150,13 @@ def test_a_crash_counts_from_the_last_heartbeat_as_unknown(path: Path) -> None:
         store.close()
 
 
-def test_a_clean_restart_counts_the_downtime_as_unknown(path: Path) -> None:
+def test_a_clean_restart_counts_the_downtime_as_unknown(url: DatabaseUrl) -> None:
     """Time between mark_stopped and the first verdicts after the restart is unknown."""
-    store = HistoryStore.open(path, now=D0)
+    store = HistoryStore.open(url, now=D0)
     store.record_verdicts(D0, {"sms:DE": OP, "billing:payout": MAJ})
     store.mark_stopped(D0 + 100)
     store.close()
-    store = HistoryStore.open(path, now=D0 + 400, max_gap=1e12)
+    store = HistoryStore.open(url, now=D0 + 400, max_gap=1e12)
     try:
         store.record_verdicts(D0 + 500, {"sms:DE": OP, "billing:payout": MAJ})
         store.heartbeat(D0 + 1000)
@@ -154,13 +166,13 @@ def test_a_clean_restart_counts_the_downtime_as_unknown(path: Path) -> None:
         store.close()
 
 
-def test_downtime_across_days_is_unknown_on_each_day(path: Path) -> None:
+def test_downtime_across_days_is_unknown_on_each_day(url: DatabaseUrl) -> None:
     """Two days down: each day in between is entirely unknown (uptime null)."""
-    store = HistoryStore.open(path, now=D0, max_gap=1e12)
+    store = HistoryStore.open(url, now=D0, max_gap=1e12)
     store.record_verdicts(D0, {"sms:DE": OP})
     store.mark_stopped(D0 + 12 * H)
     store.close()
-    store = HistoryStore.open(path, now=D0 + 2 * DAY + 12 * H, max_gap=1e12)
+    store = HistoryStore.open(url, now=D0 + 2 * DAY + 12 * H, max_gap=1e12)
     try:
         store.record_verdicts(D0 + 2 * DAY + 12 * H, {"sms:DE": OP})
         store.heartbeat(D0 + 3 * DAY - 1)
@@ -174,9 +186,9 @@ def test_downtime_across_days_is_unknown_on_each_day(path: Path) -> None:
         store.close()
 
 
-def test_reads_count_a_silent_writer_as_unknown(path: Path) -> None:
+def test_reads_count_a_silent_writer_as_unknown(url: DatabaseUrl) -> None:
     """A reader does not extend the open verdict past a heartbeat older than max_gap."""
-    store = HistoryStore.open(path, now=D0, max_gap=180)
+    store = HistoryStore.open(url, now=D0, max_gap=180)
     try:
         store.record_verdicts(D0, {"sms:DE": OP})
         store.heartbeat(D0 + 100)
@@ -186,9 +198,9 @@ def test_reads_count_a_silent_writer_as_unknown(path: Path) -> None:
         store.close()
 
 
-def test_a_long_silence_while_running_becomes_unknown(path: Path) -> None:
+def test_a_long_silence_while_running_becomes_unknown(url: DatabaseUrl) -> None:
     """Writes further apart than max_gap (history paused) leave an unknown gap."""
-    store = HistoryStore.open(path, now=D0, max_gap=180)
+    store = HistoryStore.open(url, now=D0, max_gap=180)
     try:
         store.record_verdicts(D0, {"sms:DE": OP})
         store.record_verdicts(D0 + 100, {"sms:DE": OP})
@@ -233,14 +245,14 @@ def test_uptime_formula(seconds: dict[str, float], expected: float | None) -> No
     assert uptime(seconds) == expected
 
 
-def test_history_survives_reopen(path: Path) -> None:
+def test_history_survives_reopen(url: DatabaseUrl) -> None:
     """Everything written is there after closing and opening the file again."""
-    store = HistoryStore.open(path, now=D0)
+    store = HistoryStore.open(url, now=D0)
     store.record_verdicts(D0, {"sms:DE": DEG})
     store.record_incidents([Incident("abc", "db", "investigating", D0, D0)])
     store.mark_stopped(D0 + 10)
     store.close()
-    store = HistoryStore.open(path, now=D0 + 20)
+    store = HistoryStore.open(url, now=D0 + 20)
     try:
         assert days(store, "sms:DE", 1, D0 + 20)["2025-11-25"][DEG] == 10
         timeline = store.load_timeline()
@@ -331,8 +343,9 @@ def test_a_damaged_page_is_detected_and_moved_aside(path: Path) -> None:
         store.close()
 
 
-def test_disk_full_raises_history_full_and_writes_nothing(store: HistoryStore) -> None:
+def test_disk_full_raises_history_full_and_writes_nothing(sqlite_store: HistoryStore) -> None:
     """SQLITE_FULL is HistoryFull; the transaction is rolled back and the store still works."""
+    store = sqlite_store
     store.record_verdicts(D0, {"sms:DE": OP})
     conn = store.connection
     (pages,) = conn.execute("PRAGMA page_count").fetchone()
@@ -350,39 +363,55 @@ def test_disk_full_raises_history_full_and_writes_nothing(store: HistoryStore) -
 # --- reads --------------------------------------------------------------------------------------
 
 
-def test_reader_of_a_missing_database_reads_empty(tmp_path: Path) -> None:
-    """Before the writer created the file, reads are empty, not errors."""
-    reader = HistoryReader(tmp_path / "none.sqlite3")
-    assert reader.feed_entries() == []
-    assert reader.month_rows("2025-11", D0) == []
-    buckets = reader.daily("sms:DE", 2, D0)
+def test_reader_of_a_missing_database_reads_empty(url: DatabaseUrl) -> None:
+    """Before the writer created the file (SQLite) or the tables (PostgreSQL), reads are
+    empty, not errors."""
+    with closing(HistoryReader(url)) as reader:
+        assert reader.feed_entries() == []
+        assert reader.month_rows("2025-11", D0) == []
+        assert reader.incidents(90, D0) == []
+        assert reader.maintenance() is None
+        buckets = reader.daily("sms:DE", 2, D0)
     assert buckets == [DayBucket("2025-11-24", {}), DayBucket("2025-11-25", {})]
-    assert not (tmp_path / "none.sqlite3").exists()
+    if url.dialect == "sqlite":
+        assert not url.path.exists()
 
 
-def test_reader_is_not_blocked_by_a_write_in_progress(store: HistoryStore, path: Path) -> None:
-    """WAL: a reader in another thread sees the last commit while the writer holds its lock."""
+class RolledBack(Exception):
+    """Raised to end a transaction without committing it."""
+
+
+def test_reader_is_not_blocked_by_a_write_in_progress(
+    store: HistoryStore, url: DatabaseUrl
+) -> None:
+    """WAL (SQLite), MVCC (PostgreSQL): a reader in another thread sees the last commit while
+    the writer holds its lock."""
     store.record_verdicts(D0, {"sms:DE": OP})
-    conn = store.connection
-    conn.execute("BEGIN IMMEDIATE")
-    conn.execute("UPDATE cells SET first_seen = 0")
     results: list[list[DayBucket]] = []
-    thread = threading.Thread(
-        target=lambda: results.append(HistoryReader(path, timeout=0.5).daily("sms:DE", 1, D0 + 60))
-    )
-    thread.start()
-    thread.join(10)
-    conn.execute("ROLLBACK")
+    with closing(HistoryReader(url, timeout=0.5)) as reader:
+        try:
+            with store.database.transaction(write=True) as conn:
+                conn.execute("UPDATE cells SET first_seen = 0")
+                thread = threading.Thread(
+                    target=lambda: results.append(reader.daily("sms:DE", 1, D0 + 60))
+                )
+                thread.start()
+                thread.join(10)
+                raise RolledBack
+        except RolledBack:
+            pass
     assert results == [[DayBucket("2025-11-25", {OP: 60.0})]]
 
 
-def test_month_rows_and_csv(store: HistoryStore, path: Path) -> None:
+def test_month_rows_and_csv(store: HistoryStore, url: DatabaseUrl) -> None:
     """history.csv: a header and one row per cell per day with seconds and uptime; time
     under maintenance has its column and counts neither as up nor as down."""
     store.record_verdicts(D0 - DAY, {"sms:DE": OP, "billing:payout": MAJ})
     store.record_verdicts(D0 + 6 * H, {"sms:DE": DEG, "billing:payout": MAJ})
     store.record_verdicts(D0 + 9 * H, {"sms:DE": UM, "billing:payout": MAJ})
-    rows = HistoryReader(path).month_rows("2025-11", D0 + 12 * H)
+    with closing(HistoryReader(url)) as reader:
+        rows = reader.month_rows("2025-11", D0 + 12 * H)
+        assert reader.month_rows("2025-10", D0) == []
     table = list(csv.reader(io.StringIO(history_csv(rows).decode())))
     assert table[0] == [
         "date",
@@ -415,7 +444,6 @@ def test_month_rows_and_csv(store: HistoryStore, path: Path) -> None:
         ],
         ["2025-11-25", "billing", "payout", "Payout", "0", "0", "0", "43200", "0", "0", "0.000000"],
     ]
-    assert HistoryReader(path).month_rows("2025-10", D0) == []
 
 
 def test_history_json_shape() -> None:
@@ -937,3 +965,80 @@ def test_a_version_1_file_that_cannot_be_converted_is_moved_aside_unchanged(path
         assert store.connection.execute("SELECT count(*) FROM intervals").fetchone() == (0,)
     finally:
         store.close()
+
+
+# --- a shared database: another replica takes over ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("opened_at", "expected"),
+    [
+        (D0 + 150, {OP: 250, DEG: 100}),  # within max_gap of the last heartbeat: continuous
+        (D0 + 400, {OP: 60, UNK: 440, DEG: 100}),  # silent longer than max_gap: unknown since
+    ],
+)
+def test_a_replica_taking_over_carries_on_from_the_shared_database(
+    postgres: PostgresServer, opened_at: float, expected: dict[str, float]
+) -> None:
+    """A store opened on the shared database picks up the open intervals, the incidents and
+    the heartbeat another replica wrote; the time since that heartbeat is unknown only when
+    it exceeds max_gap (on SQLite, opening always means statusd was down)."""
+    url = DatabaseUrl("postgresql", postgres.create_database())
+    incident = Incident("i1", "db", "investigating", D0, D0)
+    first = HistoryStore.open(url, now=D0, max_gap=180)
+    first.apply([Snapshot(D0, {"sms:DE": OP}, (incident,))])
+    first.heartbeat(D0 + 60)
+    first.close()  # no mark_stopped: the first leader died
+    second = HistoryStore.open(url, now=opened_at, max_gap=180)
+    try:
+        assert second.record_incidents([incident]) == 0  # known already: nothing to write
+        assert second.load_timeline().incidents == (incident,)
+        second.record_verdicts(opened_at + 100, {"sms:DE": DEG})
+        assert days(second, "sms:DE", 1, opened_at + 200) == {"2025-11-25": expected}
+    finally:
+        second.close()
+
+
+def test_a_failed_transaction_reloads_the_writers_state(store: HistoryStore) -> None:
+    """A batch that fails halfway is rolled back, and so is what the store remembers: the
+    next batch goes on from what the database holds."""
+    store.record_verdicts(D0, {"sms:DE": OP})
+    with pytest.raises(ValueError, match="sideways"):
+        store.record_verdicts(D0 + 10, {"sms:DE": DEG, "sms:FR": "sideways"})
+    assert store.record_verdicts(D0 + 20, {"sms:DE": OP}) == 0
+    store.record_verdicts(D0 + 30, {"sms:DE": MAJ})
+    assert days(store, "sms:DE", 1, D0 + 40) == {"2025-11-25": {OP: 30, MAJ: 10}}
+    (count,) = store.connection.execute("SELECT count(*) FROM intervals").fetchone()
+    assert count == 2
+
+
+def test_a_failed_batch_does_not_forget_the_maintenance_record(store: HistoryStore) -> None:
+    """The maintenance record of a batch that was rolled back is written with the next one."""
+    record = MaintenanceRecord(D0)
+    with pytest.raises(ValueError, match="sideways"):
+        store.apply(
+            [Snapshot(D0, {"sms:DE": OP}, None, record), Snapshot(D0 + 5, {"sms:DE": "sideways"})]
+        )
+    assert read_maintenance(store.connection) is None
+    store.apply([Snapshot(D0 + 10, {"sms:DE": OP}, None, record)])
+    kept = read_maintenance(store.connection)
+    assert kept is not None
+    assert kept.at == D0
+
+
+def test_feed_filters_by_product_and_country(store: HistoryStore) -> None:
+    """The feed's filters select a product's cells (by name prefix, not a pattern) or a
+    country's; without filters every change and incident is there."""
+    store.record_verdicts(D0, {"sms:DE": DEG, "sms:FR": DEG, "billing:payout": MAJ})
+    store.record_incidents([Incident("i1", "db", "investigating", D0, D0)])
+    conn = store.connection
+    assert {(e.product, e.key) for e in read_feed(conn, product="billing")} == {
+        ("billing", "payout")
+    }
+    assert {(e.product, e.key) for e in read_feed(conn, product="sms")} == {
+        ("sms", "DE"),
+        ("sms", "FR"),
+    }
+    assert {(e.product, e.key) for e in read_feed(conn, country="FR")} == {("sms", "FR")}
+    assert [e.kind for e in read_feed(conn)].count("incident") == 1
+    assert read_feed(conn, product="sm") == []

@@ -1,16 +1,17 @@
-"""The history writer task: MockClock across days, restarts, full disk, damage, SIGKILL."""
+"""The history writer task on both engines: MockClock across days, restarts, pruning; and of
+SQLite files: full disk, damage, SIGKILL."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, TypeVarTuple
 
@@ -19,10 +20,13 @@ import trio
 import trio.testing
 
 from statusd.history.reader import read_daily
-from statusd.history.schema import DAY, STORED_VERDICTS, HistoryCorrupt
+from statusd.history.schema import DAY, STORED_VERDICTS, HistoryCorrupt, database_url
 from statusd.history.store import HistoryStore, Snapshot
-from statusd.history.writer import HistoryInbox, run_history_writer
+from statusd.history.writer import HistoryInbox, compact, run_history_writer
+from statusd.storage.engine import Connection, open_database
+from statusd.storage.url import DatabaseUrl
 from statusd.verdicts.timeline import Incident, Timeline
+from tests.support.postgres import PostgresServer
 
 D0 = 1_764_028_800.0  # 2025-11-25T00:00:00Z
 H = 3600.0
@@ -43,20 +47,54 @@ def wall_clock(start: float) -> Callable[[], float]:
     return lambda: offset + trio.current_time()
 
 
-def query(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    """Rows of a read on a fresh connection (as a request handler would read)."""
-    with closing(sqlite3.connect(path)) as conn:
-        return conn.execute(sql).fetchall()
+@contextmanager
+def reading(where: DatabaseUrl | Path) -> Iterator[Connection]:
+    """A read transaction on a database of its own (as a request handler would read)."""
+    database = open_database(database_url(where))
+    try:
+        with database.transaction() as conn:
+            yield conn
+    finally:
+        database.close()
 
 
-def buckets(path: Path, cell: str, days: int, now: float) -> dict[str, dict[str, float]]:
+def query(where: DatabaseUrl | Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of a read in a transaction of its own."""
+    with reading(where) as conn:
+        return [tuple(row) for row in conn.execute(sql)]
+
+
+def buckets(
+    where: DatabaseUrl | Path, cell: str, days: int, now: float
+) -> dict[str, dict[str, float]]:
     """Non-empty daily buckets of a cell, seconds rounded."""
-    with closing(sqlite3.connect(path)) as conn:
+    with reading(where) as conn:
         return {
             b.date: {k: round(v) for k, v in b.seconds.items()}
             for b in read_daily(conn, cell, days, now)
             if b.seconds
         }
+
+
+async def start_paused_writer(
+    nursery: trio.Nursery,
+    where: DatabaseUrl | Path,
+    inbox: HistoryInbox,
+    clock: Callable[[], float],
+    opener: Callable[[DatabaseUrl, float], HistoryStore],
+) -> None:
+    """The writer of the pause tests: inline calls, ``opener``, a retry every 30 s."""
+    await nursery.start(
+        lambda task_status: run_history_writer(
+            where,
+            inbox,
+            clock=clock,
+            run_sync=inline,
+            opener=opener,
+            retry_after=30,
+            task_status=task_status,
+        )
+    )
 
 
 def test_inbox_never_blocks_and_drops_the_oldest() -> None:
@@ -70,17 +108,16 @@ def test_inbox_never_blocks_and_drops_the_oldest() -> None:
 
 
 async def test_writer_records_across_midnight_with_heartbeats(
-    tmp_path: Path, autojump_clock: trio.testing.MockClock
+    url: DatabaseUrl, autojump_clock: trio.testing.MockClock
 ) -> None:
     """Verdicts offered around midnight UTC land in both days; heartbeats keep it continuous."""
-    path = tmp_path / "h.sqlite3"
     inbox = HistoryInbox()
     with trio.fail_after(10 * DAY):
         clock = wall_clock(D0 - 2 * H)
         async with trio.open_nursery() as nursery:
             timeline = await nursery.start(
                 lambda task_status: run_history_writer(
-                    path, inbox, clock=clock, run_sync=inline, task_status=task_status
+                    url, inbox, clock=clock, run_sync=inline, task_status=task_status
                 )
             )
             assert timeline == Timeline()
@@ -89,17 +126,16 @@ async def test_writer_records_across_midnight_with_heartbeats(
             inbox.offer(clock(), {"sms:DE": "major_outage"})
             await trio.sleep(H)
             nursery.cancel_scope.cancel()
-    assert buckets(path, "sms:DE", 2, D0 + 2 * H) == {
+    assert buckets(url, "sms:DE", 2, D0 + 2 * H) == {
         "2025-11-24": {"operational": 2 * H},
         "2025-11-25": {"operational": H, "major_outage": H},
     }
 
 
 async def test_restart_counts_the_time_down_as_unknown(
-    tmp_path: Path, autojump_clock: trio.testing.MockClock
+    url: DatabaseUrl, autojump_clock: trio.testing.MockClock
 ) -> None:
     """Stop the writer for 30 minutes: that half hour is unknown; the timeline comes back."""
-    path = tmp_path / "h.sqlite3"
     clock = wall_clock(D0)
     incident = Incident("i1", "db", "investigating", D0, D0)
 
@@ -108,7 +144,7 @@ async def test_restart_counts_the_time_down_as_unknown(
         async with trio.open_nursery() as nursery:
             timeline: Timeline = await nursery.start(
                 lambda task_status: run_history_writer(
-                    path, inbox, clock=clock, run_sync=inline, task_status=task_status
+                    url, inbox, clock=clock, run_sync=inline, task_status=task_status
                 )
             )
             inbox.offer(clock(), {"sms:DE": verdict}, [incident])
@@ -122,7 +158,7 @@ async def test_restart_counts_the_time_down_as_unknown(
         timeline = await run_for(H, "operational")
     assert timeline.cells["sms:DE"].verdict == "operational"
     assert timeline.incidents == (incident,)
-    assert buckets(path, "sms:DE", 1, D0 + 3 * H) == {
+    assert buckets(url, "sms:DE", 1, D0 + 3 * H) == {
         "2025-11-25": {"operational": 2 * H, "unknown": H / 2 + H / 2},
     }
 
@@ -134,7 +170,7 @@ async def test_disk_full_pauses_with_one_warning_and_resumes(
     path = tmp_path / "h.sqlite3"
     stores: list[HistoryStore] = []
 
-    def opener(at_path: Path, now: float) -> HistoryStore:
+    def opener(at_path: DatabaseUrl, now: float) -> HistoryStore:
         store = HistoryStore.open(at_path, now=now)
         (pages,) = store.connection.execute("PRAGMA page_count").fetchone()
         store.connection.execute(f"PRAGMA max_page_count = {pages}")
@@ -146,17 +182,7 @@ async def test_disk_full_pauses_with_one_warning_and_resumes(
     big = {f"email:X{n:05d}": "degraded_performance" for n in range(3000)}
     with caplog.at_level(logging.WARNING, logger="statusd.history_writer"), trio.fail_after(DAY):
         async with trio.open_nursery() as nursery:
-            await nursery.start(
-                lambda task_status: run_history_writer(
-                    path,
-                    inbox,
-                    clock=clock,
-                    run_sync=inline,
-                    opener=opener,
-                    retry_after=30,
-                    task_status=task_status,
-                )
-            )
+            await start_paused_writer(nursery, path, inbox, clock, opener)
             for _ in range(10):
                 inbox.offer(clock(), big)
                 await trio.sleep(20)
@@ -233,11 +259,10 @@ async def test_unopenable_database_does_not_stop_the_writer(
 
 
 async def test_writer_prunes_old_rows_at_start(
-    tmp_path: Path, autojump_clock: trio.testing.MockClock
+    url: DatabaseUrl, autojump_clock: trio.testing.MockClock
 ) -> None:
     """Retention is applied by statusd itself, at start and then periodically."""
-    path = tmp_path / "h.sqlite3"
-    store = HistoryStore.open(path, now=D0 - 100 * DAY, max_gap=1e12)
+    store = HistoryStore.open(url, now=D0 - 100 * DAY, max_gap=1e12)
     store.apply(
         [
             Snapshot(D0 - 100 * DAY, {"sms:DE": "operational"}),
@@ -249,7 +274,7 @@ async def test_writer_prunes_old_rows_at_start(
         async with trio.open_nursery() as nursery:
             await nursery.start(
                 lambda task_status: run_history_writer(
-                    path,
+                    url,
                     HistoryInbox(),
                     raw_days=35,
                     rollup_days=95,
@@ -260,27 +285,26 @@ async def test_writer_prunes_old_rows_at_start(
             )
             await trio.sleep(1)
             nursery.cancel_scope.cancel()
-    assert query(path, 'SELECT count(*) FROM intervals WHERE "end" IS NOT NULL') == [(0,)]
-    assert query(path, "SELECT min(day) FROM daily") == [(int(D0 // DAY) - 94,)]
+    assert query(url, 'SELECT count(*) FROM intervals WHERE "end" IS NOT NULL') == [(0,)]
+    assert query(url, "SELECT min(day) FROM daily") == [(int(D0 // DAY) - 94,)]
 
 
-async def test_writer_with_real_threads(tmp_path: Path) -> None:
-    """With trio.to_thread (the default), offered verdicts reach the file."""
-    path = tmp_path / "h.sqlite3"
+async def test_writer_with_real_threads(url: DatabaseUrl) -> None:
+    """With trio.to_thread (the default), offered verdicts reach the database."""
     inbox = HistoryInbox()
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
             await nursery.start(
-                lambda task_status: run_history_writer(path, inbox, task_status=task_status)
+                lambda task_status: run_history_writer(url, inbox, task_status=task_status)
             )
             inbox.offer(D0, {"sms:DE": "operational"})
             inbox.offer(D0 + 1, {"sms:DE": "degraded_performance"})
             while True:  # until the writer's thread has stored both
-                if query(path, "SELECT count(*) FROM intervals WHERE gap = 0") == [(2,)]:
+                if query(url, "SELECT count(*) FROM intervals WHERE gap = 0") == [(2,)]:
                     break
                 await trio.sleep(0.01)
             nursery.cancel_scope.cancel()
-    rows = query(path, "SELECT verdict FROM intervals WHERE gap = 0 ORDER BY start")
+    rows = query(url, "SELECT verdict FROM intervals WHERE gap = 0 ORDER BY start")
     assert [STORED_VERDICTS[code] for (code,) in rows] == ["operational", "degraded_performance"]
 
 
@@ -413,3 +437,96 @@ async def test_writer_history_survives_sigkill(tmp_path: Path) -> None:
     total = sum(sum(day.seconds.values()) for day in days)
     # Closed time is rolled up in whole milliseconds of rounded ends: at most 1 ms off.
     assert total == pytest.approx(reopened_at - offered, abs=1e-3)
+
+
+async def test_postgresql_outage_pauses_and_keeps_the_snapshots_until_it_returns(
+    postgres: PostgresServer,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """PostgreSQL stopped: one warning, offers still return at once, the snapshots offered
+    meanwhile wait (the newest max_pending of them) and are written in order when the server
+    is back, with no unknown gap for the outage."""
+    url = DatabaseUrl("postgresql", postgres.create_database())
+    inbox = HistoryInbox(max_pending=3)
+    clock = wall_clock(D0)
+
+    def opener(at: DatabaseUrl, now: float) -> HistoryStore:
+        return HistoryStore.open(at, now=now, max_gap=180, timeout=1.0)
+
+    with caplog.at_level(logging.WARNING, logger="statusd.history_writer"), trio.fail_after(DAY):
+        try:
+            async with trio.open_nursery() as nursery:
+                await start_paused_writer(nursery, url, inbox, clock, opener)
+                inbox.offer(clock(), {"sms:DE": "operational"})
+                await trio.sleep(10)
+                postgres.stop()
+                for verdict in ("degraded_performance", "major_outage", "operational"):
+                    await trio.sleep(10)
+                    inbox.offer(clock(), {"sms:DE": verdict})  # at D0 + 20, 30, 40
+                await trio.sleep(10)
+                inbox.offer(clock(), {"sms:DE": "partial_outage"})  # D0 + 50: 4 waiting
+                postgres.start()
+                await trio.sleep(600)  # retries every 30 s until the pool connects again
+                nursery.cancel_scope.cancel()
+        finally:
+            if not postgres.is_running():
+                postgres.start()
+    messages = [r.getMessage() for r in caplog.records if r.name == "statusd.history_writer"]
+    assert messages == ["history paused, /api is not affected", "history resumed"]
+    assert inbox.dropped == 1  # D0 + 20: the oldest of four waiting with room for three
+    rows = query(url, "SELECT verdict, start FROM intervals WHERE gap = 0 ORDER BY start")
+    assert [(STORED_VERDICTS[code], start - D0) for code, start in rows] == [
+        ("operational", 0),
+        ("major_outage", 30),
+        ("operational", 40),
+        ("partial_outage", 50),
+    ]
+    assert query(url, f"SELECT count(*) FROM intervals WHERE gap = 1 AND start <= {D0 + 50}") == [
+        (0,)
+    ]
+
+
+def test_repeated_snapshots_are_compacted_without_opening_a_gap() -> None:
+    """While the database is away, snapshots that only repeat the one before are left out as
+    long as the ones kept stay within max_gap of each other; every change stays."""
+    same = {"sms:DE": "operational"}
+    snapshots = [Snapshot(D0 + 10 * n, dict(same)) for n in range(60)]  # 10 minutes, no change
+    snapshots.append(Snapshot(D0 + 600, {"sms:DE": "major_outage"}))
+    snapshots.append(
+        Snapshot(
+            D0 + 610, {"sms:DE": "major_outage"}, (Incident("i", "db", "investigating", D0, D0),)
+        )
+    )
+    kept = compact(snapshots, 180)
+    assert [s.at - D0 for s in kept] == [0, 180, 360, 540, 600, 610]
+    assert all(b.at - a.at <= 180 for a, b in itertools.pairwise(kept))
+    assert compact(kept, 180) == kept
+
+
+async def test_a_writer_stopping_on_a_shared_database_leaves_the_history_open(
+    postgres: PostgresServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A replica's writer stops (its term ended): it records a heartbeat, not a gap, so
+    the history the next leader writes meanwhile is not cut by unknown time."""
+    url = DatabaseUrl("postgresql", postgres.create_database())
+    clock = wall_clock(D0)
+    inbox = HistoryInbox()
+    with trio.fail_after(DAY):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                lambda task_status: run_history_writer(
+                    url, inbox, clock=clock, run_sync=inline, task_status=task_status
+                )
+            )
+            inbox.offer(clock(), {"sms:DE": "operational"})
+            await trio.sleep(90)
+            nursery.cancel_scope.cancel()
+    assert query(url, "SELECT count(*) FROM intervals WHERE gap = 1") == [(0,)]
+    assert query(url, "SELECT value FROM meta WHERE key = 'heartbeat'") == [(repr(D0 + 90),)]
+    # Within max_gap of that heartbeat the cell reads as still operational (another replica
+    # carries on); long after it, as unknown from the heartbeat on.
+    assert buckets(url, "sms:DE", 1, D0 + 120) == {"2025-11-25": {"operational": 120}}
+    assert buckets(url, "sms:DE", 1, D0 + H) == {
+        "2025-11-25": {"operational": 90, "unknown": H - 90}
+    }

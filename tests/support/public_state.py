@@ -9,6 +9,7 @@ from typing import Any
 from statusd.history.store import HistoryStore
 from statusd.history.writer import HistoryInbox
 from statusd.sources.records import BillingRecord, IncidentRecord, SmsRecord, SupportTopic
+from statusd.storage.url import DatabaseUrl
 from statusd.verdicts.live import PublicState
 from statusd.verdicts.rules import VerdictThresholds
 from statusd.verdicts.statuspage import PageInfo
@@ -24,9 +25,12 @@ RECORDS: dict[str, Sequence[Any] | None] = {
 }
 
 
-def open_public_state(path: Path, now: float) -> tuple[HistoryStore, PublicState, HistoryInbox]:
-    """A history at ``path`` and a ``PublicState`` that saw ``RECORDS`` ten minutes before
-    ``now``, its changes written (what the writer task does); the caller closes the store."""
+def open_public_state(
+    path: DatabaseUrl | Path, now: float
+) -> tuple[HistoryStore, PublicState, HistoryInbox]:
+    """A history at ``path`` (a SQLite file or a database URL) and a ``PublicState`` that saw
+    ``RECORDS`` ten minutes before ``now``, its changes written (what the writer task does);
+    the caller closes the store."""
     store = HistoryStore.open(path, now=now - 600, max_gap=3600)  # no heartbeats simulated
     inbox = HistoryInbox()
     public = PublicState(PageInfo(), VerdictThresholds(), inbox, store.load_timeline())
