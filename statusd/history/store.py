@@ -108,8 +108,7 @@ class HistoryStore:
         when it exceeds ``max_gap``, the longest silence between writes still counted as
         continuous (a longer one — history paused, machine suspended — is unknown too).
 
-        A damaged SQLite file is moved aside with a warning and a new database started; a
-        PostgreSQL database is never moved or dropped (``HistoryCorrupt`` is raised).
+        A damaged SQLite file is moved aside (warned); PostgreSQL raises ``HistoryCorrupt``.
         """
         url = database_url(where)
         opening = partial(

@@ -1,35 +1,23 @@
 """Replicas on one PostgreSQL (SPEC §11): exactly one real statusd leads, another takes over
-after kill -9; alone on SQLite, statusd always leads. Leadership shows in /healthz and
-/metrics."""
+after kill -9 with no gap in the history and no notification lost or sent twice; alone on
+SQLite, statusd always leads. Leadership shows in /healthz and /metrics."""
 
 from __future__ import annotations
 
+import itertools
 import re
-import signal
-import sqlite3
-from contextlib import ExitStack
 from pathlib import Path
 
-import httpx
 import pytest
 
+from statusd.history.schema import STORED_VERDICTS
 from tests.support.postgres import PostgresServer
+from tests.support.replicas import GENEROUS, leader_field, replica_set
 from tests.support.simulator_process import run_simulator
+from tests.support.smtp_sink import SmtpSink
 from tests.support.statusd_process import StatusdProcess, run_statusd
 
 pytestmark = pytest.mark.e2e
-
-INTERVAL = 1.0
-GENEROUS = 30.0
-"""Bound of the waits (the goal, takeover within 2 × INTERVAL, is measured in bench/)."""
-
-
-def leader_field(statusd: StatusdProcess) -> bool | None:
-    """``leader`` in /healthz (None when the process does not answer)."""
-    try:
-        return bool(statusd.get("/healthz").json()["leader"])
-    except httpx.HTTPError:
-        return None
 
 
 def leader_metrics(statusd: StatusdProcess) -> tuple[float, float]:
@@ -40,13 +28,6 @@ def leader_metrics(statusd: StatusdProcess) -> tuple[float, float]:
     assert gauge, text
     assert terms, text
     return float(gauge[1]), float(terms[1])
-
-
-def history_intervals(state_dir: Path) -> int:
-    """Verdict intervals in a replica's history file (its stores stay on SQLite for now)."""
-    uri = f"file:{state_dir / 'history.sqlite3'}?mode=ro"
-    with sqlite3.connect(uri, uri=True, timeout=5) as conn:
-        return int(conn.execute("SELECT count(*) FROM intervals").fetchone()[0])
 
 
 def test_alone_on_sqlite_statusd_leads(tmp_path: Path) -> None:
@@ -60,44 +41,51 @@ def test_alone_on_sqlite_statusd_leads(tmp_path: Path) -> None:
         assert leader_metrics(statusd) == (1.0, 1.0)
 
 
-def test_kill_9_of_the_leader_hands_leadership_to_the_other(
-    tmp_path: Path, postgres: PostgresServer
+def test_kill_9_of_the_leader_while_verdicts_change(
+    tmp_path: Path, postgres: PostgresServer, smtp_sink: SmtpSink
 ) -> None:
-    """Two statusd on one database: exactly one leads; kill -9 it, the other leads."""
-    database_url = postgres.create_database()
-    state_dirs = [tmp_path / f"state-{n}" for n in range(2)]
-    with run_simulator(tmp_path / "data", "--seed", "4") as sim, ExitStack() as stack:
-        replicas = [
-            stack.enter_context(
-                run_statusd(
-                    tmp_path,
-                    "--data-dir",
-                    str(sim.data_dir),
-                    "--source-url",
-                    sim.url,
-                    "--interval",
-                    str(INTERVAL),
-                    "--state-dir",
-                    str(state_dirs[n]),
-                    env={"STATUSD_DATABASE_URL": database_url},
-                )
-            )
-            for n in range(2)
-        ]
-        first = replicas[0]
-        first.wait_until(lambda: [leader_field(r) for r in replicas].count(True) == 1, GENEROUS)
-        [leader] = [r for r in replicas if leader_field(r)]
-        [other] = [r for r in replicas if r is not leader]
+    """Two statusd on one database: exactly one leads. Kill -9 it and change a verdict while
+    nobody leads: the other takes over, the history has no gap, and each notification
+    reaches the SMTP server exactly once."""
+    address = "ana@example.com"
+    with replica_set(tmp_path, postgres, smtp=smtp_sink) as replicas:
+        leader = replicas.wait_one_leader()
+        [other] = [r for r in replicas.replicas if r is not leader]
         assert leader_field(other) is False
         assert leader_metrics(other)[0] == 0.0
-        assert leader_metrics(leader)[0] == 1.0
-        assert leader_metrics(leader)[1] >= 1.0
-        leader_dir, other_dir = (state_dirs[replicas.index(r)] for r in (leader, other))
-        leader.wait_until(lambda: history_intervals(leader_dir) > 0, GENEROUS)
-        assert history_intervals(other_dir) == 0  # only the leader writes the history
+        assert leader_metrics(leader) == (1.0, 1.0)
+        replicas.subscribe_email(
+            smtp_sink,
+            address,
+            {"products": ["sms"], "countries": ["DE"]},
+            through=other,
+            confirm_through=leader,
+        )
+        replicas.wait_settled("sms:DE")
+        replicas.sim.degrade("sms", "DE")
+        smtp_sink.wait_for(lambda _: len(smtp_sink.to(address)) >= 2, timeout=GENEROUS)
+        replicas.wait(lambda: replicas.outbox_depth() == 0, "the degraded notice sent")
 
-        leader.stop(signal.SIGKILL)
-        other.wait_until(lambda: leader_field(other) is True, GENEROUS)
+        replicas.kill(leader)
+        replicas.sim.restore("sms", "DE")
+        assert replicas.wait_one_leader() is other
         assert leader_metrics(other)[0] == 1.0
-        other.wait_until(lambda: history_intervals(other_dir) > 0, GENEROUS)
-        assert "Traceback" not in other.log()
+        smtp_sink.wait_for(lambda _: len(smtp_sink.to(address)) >= 3, timeout=GENEROUS)
+        replicas.wait(lambda: replicas.outbox_depth() == 0, "the recovery notice sent")
+        replicas.wait(lambda: replicas.notified("sms:DE") == "operational", "recovery told")
+
+        received = smtp_sink.to(address)
+        subjects = [str(r.message["Subject"]) for r in received]
+        assert len(received) == 3, subjects  # confirmation, degraded, recovered: once each
+        assert len({r.message_id for r in received}) == 3
+        rows = replicas.query(
+            'SELECT i.verdict, i.start, i."end", i.gap FROM intervals i '
+            "JOIN cells c ON c.id = i.cell WHERE c.name = 'sms:DE' ORDER BY i.start"
+        )
+        verdicts = [STORED_VERDICTS[row[0]] for row in rows]
+        assert [row[3] for row in rows] == [0] * len(rows), verdicts  # no unknown gap
+        for before, after in itertools.pairwise(rows):
+            assert before[2] == after[1]  # each interval ends where the next starts
+        assert verdicts[-1] == "operational"
+        assert rows[-1][2] is None
+        assert "degraded_performance" in verdicts or "major_outage" in verdicts
