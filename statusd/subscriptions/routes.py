@@ -34,7 +34,7 @@ from statusd.config import Settings
 from statusd.serve.request_rules import read_body, takes_body
 from statusd.subscriptions.database import StoreError
 from statusd.subscriptions.facade import AsyncStore
-from statusd.subscriptions.model import Subscription
+from statusd.subscriptions.model import LANGUAGES, Subscription
 from statusd.subscriptions.pages import (
     CONTENT_SECURITY_POLICY,
     Page,
@@ -214,7 +214,7 @@ async def link_page(routes: SubscriptionRoutes, action: str, home: str) -> Respo
         await read_body()  # the form's or RFC 8058's body says nothing the token does not
     token = request.args.get("token", "")
     asked = request.args.get("lang")
-    browser = request.accept_languages.best_match(("en", "ru"))
+    browser = request.accept_languages.best_match(LANGUAGES)
     db = routes.db
     if db is None:
         return page_response(unavailable_page(pick_language(asked, None, browser), home))
