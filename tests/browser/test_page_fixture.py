@@ -271,9 +271,7 @@ def test_unknown_verdict_claims_nothing(browser: Browser) -> None:
         mms = page.locator('.card[data-product="mms"]')
         expect(mms.locator(".verdict")).to_have_text("?Unknown: no fresh data")
         mms.locator(".verdict").focus()
-        expect(mms.locator(".tooltip")).to_contain_text(
-            "Unknown: no fresh data."
-        )
+        expect(mms.locator(".tooltip")).to_contain_text("Unknown: no fresh data.")
         expect(mms.locator(".tooltip")).to_contain_text(
             "Operational when at least one provider is good"
         )
