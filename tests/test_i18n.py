@@ -51,9 +51,17 @@ def test_there_are_english_and_russian_and_the_files_are_the_languages() -> None
 def test_the_check_finds_each_kind_of_disagreement() -> None:
     """A missing key, other fields, a plural entry in one language only and a plural entry
     without a category Russian needs (Babel's rules say one, few, many) are each reported."""
-    en = {"a": "A {count}", "b": "B {name}", "c": {"one": "{count} c", "other": "{count} cs"}}
+    en: dict[str, i18n.Entry] = {
+        "a": "A {count}",
+        "b": "B {name}",
+        "c": {"one": "{count} c", "other": "{count} cs"},
+    }
     en["d"] = "D"
-    ru = {"b": "Б {title}", "c": {"one": "{count} с", "other": "{count} с"}, "d": {"one": "Д"}}
+    ru: dict[str, i18n.Entry] = {
+        "b": "Б {title}",
+        "c": {"one": "{count} с", "other": "{count} с"},
+        "d": {"one": "Д"},
+    }
     assert i18n.problems({"en": en, "ru": ru}) == [
         "ru: lacks 'a'",
         "'b': the fields differ between languages",
