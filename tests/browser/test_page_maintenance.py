@@ -88,10 +88,10 @@ def test_region_view_during_a_window(browser: Browser) -> None:
         expect(card).to_contain_text("Under maintenance")
         card.focus()
         tooltip = page.locator('.card[data-product="sms"] .tooltip')
-        expect(tooltip).to_contain_text("the data says: Operational")
+        expect(tooltip).to_contain_text("the data says: operational")
         region = page.locator("#region-maintenance")
         expect(region).to_be_visible()
-        expect(region.locator("h3").first).to_have_text("Planned maintenance in Russian Federation")
+        expect(region.locator("h3").first).to_have_text("Planned maintenance in Russia")
         assert texts(page, "#region-maintenance .maintenance-item h3") == [
             "In progressWork sms-ru",
             "UpcomingWork payout",

@@ -6,7 +6,16 @@
 (function (ns) {
   const STORE_KEY = "statusd.lang";
   const TIMEOUT_MS = 8000;
-  const state = { lang: "en", languages: ["en"], entries: {}, rules: null, cache: new Map() };
+  const state = { lang: "en", locale: "en", languages: ["en"], entries: {}, rules: null };
+  const made = new Map(); // Intl formatters of the current locale
+
+  /** The browser's own tag for `lang` ("en-GB" for en), so dates and numbers follow the
+   *  visitor's conventions in the page's language; else `lang` itself. */
+  function localeFor(lang) {
+    const browser = navigator.languages || [navigator.language];
+    const own = browser.find((tag) => String(tag).toLowerCase().split("-")[0] === lang);
+    return own || lang;
+  }
 
   /** ?lang=, the stored choice, then the browser's languages: what to ask statusd for. */
   function wanted(href, stored, browser) {
@@ -43,10 +52,11 @@
 
   function use(catalog) {
     state.lang = catalog.lang;
+    state.locale = localeFor(catalog.lang);
     state.languages = catalog.languages;
     state.entries = catalog.entries;
-    state.rules = new Intl.PluralRules(catalog.lang);
-    state.cache.clear();
+    state.rules = new Intl.PluralRules(state.locale);
+    made.clear();
     document.documentElement.lang = catalog.lang;
   }
 
@@ -111,8 +121,8 @@
 
   function formatter(kind, options) {
     const id = kind + JSON.stringify(options);
-    if (!state.cache.has(id)) state.cache.set(id, new Intl[kind](state.lang, options));
-    return state.cache.get(id);
+    if (!made.has(id)) made.set(id, new Intl[kind](state.locale, options));
+    return made.get(id);
   }
 
   function number(value, options) {
