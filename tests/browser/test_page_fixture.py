@@ -26,6 +26,7 @@ def open_page(
     path: str = "/",
     width: int = 1280,
     locale: str = "en-US",
+    timezone: str | None = None,
     scheme: str = "light",
     allowed_errors: tuple[str, ...] = (),
 ) -> Iterator[tuple[Page, PageWatch]]:
@@ -33,6 +34,7 @@ def open_page(
     context = browser.new_context(
         viewport={"width": width, "height": 800},
         locale=locale,
+        timezone_id=timezone,
         color_scheme=scheme,  # type: ignore[arg-type]
     )
     context.set_default_timeout(TIMEOUT_MS)

@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from statusd import i18n
 from tests.browser.fake_statusd import ERROR_DOCUMENT, ORIGIN, FakeStatusd
 from tests.browser.harness import TIMEOUT_MS, AxeAudit, PageWatch
+from tests.browser.test_page_fixture import open_page as fixture_page
 
 pytestmark = pytest.mark.browser
 
@@ -49,30 +50,19 @@ def with_history() -> FakeStatusd:
 
 @contextmanager
 def open_page(
-    browser: Browser,
-    fake: FakeStatusd,
-    *,
-    locale: str,
-    timezone: str = "UTC",
-    path: str = "/",
+    browser: Browser, fake: FakeStatusd, *, locale: str, timezone: str = "UTC", path: str = "/"
 ) -> Iterator[tuple[Page, PageWatch]]:
-    """A page with the browser set to ``locale`` and ``timezone``, rendered once."""
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 800}, locale=locale, timezone_id=timezone
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    try:
-        fake.install(context)
-        page = context.new_page()
-        # /api/events is refused on purpose (the page polls); a refused sign-up is a 400, and
-        # a state without verdicts or history has them answer 404
-        watch = PageWatch(allowed_errors=("net::ERR_FAILED", "status of 400", "status of 404"))
-        watch.attach(page)
-        page.goto(ORIGIN + path)
-        expect(page.locator("#overall")).not_to_have_attribute("data-level", "loading")
-        yield page, watch
-    finally:
-        context.close()
+    """The fixture tests' page with the browser set to ``locale`` and ``timezone``; a refused
+    sign-up is a 400, and a state without verdicts or history has them answer 404."""
+    with fixture_page(
+        browser,
+        fake,
+        path=path,
+        locale=locale,
+        timezone=timezone,
+        allowed_errors=("status of 400", "status of 404"),
+    ) as opened:
+        yield opened
 
 
 def raw_keys(page: Page) -> list[str]:
