@@ -74,7 +74,7 @@ def _locale(lang: str) -> Locale:
     return Locale.parse(lang)
 
 
-def text(lang: str, key: str, **fields: object) -> str:
+def text(lang: str, key: str, /, **fields: object) -> str:
     """The template ``key`` (full key, ``feed.title``) in ``lang``, filled in."""
     template = catalogs()[language(lang)][key]
     if not isinstance(template, str):
@@ -87,7 +87,7 @@ def plural_form(lang: str, forms: Mapping[str, str], count: float) -> str:
     return forms.get(_locale(language(lang)).plural_form(count), forms["other"])
 
 
-def plural(lang: str, key: str, count: int, **fields: object) -> str:
+def plural(lang: str, key: str, count: int, /, **fields: object) -> str:
     """The form of ``key`` for ``count``, filled in (``count`` written the language's way)."""
     lang = language(lang)
     forms = catalogs()[lang][key]

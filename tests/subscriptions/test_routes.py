@@ -372,6 +372,29 @@ async def test_confirm_page_changes_nothing_its_post_confirms(site: Site) -> Non
     assert "Subscription confirmed" in await text(again)
 
 
+@pytest.mark.parametrize(
+    ("accept", "lang", "words"),
+    [
+        ("ru-RU,ru;q=0.9,en;q=0.8", "ru", "Ссылка недействительна"),
+        ("de-DE, en;q=0.5, ru;q=0.4", "en", "Link not valid"),
+        ("fr, ru;q=0.3", "ru", "Ссылка недействительна"),
+        ("", "en", "Link not valid"),
+    ],
+)
+async def test_a_page_without_a_subscriber_speaks_the_browsers_language(
+    site: Site, accept: str, lang: str, words: str
+) -> None:
+    """No subscription to take the language from: ``Accept-Language`` by quality, else
+    English; ``?lang=`` wins over it."""
+    headers = {"Accept-Language": accept}
+    page = await site.client().get("/subscriptions/confirm?token=nothing", headers=headers)
+    html = await text(page)
+    assert f'<html lang="{lang}">' in html
+    assert words in html
+    asked = await site.client().get("/subscriptions/confirm?token=x&lang=en", headers=headers)
+    assert '<html lang="en">' in await text(asked)
+
+
 @pytest.mark.parametrize("action", ["confirm", "unsubscribe"])
 @pytest.mark.parametrize("method", ["GET", "POST"])
 async def test_unknown_tokens_get_a_404_page(site: Site, action: str, method: str) -> None:
