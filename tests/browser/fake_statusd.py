@@ -73,6 +73,7 @@ def maintenance(
     products: list[str],
     countries: list[str],
     scope: str,
+    functions: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """One scheduled maintenance as statusd's Statuspage list gives it (the fields the page
     reads, and the status at the real now)."""
@@ -91,7 +92,7 @@ def maintenance(
             "id": window_id,
             "products": products,
             "countries": countries,
-            "functions": [],
+            "functions": list(functions),
             "scope": scope,
         },
     }

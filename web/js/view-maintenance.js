@@ -18,11 +18,32 @@
 
   function read(m) {
     const x = (m && m.statusd) || {};
-    const w = { id: x.id, name: String(m.name), scope: x.scope || "", products: x.products || [] };
+    const w = { id: x.id, name: String(m.name), products: x.products || [] };
     w.countries = x.countries || [];
+    w.functions = x.functions || [];
     w.start = new Date(m.scheduled_for);
     w.end = new Date(m.scheduled_until);
     return typeof w.id === "string" && !isNaN(w.start) && !isNaN(w.end) ? w : null;
+  }
+
+  // "SMS in Russia (RU); Billing: Payout" in the page's language (statusd's `scope` is English)
+  function scope(w) {
+    const { t, list } = i18n;
+    const products = w.products.length ? w.products : [...BY_COUNTRY, "billing", "support"];
+    const parts = [];
+    const here = BY_COUNTRY.filter((p) => products.includes(p)).map((p) => t("page.product." + p));
+    if (here.length) {
+      const countries = w.countries.map((cc) => `${ns.geo.nameOf(cc)} (${cc})`);
+      const fields = { products: list(here), countries: list(countries) };
+      parts.push(t(countries.length ? "page.maintenance.scope_in" : "page.maintenance.scope_all", fields));
+    }
+    if (products.includes("billing")) {
+      const keys = w.functions.length ? w.functions : ns.model.BILLING;
+      const names = keys.map((f) => t("page.function." + (f === "recurring" ? "reccuring" : f)));
+      parts.push(t("page.maintenance.scope_billing", { functions: list(names) }));
+    }
+    if (products.includes("support")) parts.push(t("page.maintenance.scope_support"));
+    return parts.join("; ");
   }
 
   const status = (w, now) => (now < w.start ? "scheduled" : now < w.end ? "in_progress" : null);
@@ -46,7 +67,7 @@
       { class: "maintenance-item", id, "data-status": st, tabindex: id && "-1" },
       h("h3", {}, h("span", { class: "maintenance-state" }, i18n.t("page.maintenance." + st)), w.name),
       h("p", { class: "maintenance-when" }, h("time", { datetime: w.start.toISOString() }, range(w.start, w.end))),
-      w.scope && h("p", {}, i18n.t("page.maintenance.affects", { scope: w.scope })),
+      h("p", {}, i18n.t("page.maintenance.affects", { scope: scope(w) })),
     );
   }
 
