@@ -15,7 +15,7 @@ PAGE_KEY = re.compile(r"""["'](page\.[a-z0-9_.]+)["']""")
 """A key in the page's code; one ending in a dot is a prefix completed at run time."""
 SERVER_KEY = re.compile(r"""["']((?:mail|subscribe|feed)\.[a-z0-9_.]+)["']""")
 """A full key in statusd's Python (the feed's, ``i18n.text(lang, "feed.title")``)."""
-SHORT_KEY = re.compile(r"""\b(?:text|plural)\(\s*lang,\s*["']([a-z0-9_.]+)["']""")
+SHORT_KEY = re.compile(r"""\b(?:text|plural)\(\s*lang,\s*["']([a-z0-9_]+(?:\.[a-z0-9_]+)*)["']""")
 """A ``mail.*`` key as statusd/notify writes it (``wording.text(lang, "confirm.subject")``)."""
 
 

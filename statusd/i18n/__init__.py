@@ -97,6 +97,12 @@ def plural(lang: str, key: str, count: int, /, **fields: object) -> str:
     return template.format(count=format_decimal(count, locale=lang), **fields)
 
 
+def country_name(lang: str, code: str) -> str:
+    """A country's CLDR name in ``lang`` (``DE`` → ``Germany``, ``Германия``); the code when
+    CLDR has none."""
+    return str(_locale(language(lang)).territories.get(code, code))
+
+
 def best_language(candidates: Iterable[str]) -> str | None:
     """The first of ``candidates`` (language tags, best first: ``ru-RU``, ``en``) that has a
     catalog, by its exact code or its primary language; None when none has."""

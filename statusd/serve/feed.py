@@ -15,8 +15,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
-from babel import Locale
-
 from statusd import i18n
 from statusd.history.entries import FEED_LIMIT, FEED_NAMESPACE, FeedEntry
 from statusd.verdicts.cells import COUNTRY_PRODUCTS, VERDICT_LABELS, cell_name
@@ -61,7 +59,7 @@ def country_label(code: str, lang: str) -> str:
     Federation``), CLDR's through Babel in another language (``Россия``)."""
     if lang == i18n.DEFAULT_LANGUAGE:
         return cell_name("sms", code)
-    return str(Locale.parse(lang).territories.get(code, code))
+    return i18n.country_name(lang, code)
 
 
 def entry_title(entry: FeedEntry, lang: str = i18n.DEFAULT_LANGUAGE) -> str:

@@ -56,7 +56,7 @@ def pick_language(asked: str | None, subscription: Subscription | None, browser:
 
 
 def describe_scope(subscription: Subscription, lang: str) -> str:
-    """A subscription's scope in words: products by name, countries by code."""
+    """A subscription's scope in words: products by name, countries by their CLDR name."""
     words = CATALOG[lang]
     scope = subscription.scope
     if not scope.products and not scope.countries:
@@ -66,7 +66,11 @@ def describe_scope(subscription: Subscription, lang: str) -> str:
         if scope.products
         else words["scope.products_all"]
     )
-    countries = ", ".join(sorted(scope.countries)) if scope.countries else words["scope.everywhere"]
+    countries = (
+        ", ".join(i18n.country_name(lang, code) for code in sorted(scope.countries))
+        if scope.countries
+        else words["scope.everywhere"]
+    )
     return words["scope.in"].format(products=products, countries=countries)
 
 

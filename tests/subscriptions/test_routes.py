@@ -357,7 +357,7 @@ async def test_confirm_page_changes_nothing_its_post_confirms(site: Site) -> Non
     assert '<form method="post" action="/subscriptions/confirm?token=' in html
     assert "<script" not in html
     assert "a@example.com" in html
-    assert "SMS in DE" in html
+    assert "SMS in Germany" in html
     assert "form-action 'self'" in page.headers["Content-Security-Policy"]
     assert "script-src" not in page.headers["Content-Security-Policy"]
     assert page.headers["Cache-Control"] == "no-store"
