@@ -255,10 +255,7 @@
   /** Everything drawn again in the language just loaded; the country and the hash stay. */
   function relabel() {
     i18n.translate(document);
-    renderLanguages();
-    for (const link of document.querySelectorAll("[data-api-link]")) {
-      link.href = base + link.dataset.apiLink;
-    }
+    renderLanguages(); // the links of [data-slot] keep their href: translate() moves them
     picker.show(state.country);
     subscribe.relabel();
     render(true);

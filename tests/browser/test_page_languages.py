@@ -159,6 +159,9 @@ def test_the_switcher_changes_language_without_a_reload_and_keeps_the_country(
         expect(page.locator("#region-title")).to_have_text("Ваш регион")
         expect(page.locator("#subscribe-box h3")).to_have_text("Уведомления")
         expect(page.locator('.card[data-product="sms"] h4')).to_have_text("SMS")
+        feed = page.locator("footer a").nth(1)
+        expect(feed).to_have_text("Лента Atom")
+        expect(feed).to_have_attribute("href", ORIGIN + "/feed.atom")
         assert page.evaluate("window.stillTheSamePage") is True
         assert page.evaluate("location.hash") == "#country=RU"
         assert page.evaluate("new URL(location.href).searchParams.get('lang')") == "ru"
