@@ -255,12 +255,21 @@
   /** Everything drawn again in the language just loaded; the country and the hash stay. */
   function relabel() {
     i18n.translate(document);
-    renderLanguages(); // the links of [data-slot] keep their href: translate() moves them
+    renderLanguages();
+    apiLinks();
     picker.show(state.country);
     subscribe.relabel();
     render(true);
     ns.maintenanceView.render();
     ns.incidentsView.render();
+  }
+
+  /** Links to statusd's documents; the feed's in the page's language (?lang=). */
+  function apiLinks() {
+    const lang = i18n.lang() === "en" ? "" : "?lang=" + i18n.lang();
+    for (const link of document.querySelectorAll("[data-api-link]")) {
+      link.href = base + link.dataset.apiLink + ("langParam" in link.dataset ? lang : "");
+    }
   }
 
   async function switchLanguage(lang) {
@@ -331,9 +340,7 @@
       });
     });
 
-    for (const link of document.querySelectorAll("[data-api-link]")) {
-      link.href = base + link.dataset.apiLink;
-    }
+    apiLinks();
 
     const initial = countryFromHash();
     if (initial) choose(initial, false);

@@ -161,7 +161,9 @@ def test_the_switcher_changes_language_without_a_reload_and_keeps_the_country(
         expect(page.locator('.card[data-product="sms"] h4')).to_have_text("SMS")
         feed = page.locator("footer a").nth(1)
         expect(feed).to_have_text("Лента Atom")
-        expect(feed).to_have_attribute("href", ORIGIN + "/feed.atom")
+        expect(feed).to_have_attribute("href", ORIGIN + "/feed.atom?lang=ru")
+        alternate = page.locator('link[rel="alternate"]')
+        expect(alternate).to_have_attribute("href", ORIGIN + "/feed.atom?lang=ru")
         assert page.evaluate("window.stillTheSamePage") is True
         assert page.evaluate("location.hash") == "#country=RU"
         assert page.evaluate("new URL(location.href).searchParams.get('lang')") == "ru"
@@ -176,6 +178,7 @@ def test_the_switcher_changes_language_without_a_reload_and_keeps_the_country(
         page.select_option("#lang-select", "en")
         expect(page.locator("#region-title")).to_have_text("Your region")
         expect(page.locator("#country-input")).to_have_value("Russia (RU)")
+        expect(feed).to_have_attribute("href", ORIGIN + "/feed.atom")
         assert page.evaluate("window.stillTheSamePage") is True
     finally:
         context.close()
