@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 IO_PACKAGES = ("trio", "httpx", "quart", "quart_trio", "hypercorn", "werkzeug")
 SANS_IO = (
     "statusd.countries",
+    "statusd.i18n",
     "statusd.sources",
     *(f"statusd.sources.{m.name}" for m in pkgutil.iter_modules([str(ROOT / "statusd/sources")])),
     "statusd.body.jsonpieces",

@@ -319,6 +319,9 @@ def test_wheel_contains_the_web_assets(tmp_path: Path) -> None:
     assert missing == []
     assert "statusd/systemd.py" in names
     assert "statusd/collect/_bigparse_child.py" in names  # subpackages, the worker program
+    catalogs = sorted(p.name for p in (ROOT / "statusd/i18n/catalogs").glob("*.json"))
+    assert catalogs  # package data: the languages (SPEC §10)
+    assert [n for n in catalogs if f"statusd/i18n/catalogs/{n}" not in names] == []
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")

@@ -2,13 +2,14 @@
 // Loaded as a classic deferred script after js/*.js (ES modules do not load from file://).
 "use strict";
 (function (ns) {
-  const { api, model, geo, dom, viewStatus, viewTables, viewRegion } = ns;
+  const { api, model, geo, dom, i18n, viewStatus, viewTables, viewRegion } = ns;
 
   const HISTORY_DAYS = 90;
   const HISTORY_MAX_AGE_MS = 5 * 60 * 1000;
   const VERDICTS_RETRY_MS = 5 * 60 * 1000;
   const RECHECK_MS = 500;
   const RECHECKS = 3;
+  const WORDS_RETRY_MS = [1000, 2000, 5000, 10000, 30000];
   const LIVE_REVALIDATE_TICKS = 3;
   let ticks = 0;
 
@@ -186,13 +187,8 @@
     const notice = dom.byId("held-notice");
     notice.hidden = !held;
     if (held) {
-      dom.fill(
-        notice,
-        "statusd reports its data as unavailable right now. " +
-          "Below is the last data this page received",
-        state.receivedAt ? [" (", viewStatus.timeEl(state.receivedAt), ")"] : "",
-        "; it may be out of date.",
-      );
+      const time = state.receivedAt ? viewStatus.timeEl(state.receivedAt) : null;
+      dom.fill(notice, i18n.tparts(time ? "page.held" : "page.held_no_time", { time }));
     }
     if (state.etag) main.dataset.etag = state.etag;
     main.dataset.docStatus = String(state.docStatus);
@@ -212,8 +208,8 @@
   /** Tell screen readers (aria-live) that the data changed, and what the banner says now. */
   function announce() {
     const b = currentBanner();
-    const at = new Date().toLocaleTimeString();
-    dom.byId("live-region").textContent = `Status updated at ${at}: ${b.title}.`;
+    const time = ns.format.time(new Date());
+    dom.byId("live-region").textContent = i18n.t("page.announce", { time, title: b.title });
   }
 
   // The country: #country=CC (or #CC) in the URL, else the browser's locale when it matches.
@@ -239,51 +235,122 @@
     scheduleHistory(false);
   }
 
-  const subscribe = ns.viewSubscribe.mount(dom.byId("subscribe-box"), client, sameOrigin);
+  // Set by boot(), once the page has its words.
+  let subscribe = null;
+  let picker = null;
 
-  const picker = new ns.Picker(dom.byId("country-input"), dom.byId("country-list"), {
-    withData: () => model.countriesWithData(state.data),
-    onPick: (code) => choose(code, true),
-  });
-
-  window.addEventListener("hashchange", () => {
-    const code = countryFromHash();
-    if (code) choose(code, false);
-  });
-
-  // In-page links move the focus without touching the hash, which holds the country.
-  document.addEventListener("click", (event) => {
-    const link = event.target.closest('a[href^="#"]');
-    if (!link || link.getAttribute("href").startsWith("#country=")) return;
-    const target = document.getElementById(link.getAttribute("href").slice(1));
-    if (!target) return;
-    event.preventDefault();
-    target.scrollIntoView({ block: "start" });
-    target.focus({ preventScroll: true });
-  });
-
-  for (const button of document.querySelectorAll("[data-order-for]")) {
-    button.addEventListener("click", () => {
-      const source = button.dataset.orderFor;
-      state.order[source] = Number(button.dataset.order);
-      viewTables.renderMessaging(source, state.data, state.order[source]);
+  /** The language switcher: every language statusd has a catalog for, each in its own name. */
+  function renderLanguages() {
+    const select = dom.byId("lang-select");
+    const options = i18n.languages().map((code) => {
+      const name = i18n.nameIn("language", code, code) || code;
+      const label = name.charAt(0).toLocaleUpperCase(code) + name.slice(1);
+      return dom.h("option", { value: code, lang: code }, label);
     });
+    dom.fill(select, options);
+    select.value = i18n.lang();
+    select.parentElement.hidden = options.length < 2;
   }
 
-  dom.byId("badge-copy").addEventListener("click", () => {
-    dom.copyValue(dom.byId("badge-snippet"), (copied) => {
-      dom.byId("badge-copied").textContent = copied ? "Copied." : "Selected: press Ctrl+C to copy.";
-    });
-  });
-
-  for (const link of document.querySelectorAll("[data-api-link]")) {
-    link.href = base + link.dataset.apiLink;
+  /** Everything drawn again in the language just loaded; the country and the hash stay. */
+  function relabel() {
+    i18n.translate(document);
+    renderLanguages();
+    apiLinks();
+    picker.show(state.country);
+    subscribe.relabel();
+    render(true);
+    ns.maintenanceView.render();
+    ns.incidentsView.render();
   }
 
-  const initial = countryFromHash();
-  if (initial) choose(initial, false);
-  render(true);
-  refresh();
+  /** Links to statusd's documents; the feed's in the page's language (?lang=). */
+  function apiLinks() {
+    const lang = i18n.lang() === "en" ? "" : "?lang=" + i18n.lang();
+    for (const link of document.querySelectorAll("[data-api-link]")) {
+      link.href = base + link.dataset.apiLink + ("langParam" in link.dataset ? lang : "");
+    }
+  }
+
+  async function switchLanguage(lang) {
+    try {
+      await i18n.choose(base, lang);
+    } catch (err) {
+      if (!(err instanceof api.Unreachable)) throw err;
+      dom.byId("lang-select").value = i18n.lang(); // statusd did not answer: stay
+      return;
+    }
+    relabel();
+  }
+
+  /** The catalog of ?lang=, the stored choice, the browser's languages or English; asked
+   *  again after a growing wait while statusd does not answer. */
+  async function loadWords() {
+    const want = i18n.wanted(href, i18n.stored(), navigator.languages || [navigator.language]);
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await i18n.load(base, want);
+        return;
+      } catch (err) {
+        if (!(err instanceof api.Unreachable)) throw err;
+      }
+      const wait = WORDS_RETRY_MS[Math.min(attempt, WORDS_RETRY_MS.length - 1)];
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  async function boot() {
+    await loadWords();
+    i18n.translate(document);
+    renderLanguages();
+    dom.byId("lang-select").addEventListener("change", (event) => switchLanguage(event.target.value));
+    subscribe = ns.viewSubscribe.mount(dom.byId("subscribe-box"), client, sameOrigin);
+    picker = new ns.Picker(dom.byId("country-input"), dom.byId("country-list"), {
+      withData: () => model.countriesWithData(state.data),
+      onPick: (code) => choose(code, true),
+    });
+
+    window.addEventListener("hashchange", () => {
+      const code = countryFromHash();
+      if (code) choose(code, false);
+    });
+
+    // In-page links move the focus without touching the hash, which holds the country.
+    document.addEventListener("click", (event) => {
+      const link = event.target.closest('a[href^="#"]');
+      if (!link || link.getAttribute("href").startsWith("#country=")) return;
+      const target = document.getElementById(link.getAttribute("href").slice(1));
+      if (!target) return;
+      event.preventDefault();
+      target.scrollIntoView({ block: "start" });
+      target.focus({ preventScroll: true });
+    });
+
+    for (const button of document.querySelectorAll("[data-order-for]")) {
+      button.addEventListener("click", () => {
+        const source = button.dataset.orderFor;
+        state.order[source] = Number(button.dataset.order);
+        viewTables.renderMessaging(source, state.data, state.order[source]);
+      });
+    }
+
+    dom.byId("badge-copy").addEventListener("click", () => {
+      dom.copyValue(dom.byId("badge-snippet"), (copied) => {
+        dom.byId("badge-copied").textContent = i18n.t(copied ? "page.badge.copied" : "page.badge.selected");
+      });
+    });
+
+    apiLinks();
+
+    const initial = countryFromHash();
+    if (initial) choose(initial, false);
+    render(true);
+    refresh();
+    live.start();
+    ns.maintenanceView.start(client);
+    ns.incidentsView.start(client);
+  }
+
   /**
    * An event named an ETag that /api did not serve yet: a cache in front of statusd (or a
    * replica a moment behind) may still hold the previous document for up to a second. Look
@@ -320,9 +387,7 @@
       renderConnection();
     },
   });
-  live.start();
-  ns.maintenanceView.start(client);
-  ns.incidentsView.start(client);
+  boot();
   // Verdicts change at a maintenance window's start and end, /api does not.
   const refreshVerdicts = () =>
     client.schedule("verdicts", async () => {

@@ -6,13 +6,11 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from functools import cache
 
-from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.lists import format_list
-from babel.numbers import format_decimal
 
+from statusd import i18n
 from statusd.notify.catalog import CATALOGS, DEFAULT_LANGUAGE
 from statusd.subscriptions.model import NOTIFY_PRODUCTS
 
@@ -22,27 +20,14 @@ def language(lang: str) -> str:
     return lang if lang in CATALOGS else DEFAULT_LANGUAGE
 
 
-@cache
-def _locale(lang: str) -> Locale:
-    return Locale.parse(lang)
-
-
 def text(lang: str, key: str, **fields: object) -> str:
-    """The catalog's template ``key`` in ``lang``, filled in."""
-    template = CATALOGS[language(lang)][key]
-    if not isinstance(template, str):
-        raise TypeError(f"{key!r} has plural forms: use plural()")
-    return template.format(**fields)
+    """The catalog's template ``mail.<key>`` in ``lang``, filled in."""
+    return i18n.text(lang, "mail." + key, **fields)
 
 
 def plural(lang: str, key: str, count: int, **fields: object) -> str:
-    """The form of ``key`` for ``count`` by the language's CLDR plural rules, filled in."""
-    lang = language(lang)
-    forms = CATALOGS[lang][key]
-    if isinstance(forms, str):
-        raise TypeError(f"{key!r} has no plural forms: use text()")
-    template = forms.get(_locale(lang).plural_form(count), forms["other"])
-    return template.format(count=format_decimal(count, locale=lang), **fields)
+    """The form of ``mail.<key>`` for ``count`` by the language's CLDR plural rules."""
+    return i18n.plural(lang, "mail." + key, count, **fields)
 
 
 def name_of(lang: str, prefix: str, key: str) -> str:
@@ -53,7 +38,7 @@ def name_of(lang: str, prefix: str, key: str) -> str:
 
 def country_label(code: str, lang: str) -> str:
     """The country's CLDR name in ``lang`` (``DE`` → ``Germany``, ``Германия``)."""
-    return str(_locale(language(lang)).territories.get(code, code))
+    return i18n.country_name(lang, code)
 
 
 def format_instant(at: float, lang: str) -> str:

@@ -36,6 +36,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import PathConverter, ValidationError
 
+from statusd import i18n
 from statusd.body.document import Document
 from statusd.body.jsonpieces import encode_json
 from statusd.body.spill import joined
@@ -282,6 +283,17 @@ def create_app(
     async def prometheus_metrics() -> Response:
         body, content_type = metrics.render()
         return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
+
+    @app.route("/i18n/page.json", methods=["GET", "HEAD"])
+    async def page_words() -> Response:
+        """The page's catalog (SPEC §10): revalidated like the page's own files, so the two
+        never disagree after an upgrade; CORS ``*`` for the page opened as a file."""
+        lang = i18n.page_language(request.args.get("want", ""))
+        response = Response(i18n.page_document(lang), content_type="application/json")
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        await response.add_etag()
+        return await response.make_conditional(request)
 
     @app.route("/", methods=["GET", "HEAD"])
     async def page() -> Response:

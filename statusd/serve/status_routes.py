@@ -18,6 +18,7 @@ from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.routing import AnyConverter, Map
 
+from statusd import i18n
 from statusd.body.document import Document
 from statusd.body.jsonpieces import encode_json
 from statusd.history.reader import HistoryReader
@@ -148,6 +149,7 @@ def register_public_routes(
     @app.route("/feed.atom", methods=READ_ONLY)
     async def feed() -> Response:
         filters = parse_feed_query(request.args)
+        lang = i18n.language(request.args.get("lang"))  # SPEC §10; unknown: English
 
         async def build() -> Document:
             entries = await trio.to_thread.run_sync(
@@ -155,10 +157,10 @@ def register_public_routes(
                 limiter=readers,
             )
             return Document.of(
-                atom_feed(entries, base_url=base_url, filters=filters, now=time.time())
+                atom_feed(entries, base_url=base_url, filters=filters, now=time.time(), lang=lang)
             )
 
-        document = await recent.get(("feed", *sorted(filters.items())), build)
+        document = await recent.get(("feed", lang, *sorted(filters.items())), build)
         return document_response(document, PUBLIC_MAX_AGE, ATOM_TYPE.encode())
 
     @app.route("/badge/<product>/<key>.svg", methods=READ_ONLY)

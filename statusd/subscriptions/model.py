@@ -14,12 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, get_args
 
+from statusd import i18n
 from statusd.verdicts.cells import COUNTRY_PRODUCTS, split_cell_id
 
 NOTIFY_PRODUCTS = (*COUNTRY_PRODUCTS, "billing", "support", "incidents")
 """What a subscription can name in ``products`` (SPEC §8); ``[]`` means all of them."""
-LANGUAGES = ("en", "ru")
-"""Languages of the emails and the subscription pages (SPEC §10)."""
+LANGUAGES = i18n.languages()
+"""Languages of the emails and the subscription pages (SPEC §10): one catalog file each."""
 
 Channel = Literal["email", "webhook"]
 WebhookFormat = Literal["json", "slack"]

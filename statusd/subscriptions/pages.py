@@ -2,8 +2,9 @@
 
 Opening a link changes nothing (mail scanners follow links); the page's only button POSTs
 the form, and that POST confirms or unsubscribes. Strings come from one catalog per language
-(``CATALOG``, SPEC §10); the page's one inline style is allowed by its hash in the page's
-own Content-Security-Policy, which also lets the form post to this origin only.
+(the ``subscribe.*`` entries of ``statusd.i18n``, SPEC §10); the page's one inline style is
+allowed by its hash in the page's own Content-Security-Policy, which also lets the form post
+to this origin only.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 from html import escape
 from urllib.parse import urlencode
 
-from statusd.subscriptions.model import LANGUAGES, NOTIFY_PRODUCTS, Subscription
-from statusd.verdicts.cells import PRODUCT_NAMES
+from statusd import i18n
+from statusd.subscriptions.model import NOTIFY_PRODUCTS, Subscription
 
 STYLE = (
     "body{font:16px/1.5 system-ui,sans-serif;margin:0;padding:2rem 1rem;color:#1a1a1a;"
@@ -34,67 +35,10 @@ CONTENT_SECURITY_POLICY = (
 """The pages' own policy: nothing loads, the inline style by hash, forms post here only."""
 
 CATALOG: dict[str, dict[str, str]] = {
-    "en": {
-        "confirm.title": "Confirm your subscription",
-        "confirm.ask": "Send status notifications to {address} for {scope}?",
-        "confirm.button": "Confirm subscription",
-        "confirm.done.title": "Subscription confirmed",
-        "confirm.done": "{address} will be told when the status of {scope} changes. Every "
-        "email has a link to unsubscribe.",
-        "confirm.invalid.title": "Link not valid",
-        "confirm.invalid": "This confirmation link is not valid or has expired (links work "
-        "for 48 hours). Subscribe again from the status page.",
-        "unsubscribe.title": "Unsubscribe",
-        "unsubscribe.ask": "Stop status notifications to {address}? The address is deleted.",
-        "unsubscribe.button": "Unsubscribe",
-        "unsubscribe.done.title": "Unsubscribed",
-        "unsubscribe.done": "No more notifications will be sent; the address is deleted.",
-        "unsubscribe.invalid.title": "Link not valid",
-        "unsubscribe.invalid": "This link is not valid, or the address is already unsubscribed.",
-        "unavailable.title": "Try again later",
-        "unavailable": "Subscriptions are unavailable for a moment. Please try again later.",
-        "back": "Back to the status page",
-        "scope.all": "every product in every country",
-        "scope.products_all": "every product",
-        "scope.in": "{products} in {countries}",
-        "scope.everywhere": "every country",
-        **PRODUCT_NAMES,
-        "incidents": "Incidents",
-    },
-    "ru": {
-        "confirm.title": "Подтвердите подписку",
-        "confirm.ask": "Присылать уведомления о статусе на {address} по теме: {scope}?",
-        "confirm.button": "Подтвердить подписку",
-        "confirm.done.title": "Подписка подтверждена",
-        "confirm.done": "На {address} будут приходить уведомления об изменениях статуса: "
-        "{scope}. В каждом письме есть ссылка для отписки.",
-        "confirm.invalid.title": "Ссылка недействительна",
-        "confirm.invalid": "Ссылка для подтверждения недействительна или устарела (она "
-        "действует 48 часов). Подпишитесь снова на странице статуса.",
-        "unsubscribe.title": "Отписка",
-        "unsubscribe.ask": "Больше не присылать уведомления на {address}? Адрес будет удалён.",
-        "unsubscribe.button": "Отписаться",
-        "unsubscribe.done.title": "Вы отписаны",
-        "unsubscribe.done": "Уведомления больше не придут; адрес удалён.",
-        "unsubscribe.invalid.title": "Ссылка недействительна",
-        "unsubscribe.invalid": "Ссылка недействительна, или адрес уже отписан.",
-        "unavailable.title": "Попробуйте позже",
-        "unavailable": "Подписки временно недоступны. Попробуйте позже.",
-        "back": "Вернуться на страницу статуса",
-        "scope.all": "все продукты во всех странах",
-        "scope.products_all": "все продукты",
-        "scope.in": "{products} в странах: {countries}",
-        "scope.everywhere": "все страны",
-        "sms": "SMS",
-        "mms": "MMS",
-        "voice": "Голос",
-        "email": "Email",
-        "billing": "Биллинг",
-        "support": "Поддержка",
-        "incidents": "Инциденты",
-    },
+    lang: {key: value for key, value in entries.items() if isinstance(value, str)}
+    for lang, entries in i18n.section("subscribe").items()
 }
-assert set(CATALOG) == set(LANGUAGES)
+"""Language → the pages' strings: the ``subscribe.*`` entries of ``statusd.i18n``'s catalogs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,21 +52,25 @@ def pick_language(asked: str | None, subscription: Subscription | None, browser:
     for candidate in (asked, subscription.lang if subscription else None, browser):
         if candidate in CATALOG:
             return candidate
-    return LANGUAGES[0]
+    return i18n.DEFAULT_LANGUAGE
 
 
 def describe_scope(subscription: Subscription, lang: str) -> str:
-    """A subscription's scope in words: products by name, countries by code."""
+    """A subscription's scope in words: products by name, countries by their CLDR name."""
     words = CATALOG[lang]
     scope = subscription.scope
     if not scope.products and not scope.countries:
         return words["scope.all"]
     products = (
-        ", ".join(words[p] for p in NOTIFY_PRODUCTS if p in scope.products)
+        ", ".join(words[f"product.{p}"] for p in NOTIFY_PRODUCTS if p in scope.products)
         if scope.products
         else words["scope.products_all"]
     )
-    countries = ", ".join(sorted(scope.countries)) if scope.countries else words["scope.everywhere"]
+    countries = (
+        ", ".join(i18n.country_name(lang, code) for code in sorted(scope.countries))
+        if scope.countries
+        else words["scope.everywhere"]
+    )
     return words["scope.in"].format(products=products, countries=countries)
 
 

@@ -29,6 +29,7 @@ import trio
 from quart import Response, request
 from quart_trio import QuartTrio
 
+from statusd import i18n
 from statusd.body.jsonpieces import encode_json
 from statusd.config import Settings
 from statusd.serve.request_rules import read_body, takes_body
@@ -214,7 +215,7 @@ async def link_page(routes: SubscriptionRoutes, action: str, home: str) -> Respo
         await read_body()  # the form's or RFC 8058's body says nothing the token does not
     token = request.args.get("token", "")
     asked = request.args.get("lang")
-    browser = request.accept_languages.best_match(("en", "ru"))
+    browser = i18n.best_language(i18n.accept_language(request.headers.get("Accept-Language", "")))
     db = routes.db
     if db is None:
         return page_response(unavailable_page(pick_language(asked, None, browser), home))

@@ -15,10 +15,11 @@ import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import BrowserContext, Route
 
+from statusd import i18n
 from statusd.subscriptions.requests import EmailSignup, RequestError, parse_subscription_request
 from tests.browser.harness import WEB
 
@@ -72,6 +73,7 @@ def maintenance(
     products: list[str],
     countries: list[str],
     scope: str,
+    functions: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """One scheduled maintenance as statusd's Statuspage list gives it (the fields the page
     reads, and the status at the real now)."""
@@ -90,7 +92,7 @@ def maintenance(
             "id": window_id,
             "products": products,
             "countries": countries,
-            "functions": [],
+            "functions": list(functions),
             "scope": scope,
         },
     }
@@ -182,6 +184,11 @@ class FakeStatusd:
                 )
             else:
                 route.abort()
+        elif path == "/i18n/page.json":
+            want = parse_qs(urlsplit(request.url).query).get("want", [""])[0]
+            words = i18n.page_document(i18n.page_language(want))
+            headers = {**CORS, "Content-Type": "application/json"}
+            route.fulfill(status=200, body=words, headers=headers)
         elif path.startswith("/badge/"):
             label = path.removeprefix("/badge/").removesuffix(".svg")
             svg = (

@@ -1,7 +1,9 @@
 """Writes docs/screenshot-region.png (the page at 1280 px against ``statusd-sim --seed 7``,
-region view of France), docs/screenshot-subscribe.png (the "Get notified" form, filled in)
-and docs/screenshot-maintenance.png (the region view of France while a planned maintenance
-window runs over its SMS, with a billing window coming).
+region view of France), docs/screenshot-en.png and docs/screenshot-ru.png (the same page for
+a visitor in New York whose browser speaks English and one in Moscow whose browser speaks
+Russian), docs/screenshot-subscribe.png (the "Get notified" form, filled in) and
+docs/screenshot-maintenance.png (the region view of France while a planned maintenance window
+runs over its SMS, with a billing window coming).
 
 Run ``.venv/bin/python -m tests.browser.make_screenshot`` from the project root. It starts
 the simulator and statusd on free loopback ports (with an SMTP relay setting, so the form
@@ -16,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from playwright.sync_api import Page, ViewportSize, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from statusd.maintenance.file import add_window
 from statusd.maintenance.windows import parse_window
@@ -28,6 +30,10 @@ from tests.support.statusd_process import run_statusd
 TARGET = ROOT / "docs" / "screenshot-region.png"
 FORM_TARGET = ROOT / "docs" / "screenshot-subscribe.png"
 MAINTENANCE_TARGET = ROOT / "docs" / "screenshot-maintenance.png"
+LANGUAGE_TARGETS = {
+    ("en-US", "America/New_York"): ROOT / "docs" / "screenshot-en.png",
+    ("ru-RU", "Europe/Moscow"): ROOT / "docs" / "screenshot-ru.png",
+}
 
 
 def plan_windows(path: Path) -> None:
@@ -61,6 +67,22 @@ def shoot_form(page: Page) -> None:
     form.screenshot(path=str(FORM_TARGET))
 
 
+def shoot_languages(browser: Browser, url: str) -> None:
+    """The region view of France in each visitor's language and time zone."""
+    for (locale, zone), target in LANGUAGE_TARGETS.items():
+        context = browser.new_context(viewport=SIZE, locale=locale, timezone_id=zone)
+        try:
+            page = context.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(url + "/#country=FR")
+            expect(page.locator("html")).to_have_attribute("lang", locale[:2])
+            expect(page.locator("#overall")).not_to_have_attribute("data-level", "loading")
+            expect(page.locator("#region-view .history-bars")).to_have_count(4)
+            page.screenshot(path=str(target))
+        finally:
+            context.close()
+
+
 def main() -> None:
     """Start the processes, take the screenshots, stop everything."""
     relay = {
@@ -92,6 +114,7 @@ def main() -> None:
             expect(page.locator("#overall")).not_to_have_attribute("data-level", "loading")
             expect(page.locator("#region-view .history-bars")).to_have_count(4)
             page.screenshot(path=str(TARGET))
+            shoot_languages(browser, statusd.url)
             plan_windows(work / "state" / "maintenance.toml")
             statusd.wait_until(lambda: "under_maintenance" in statusd.get("/api/verdicts").text)
             page.reload()
@@ -103,7 +126,7 @@ def main() -> None:
             page.locator("#region").scroll_into_view_if_needed()
             page.screenshot(path=str(MAINTENANCE_TARGET))
             shoot_form(page)
-    for target in (TARGET, FORM_TARGET, MAINTENANCE_TARGET):
+    for target in (TARGET, *LANGUAGE_TARGETS.values(), FORM_TARGET, MAINTENANCE_TARGET):
         print(f"{target.relative_to(ROOT)}: {target.stat().st_size} bytes")
 
 

@@ -43,6 +43,7 @@ def during_a_window() -> FakeStatusd:
             products=["billing"],
             countries=[],
             scope="Billing: Payout",
+            functions=("payout",),
         ),
         maintenance(
             "sms-ru",
@@ -88,14 +89,16 @@ def test_region_view_during_a_window(browser: Browser) -> None:
         expect(card).to_contain_text("Under maintenance")
         card.focus()
         tooltip = page.locator('.card[data-product="sms"] .tooltip')
-        expect(tooltip).to_contain_text("the data says: Operational")
+        expect(tooltip).to_contain_text("the data says: operational")
         region = page.locator("#region-maintenance")
         expect(region).to_be_visible()
-        expect(region.locator("h3").first).to_have_text("Planned maintenance in Russian Federation")
+        expect(region.locator("h3").first).to_have_text("Planned maintenance in Russia")
         assert texts(page, "#region-maintenance .maintenance-item h3") == [
             "In progressWork sms-ru",
             "UpcomingWork payout",
         ]
+        affects = texts(page, "#region-maintenance .maintenance-item p:not(.maintenance-when)")
+        assert affects == ["Affects: SMS in Russia (RU)", "Affects: Billing: Payout"]
         zone = page.evaluate(
             "() => new Intl.DateTimeFormat(undefined, {timeZoneName: 'short'})"
             ".formatToParts(new Date()).find(p => p.type === 'timeZoneName').value"
@@ -209,3 +212,25 @@ def test_axe_during_a_window(browser: Browser, width: int, scheme: str) -> None:
         audit.check(page, "during a window")
         watch.assert_clean(ORIGIN)
     audit.assert_clean()
+
+
+def test_windows_in_russian_in_moscow_time(browser: Browser) -> None:
+    """The Russian page words a window's state and scope itself (statusd's ``scope`` is
+    English) with CLDR names, and gives the times in Moscow's zone."""
+    fake = during_a_window()
+    with open_page(
+        browser, fake, path="/#country=RU", locale="ru-RU", timezone="Europe/Moscow"
+    ) as (
+        page,
+        watch,
+    ):
+        region = page.locator("#region-maintenance")
+        expect(region.locator("h3").first).to_have_text("Плановые работы: Россия")
+        assert texts(page, "#region-maintenance .maintenance-state") == [
+            "Идут сейчас",
+            "Запланированы",
+        ]
+        affects = texts(page, "#region-maintenance .maintenance-item p:not(.maintenance-when)")
+        assert affects == ["Затрагивают: SMS: Россия (RU)", "Затрагивают: Биллинг: Выплаты"]
+        assert texts(page, "#region-maintenance .maintenance-when")[0].endswith("GMT+3")
+        watch.assert_clean(ORIGIN)

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from statusd import i18n
 from tests.browser import countries_js
 from tests.browser.harness import WEB, page_files
 
-MAX_PAGE_BYTES = 128 * 1024
-"""100 KB until the "Get notified" form (issue 18) added about 16 KB; see docs/page.md."""
+MAX_PAGE_BYTES = 160 * 1024
+"""100 KB until the "Get notified" form (issue 18) added about 16 KB, 128 KB until the
+languages (issue 20) added one catalog (18 KB in Russian) and 16 KB of code; docs/page.md."""
 
 
 class _Tags(HTMLParser):
@@ -43,9 +45,11 @@ def parsed_index() -> _Tags:
     return parser
 
 
-def test_page_weight_is_under_128_kb() -> None:
-    """Everything the page loads adds up to less than 128 KB uncompressed."""
-    total = sum(path.stat().st_size for path in page_files())
+def test_page_weight_is_under_160_kb() -> None:
+    """Everything the page loads, with the heaviest language's catalog (GET /i18n/page.json
+    sends one language), adds up to less than 160 KB uncompressed."""
+    catalog = max(len(i18n.page_document(lang)) for lang in i18n.languages())
+    total = sum(path.stat().st_size for path in page_files()) + catalog
     assert total < MAX_PAGE_BYTES, f"{total} bytes"
 
 

@@ -170,7 +170,7 @@ def test_slack_text_escapes_its_control_characters() -> None:
 def test_slack_text_in_russian() -> None:
     said = slack_text(status(SMS_DE), page_name=PAGE, page_url=PAGE_URL, lang="ru")["text"]
     assert said.startswith("*SMS — Германия: снижение производительности*")
-    assert "(было: работает нормально)" in said
+    assert "(было: работает штатно)" in said
 
 
 # --- notification emails --------------------------------------------------------------------

@@ -240,3 +240,25 @@ async def test_events_stream_sends_current_etag_then_changes(
     await stream.aclose()
     assert streams.open == 0
     assert json.loads(state.view.document.body)["status"] is True
+
+
+async def test_the_page_gets_one_languages_catalog(app: QuartTrio) -> None:
+    """``GET /i18n/page.json?want=…``: the first wanted language statusd has a catalog for
+    (English otherwise), its ``page.*`` entries only; revalidated with an ETag; CORS ``*``
+    for the page opened as a file."""
+    client = app.test_client()
+    response = await client.get("/i18n/page.json?want=de-DE,ru-RU,en")
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["Cache-Control"] == "no-cache"
+    words = json.loads(await response.get_data())
+    assert words["lang"] == "ru"
+    assert words["languages"][0] == "en"
+    assert words["entries"]["page.region.title"] == "Ваш регион"
+    assert not [key for key in words["entries"] if not key.startswith("page.")]
+    etag = response.headers["ETag"]
+    again = await client.get("/i18n/page.json?want=de-DE,ru-RU,en", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    fallback = json.loads(await (await client.get("/i18n/page.json?want=xx")).get_data())
+    assert fallback["lang"] == "en"
+    assert fallback["entries"]["page.region.title"] == "Your region"

@@ -280,3 +280,43 @@ def test_maintenance_events_are_entries_filtered_by_scope(store: HistoryStore, p
     french = [e.topic for e in reader.feed_entries(country="FR")]
     assert set(french) == {"Work pay"}
     assert {e.topic for e in reader.feed_entries(product="sms")} == {"Work sms-de"}
+
+
+def test_the_feed_speaks_russian_with_lang_ru(store: HistoryStore, path: Path) -> None:
+    """``lang=ru``: every title and summary in Russian (CLDR country names, Russian verdicts
+    and function names); ids, links, dates and the XML's shape are the English feed's."""
+    fill(store)
+    entries = HistoryReader(path).feed_entries()
+    english = parse(atom_feed(entries, base_url=BASE, filters={}, now=D0 + 200))
+    russian = parse(atom_feed(entries, base_url=BASE, filters={}, now=D0 + 200, lang="ru"))
+    titles = [e.title for e in russian.entries]
+    assert "MMS — Германия: серьёзный сбой" in titles
+    assert "Биллинг — Выплаты: серьёзный сбой" in titles
+    assert "SMS — Германия: снижение производительности" in titles
+    assert 'Инцидент устранён: db <slow> & "odd"' in titles
+    summaries = [e.summary for e in russian.entries]
+    assert any("(было: работает штатно)" in s for s in summaries)
+    assert [e.id for e in russian.entries] == [e.id for e in english.entries]
+    assert [e.link for e in russian.entries] == [e.link for e in english.entries]
+    assert [e.updated for e in russian.entries] == [e.updated for e in english.entries]
+    assert russian.feed.title == "statusd: изменения статуса"
+
+
+def test_a_filtered_russian_feed_names_its_scope_and_links_itself_in_russian(
+    store: HistoryStore, path: Path
+) -> None:
+    fill(store)
+    entries = HistoryReader(path).feed_entries("DE", "sms")
+    filters = {"country": "DE", "product": "sms"}
+    feed = parse(atom_feed(entries, base_url=BASE, filters=filters, now=D0, lang="ru"))
+    assert feed.feed.title == "statusd: изменения статуса (SMS, Германия)"
+    [self_link] = [link.href for link in feed.feed.links if link.rel == "self"]
+    assert self_link == f"{BASE}/feed.atom?country=DE&lang=ru&product=sms"
+
+
+@pytest.mark.parametrize("lang", ["xx", "", "en", "EN-us"])
+def test_an_unknown_language_is_english(store: HistoryStore, path: Path, lang: str) -> None:
+    fill(store)
+    entries = HistoryReader(path).feed_entries()
+    english = atom_feed(entries, base_url=BASE, filters={}, now=D0)
+    assert atom_feed(entries, base_url=BASE, filters={}, now=D0, lang=lang) == english

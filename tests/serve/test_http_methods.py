@@ -46,6 +46,7 @@ ROUTES: dict[str, tuple[str, int]] = {
     "/api/history": ("/api/history?product=sms&country=DE", 200),
     "/api/history.csv": ("/api/history.csv", 200),
     "/feed.atom": ("/feed.atom", 200),
+    "/i18n/page.json": ("/i18n/page.json?want=ru", 200),
     "/badge/<product>/<key>.svg": ("/badge/sms/DE.svg", 200),
     "/badge/<name>.svg": ("/badge/overall.svg", 200),
 }

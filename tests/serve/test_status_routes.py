@@ -94,6 +94,10 @@ async def test_feed_and_badges(wired: tuple[QuartTrio, PublicState, HistoryInbox
         assert not parsed.bozo
         assert {e.title for e in parsed.entries} >= {"SMS Russian Federation: degraded performance"}
         assert (await client.get("/feed.atom?country=ZZ")).status_code == 404
+        russian = feedparser.parse(await (await client.get("/feed.atom?lang=ru")).get_data())
+        assert {e.title for e in russian.entries} >= {"SMS — Россия: снижение производительности"}
+        unknown = await (await client.get("/feed.atom?lang=zz")).get_data()
+        assert unknown == await feed.get_data()  # English
         badge = await client.get("/badge/billing/payout.svg")
         assert badge.headers["Content-Type"] == SVG_TYPE
         assert ET.fromstring(await badge.get_data()).tag == "{http://www.w3.org/2000/svg}svg"

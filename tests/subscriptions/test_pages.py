@@ -73,8 +73,8 @@ def test_without_a_subscription_the_browser_then_english() -> None:
 def test_scopes_in_words() -> None:
     assert describe_scope(subscription(), "en") == "every product in every country"
     sms_de = subscription(products=frozenset({"sms", "voice"}), countries=frozenset({"FR", "DE"}))
-    assert describe_scope(sms_de, "en") == "SMS, Voice in DE, FR"
-    assert describe_scope(sms_de, "ru") == "SMS, Голос в странах: DE, FR"
+    assert describe_scope(sms_de, "en") == "SMS, Voice in Germany, France"
+    assert describe_scope(sms_de, "ru") == "SMS, Голосовые вызовы в странах: Германия, Франция"
     assert describe_scope(subscription(countries=frozenset({"DE"})), "en") == (
-        "every product in DE"
+        "every product in Germany"
     )

@@ -358,7 +358,7 @@ async def test_confirm_page_changes_nothing_its_post_confirms(site: Site) -> Non
     assert '<form method="post" action="/subscriptions/confirm?token=' in html
     assert "<script" not in html
     assert "a@example.com" in html
-    assert "SMS in DE" in html
+    assert "SMS in Germany" in html
     assert "form-action 'self'" in page.headers["Content-Security-Policy"]
     assert "script-src" not in page.headers["Content-Security-Policy"]
     assert page.headers["Cache-Control"] == "no-store"
@@ -371,6 +371,29 @@ async def test_confirm_page_changes_nothing_its_post_confirms(site: Site) -> Non
     assert active.state == "active"
     again = await site.client().get(f"/subscriptions/confirm?token={token}")
     assert "Subscription confirmed" in await text(again)
+
+
+@pytest.mark.parametrize(
+    ("accept", "lang", "words"),
+    [
+        ("ru-RU,ru;q=0.9,en;q=0.8", "ru", "Ссылка недействительна"),
+        ("de-DE, en;q=0.5, ru;q=0.4", "en", "Link not valid"),
+        ("fr, ru;q=0.3", "ru", "Ссылка недействительна"),
+        ("", "en", "Link not valid"),
+    ],
+)
+async def test_a_page_without_a_subscriber_speaks_the_browsers_language(
+    site: Site, accept: str, lang: str, words: str
+) -> None:
+    """No subscription to take the language from: ``Accept-Language`` by quality, else
+    English; ``?lang=`` wins over it."""
+    headers = {"Accept-Language": accept}
+    page = await site.client().get("/subscriptions/confirm?token=nothing", headers=headers)
+    html = await text(page)
+    assert f'<html lang="{lang}">' in html
+    assert words in html
+    asked = await site.client().get("/subscriptions/confirm?token=x&lang=en", headers=headers)
+    assert '<html lang="en">' in await text(asked)
 
 
 @pytest.mark.parametrize("action", ["confirm", "unsubscribe"])

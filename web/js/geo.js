@@ -1,14 +1,11 @@
-// Countries: flags from the alpha-2 code, the ISO names statusd prints, and the picker's search.
+// Countries: flags from the alpha-2 code, the ISO names statusd prints (to read /api's SMS and
+// MMS rows), names to show from Intl.DisplayNames (CLDR) in the page's language, and the
+// picker's search over the code and the names in every language of the page.
 "use strict";
 (function (ns) {
+  const { i18n } = ns;
   const byCode = new Map();
   const byName = new Map();
-  let displayNames = null;
-  try {
-    displayNames = new Intl.DisplayNames(["en"], { type: "region" });
-  } catch (err) {
-    if (!(err instanceof RangeError || err instanceof TypeError)) throw err;
-  }
 
   /** Lower case without diacritics, so "turkiye" finds "Türkiye" and "reunion" "Réunion". */
   function fold(text) {
@@ -16,15 +13,20 @@
   }
 
   for (const [code, name, common] of ns.COUNTRY_TABLE) {
-    const aliases = [name];
-    if (common) aliases.push(common);
-    if (displayNames) {
-      const local = displayNames.of(code);
-      if (local && local !== code && !aliases.includes(local)) aliases.push(local);
-    }
-    const entry = { code, name, aliases, folded: aliases.map(fold) };
-    byCode.set(code, entry);
+    byCode.set(code, { code, name, common, folded: null, langs: "" });
     byName.set(name, code);
+  }
+
+  /** The folded names an entry is found by: ISO's, then CLDR's in every page language. */
+  function folded(entry) {
+    const langs = i18n.languages().join();
+    if (entry.langs !== langs) {
+      const aliases = [entry.name, entry.common];
+      for (const lang of i18n.languages()) aliases.push(i18n.nameIn("region", entry.code, lang));
+      entry.folded = [...new Set(aliases.filter(Boolean).map(fold))];
+      entry.langs = langs;
+    }
+    return entry.folded;
   }
 
   /** The regional-indicator emoji of an alpha-2 code ("RU" → 🇷🇺); "" for anything else. */
@@ -33,10 +35,15 @@
     return String.fromCodePoint(...[...code].map((c) => 0x1f1e6 + c.charCodeAt(0) - 65));
   }
 
-  /** The ISO 3166-1 name statusd uses, or the code itself when unknown. */
-  function nameOf(code) {
+  /** The ISO 3166-1 name statusd uses in /api, or the code itself when unknown. */
+  function isoName(code) {
     const entry = byCode.get(code);
     return entry ? entry.name : code;
+  }
+
+  /** The country's name in the page's language (CLDR), else its ISO name. */
+  function nameOf(code) {
+    return i18n.nameIn("region", code) || isoName(code);
   }
 
   /** The alpha-2 code of an ISO name as /api prints it in SMS and MMS rows, or null. */
@@ -52,7 +59,7 @@
   function rank(entry, query) {
     if (fold(entry.code) === query) return 0;
     let best = null;
-    for (const alias of entry.folded) {
+    for (const alias of folded(entry)) {
       let r = null;
       if (alias.startsWith(query)) r = 1;
       else if (alias.split(/[\s,()'-]+/).some((word) => word.startsWith(query))) r = 2;
@@ -79,13 +86,14 @@
       const r = rank(entry, q);
       if (r !== null) hits.push({ entry, r, has });
     }
-    hits.sort(
+    const named = hits.map((hit) => ({ ...hit, name: nameOf(hit.entry.code) }));
+    named.sort(
       (a, b) =>
-        a.r - b.r || Number(b.has) - Number(a.has) || a.entry.name.localeCompare(b.entry.name),
+        a.r - b.r || Number(b.has) - Number(a.has) || a.name.localeCompare(b.name, i18n.lang()),
     );
-    return hits.slice(0, limit || 50).map(({ entry, has }) => ({
+    return named.slice(0, limit || 50).map(({ entry, name, has }) => ({
       code: entry.code,
-      name: entry.name,
+      name,
       hasData: has,
     }));
   }
@@ -106,5 +114,5 @@
     return null;
   }
 
-  ns.geo = { flag, nameOf, codeOfName, isCountry, search, localeRegion, fold };
+  ns.geo = { flag, nameOf, isoName, codeOfName, isCountry, search, localeRegion, fold };
 })((window.StatusPage = window.StatusPage || {}));

@@ -3,47 +3,48 @@
 // of /api.
 "use strict";
 (function (ns) {
-  const geo = ns.geo;
+  const { geo, i18n } = ns;
+  const { t, tp } = i18n;
 
-  /** The four products of the region view, the /api key of their source, and their label. */
+  /** The four products of the region view and the /api key of their source; the label is the
+   *  catalog's page.product.<key>. */
   const PRODUCTS = [
-    { key: "sms", source: "sms", label: "SMS" },
-    { key: "mms", source: "mms", label: "MMS" },
-    { key: "voice", source: "voice_call", label: "Voice calls" },
-    { key: "email", source: "email", label: "Email" },
+    { key: "sms", source: "sms" },
+    { key: "mms", source: "mms" },
+    { key: "voice", source: "voice_call" },
+    { key: "email", source: "email" },
   ];
 
-  /** The seven sources in /api order, with the label of the section that shows each. */
-  const SOURCES = [
-    { name: "sms", label: "SMS" },
-    { name: "mms", label: "MMS" },
-    { name: "voice_call", label: "Voice calls" },
-    { name: "email", label: "Email" },
-    { name: "billing", label: "Billing" },
-    { name: "support", label: "Support" },
-    { name: "incident", label: "Incidents" },
-  ];
+  /** The seven sources in /api order (labels: page.source.<name>). */
+  const SOURCES = ["sms", "mms", "voice_call", "email", "billing", "support", "incident"];
 
   /** The six billing functions in bit order; `reccuring` is the contract's spelling. */
   const BILLING = [
-    { key: "create_customer", label: "Create customer" },
-    { key: "purchase", label: "Purchase" },
-    { key: "payout", label: "Payout" },
-    { key: "reccuring", label: "Recurring payments" },
-    { key: "fraud_control", label: "Fraud control" },
-    { key: "checkout_page", label: "Checkout page" },
+    "create_customer",
+    "purchase",
+    "payout",
+    "reccuring",
+    "fraud_control",
+    "checkout_page",
   ];
 
-  const VERDICTS = {
-    operational: "Operational",
-    degraded_performance: "Degraded performance",
-    partial_outage: "Partial outage",
-    major_outage: "Major outage",
-    unknown: "Unknown: no fresh data",
-    under_maintenance: "Under maintenance",
-  };
+  const VERDICTS = [
+    "operational",
+    "degraded_performance",
+    "partial_outage",
+    "major_outage",
+    "unknown",
+    "under_maintenance",
+  ];
 
-  const LOAD = { 1: "Low", 2: "Moderate", 3: "High" };
+  /** A product's label in the page's language. */
+  const productLabel = (key) => t("page.product." + key);
+
+  /** A verdict as its pill says it ("Operational"), or as a sentence uses it ("operational"). */
+  function verdictLabel(verdict, inSentence) {
+    if (!VERDICTS.includes(verdict)) return verdict;
+    return t((inSentence ? "page.state." : "page.verdict.") + verdict);
+  }
 
   function isObject(value) {
     return value !== null && typeof value === "object" && !Array.isArray(value);
@@ -82,7 +83,7 @@
       );
     }
     if (!isObject(entries)) return out;
-    for (const { name } of SOURCES) {
+    for (const name of SOURCES) {
       const e = entries[name];
       if (!isObject(e)) continue;
       const ok = e.ok === true;
@@ -153,7 +154,7 @@
 
   /** The rows of one country: {sms, mms, voice, email: {fastest, slowest} | null}. */
   function regionRows(data, code) {
-    const name = geo.nameOf(code);
+    const name = geo.isoName(code);
     const email = data && isObject(data.email) ? data.email[code] : null;
     return {
       sms: orderedRows(data, "sms", 1).filter((r) => r.country === name),
@@ -169,9 +170,9 @@
   /** Billing functions as [{key, label, up: true|false|null}]. */
   function billing(data) {
     const b = data && isObject(data.billing) ? data.billing : {};
-    return BILLING.map(({ key, label }) => ({
+    return BILLING.map((key) => ({
       key,
-      label,
+      label: t("page.function." + key),
       up: typeof b[key] === "boolean" ? b[key] : null,
     }));
   }
@@ -182,7 +183,7 @@
     if (!Array.isArray(s) || s.length !== 2) return null;
     const [load, wait] = s;
     if (![1, 2, 3].includes(load) || num(wait) === null) return null;
-    return { load, wait, label: LOAD[load] };
+    return { load, wait, label: t("page.load." + load) };
   }
 
   /** Incidents, active first (statusd already orders them so), with a boolean `active`. */
@@ -209,10 +210,9 @@
     const out = [];
     for (const [key, n] of counts) {
       const [product, verdict] = key.split("/");
-      const p = PRODUCTS.find((x) => x.key === product);
-      const label = p ? p.label : product;
-      const what = (VERDICTS[verdict] || verdict).replace(/:.*/, "").toLowerCase();
-      out.push(`${label}: ${what} in ${n} ${n === 1 ? "country" : "countries"}`);
+      const label = PRODUCTS.some((x) => x.key === product) ? productLabel(product) : product;
+      const what = verdictLabel(verdict, true);
+      out.push(tp("page.reason.cells", n, { product: label, verdict: what }));
     }
     return out;
   }
@@ -226,42 +226,39 @@
   function banner(docStatus, data, verdicts, sources, reachable) {
     if (docStatus === null) {
       return reachable
-        ? { level: "loading", title: "Loading status…", reasons: [] }
-        : { level: "unavailable", title: "Status unavailable", reasons: ["Cannot reach statusd."] };
+        ? { level: "loading", title: t("page.banner.loading"), reasons: [] }
+        : {
+            level: "unavailable",
+            title: t("page.banner.unreachable"),
+            reasons: [t("page.reason.unreachable")],
+          };
     }
-    const reasons = reachable ? [] : ["Cannot reach statusd: the data below may be out of date."];
+    const reasons = reachable ? [] : [t("page.reason.unreachable_stale")];
     for (const s of sources.values()) {
-      const label = SOURCES.find((x) => x.name === s.name).label;
-      if (s.state === "stale") reasons.push(`${label} data is stale`);
-      else if (s.state === "failed") reasons.push(`${label} data could not be refreshed`);
+      const source = t("page.source." + s.name);
+      if (s.state === "stale") reasons.push(t("page.reason.stale", { source }));
+      else if (s.state === "failed") reasons.push(t("page.reason.failed", { source }));
     }
-    if (docStatus === false) {
-      return { level: "unavailable", title: "Data unavailable", reasons };
-    }
+    const title = (level) => ({ level, title: t("page.banner." + level), reasons });
+    if (docStatus === false) return title("unavailable");
     const down = billing(data).filter((f) => f.up === false);
-    if (down.length) reasons.push("Billing down: " + down.map((f) => f.label).join(", "));
-    const active = incidents(data).filter((i) => i.active).length;
-    if (active) reasons.push(`${active} active ${active === 1 ? "incident" : "incidents"}`);
-    const sup = support(data);
-    if (sup && sup.load === 3) reasons.push(`Support load is high (${sup.wait} min wait)`);
-    if (verdicts && verdicts.indicator) {
-      const levels = { none: "ok", minor: "degraded", major: "major", critical: "unavailable" };
-      const level = levels[verdicts.indicator] || "degraded";
-      const titles = {
-        ok: "All systems operational",
-        degraded: "Degraded service",
-        major: "Partial outage",
-        unavailable: "Data unavailable",
-      };
-      return {
-        level,
-        title: verdicts.description || titles[level],
-        reasons: reasons.concat(verdictReasons(verdicts)),
-      };
+    if (down.length) {
+      reasons.push(t("page.reason.billing_down", { functions: i18n.list(down.map((f) => f.label)) }));
     }
-    return reasons.length
-      ? { level: "degraded", title: "Degraded service", reasons }
-      : { level: "ok", title: "All systems operational", reasons };
+    const active = incidents(data).filter((i) => i.active).length;
+    if (active) reasons.push(tp("page.reason.incidents", active));
+    const sup = support(data);
+    if (sup && sup.load === 3) {
+      reasons.push(t("page.reason.support_high", { minutes: ns.format.unit("min", sup.wait) }));
+    }
+    if (verdicts && verdicts.indicator) {
+      // statusd's indicator decides; its description is the Statuspage API's (English), so
+      // the title is the catalog's for the level.
+      const levels = { none: "ok", minor: "degraded", major: "major", critical: "unavailable" };
+      reasons.push(...verdictReasons(verdicts));
+      return title(levels[verdicts.indicator] || "degraded");
+    }
+    return title(reasons.length ? "degraded" : "ok");
   }
 
   /** When the shown data was last refreshed: the newest good collection, else a fallback. */
@@ -273,22 +270,26 @@
     return best || (verdicts && verdicts.updatedAt) || fallback || null;
   }
 
-  /** A rule sentence with its thresholds, from /api/verdicts `rules` (statusd's text first). */
+  /** The thresholds of /api/verdicts `rules`, in the order the rule sentence names them. */
+  const THRESHOLDS = [
+    "max_response_time",
+    "min_bandwidth",
+    "min_connection_stability",
+    "min_voice_purity",
+    "max_ttfb",
+    "max_bandwidth",
+    "max_delivery_time",
+  ];
+
+  /** The sentence of a product's rule with its thresholds from /api/verdicts `rules`, in the
+   *  page's language (statusd's own `text` is English, like the rest of its API), or null. */
   function ruleText(rules, product) {
     const r = isObject(rules) ? rules[product] : null;
     if (!isObject(r)) return null;
-    if (typeof r.text === "string" && r.text) return r.text;
-    const parts = [];
-    if ("max_response_time" in r) parts.push(`response time ≤ ${r.max_response_time} ms`);
-    if ("min_bandwidth" in r) parts.push(`bandwidth ≥ ${r.min_bandwidth} %`);
-    if ("min_connection_stability" in r) {
-      parts.push(`connection stability ≥ ${r.min_connection_stability}`);
-    }
-    if ("min_voice_purity" in r) parts.push(`voice purity ≥ ${r.min_voice_purity}`);
-    if ("max_ttfb" in r) parts.push(`TTFB ≤ ${r.max_ttfb} ms`);
-    if ("max_bandwidth" in r) parts.push(`load ≤ ${r.max_bandwidth} %`);
-    if ("max_delivery_time" in r) parts.push(`delivery time ≤ ${r.max_delivery_time} ms`);
-    return parts.length ? "A provider is good when " + parts.join(" and ") : null;
+    const conditions = THRESHOLDS.filter((name) => name in r).map((name) =>
+      t("page.rule." + name, { value: i18n.number(r[name]) }),
+    );
+    return conditions.length ? t("page.rule.provider", { conditions: i18n.list(conditions) }) : null;
   }
 
   /** The colour class of one day's uptime (null: unknown). */
@@ -332,6 +333,8 @@
     SOURCES,
     BILLING,
     VERDICTS,
+    productLabel,
+    verdictLabel,
     readDocument,
     readSources,
     readVerdicts,

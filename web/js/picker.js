@@ -3,7 +3,7 @@
 "use strict";
 (function (ns) {
   const { h, fill } = ns.dom;
-  const geo = ns.geo;
+  const { geo, i18n } = ns;
 
   /**
    * Wire the combobox `input` + `listbox`. `withData()` returns the Set of codes that have
@@ -33,7 +33,7 @@
     /** Show `code` as the current choice without calling onPick. */
     show(code) {
       this.chosen = code;
-      this.input.value = code ? `${geo.nameOf(code)} (${code})` : "";
+      this.input.value = code ? i18n.t("page.picker.value", { country: geo.nameOf(code), code }) : "";
     }
 
     open() {
@@ -99,11 +99,12 @@
           h("span", { class: "flag", "aria-hidden": "true" }, geo.flag(m.code)),
           h("span", { class: "option-name" }, m.name),
           h("span", { class: "code" }, m.code),
-          m.hasData ? null : h("span", { class: "no-data" }, "no data"),
+          m.hasData ? null : h("span", { class: "no-data" }, i18n.t("page.picker.no_data")),
         ),
       );
       if (!options.length) {
-        options.push(h("li", { class: "option empty", "aria-disabled": "true" }, "No match"));
+        const none = i18n.t("page.picker.no_match");
+        options.push(h("li", { class: "option empty", "aria-disabled": "true" }, none));
       }
       fill(this.listbox, options);
       this.listbox.hidden = false;

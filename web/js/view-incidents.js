@@ -3,10 +3,18 @@
 "use strict";
 (function (ns) {
   const { h, fill, byId, reveal } = ns.dom;
-  const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const { i18n } = ns;
+  const WHEN = { dateStyle: "medium", timeStyle: "short" };
   let client = null;
+  let shown = null; // the last list, drawn again in another language
 
-  const stamp = (text) => h("time", { datetime: text }, when.format(new Date(text)));
+  /** A time with its zone named: "Nov 24, 2026, 2:05 PM EST" / "24 нояб. 2026 г., 14:05 MSK". */
+  function stamp(text) {
+    const at = new Date(text);
+    const zone = i18n.dateParts(at, { timeZoneName: "short" }).find((p) => p.type === "timeZoneName");
+    const label = i18n.date(at, WHEN) + (zone ? " " + zone.value : "");
+    return h("time", { datetime: text }, label);
+  }
 
   function item(i, ids) {
     const open = i.resolved_at === null;
@@ -17,28 +25,40 @@
       h(
         "p",
         { class: "incident-when" },
-        "Started ",
-        stamp(i.started_at),
-        open ? ", still open" : [" · Resolved ", stamp(i.resolved_at)],
-        ` · ${open ? "Open for" : "Lasted"} ${ns.format.duration(Number(i.duration_seconds) || 0)}`,
+        i18n.tparts(open ? "page.past.open" : "page.past.closed", {
+          start: stamp(i.started_at),
+          end: open ? null : stamp(i.resolved_at),
+          duration: ns.format.duration(Number(i.duration_seconds) || 0),
+        }),
       ),
       ids.has(i.reopens) &&
-        h("p", {}, "Seen again after ", h("a", { href: "#incident-" + i.reopens }, "an earlier incident"), " was resolved."),
+        h(
+          "p",
+          {},
+          i18n.tparts("page.past.reopens", {
+            link: h("a", { href: "#incident-" + i.reopens }, i18n.t("page.past.earlier")),
+          }),
+        ),
     );
+  }
+
+  function render() {
+    const list = shown;
+    byId("past-incidents").hidden = !list;
+    if (!list) return;
+    const ids = new Set(list.map((i) => i.id));
+    byId("past-incidents-summary").textContent = list.length
+      ? i18n.tp("page.past.summary", list.length)
+      : i18n.t("page.past.none");
+    fill(byId("past-incidents-list"), list.map((i) => item(i, ids)));
+    reveal("incident-");
   }
 
   async function load() {
     try {
       const r = await client.get("api/incidents?days=90", null);
-      const list = r.body && Array.isArray(r.body.incidents) ? r.body.incidents : null;
-      byId("past-incidents").hidden = !list;
-      if (!list) return;
-      const ids = new Set(list.map((i) => i.id));
-      byId("past-incidents-summary").textContent = list.length
-        ? `${list.length} in the last 90 days, newest first.`
-        : "No incidents in the last 90 days.";
-      fill(byId("past-incidents-list"), list.map((i) => item(i, ids)));
-      reveal("incident-");
+      shown = r.body && Array.isArray(r.body.incidents) ? r.body.incidents : null;
+      render();
     } catch (err) {
       // unreachable: keep what is shown
     }
@@ -51,5 +71,5 @@
     setInterval(queue, 60e3);
   }
 
-  ns.incidentsView = { start };
+  ns.incidentsView = { start, render };
 })((window.StatusPage = window.StatusPage || {}));

@@ -4,27 +4,46 @@
 (function (ns) {
   const { h, fill, byId, reveal } = ns.dom;
   const BY_COUNTRY = ["sms", "mms", "voice", "email"];
-  const STATE = { in_progress: "In progress", scheduled: "Upcoming" };
+  const { i18n } = ns;
   const state = { client: null, windows: [], timer: null, country: null, seen: "" };
-  const fmt = (o) => new Intl.DateTimeFormat(undefined, o);
-  const day = fmt({ weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
-  const clock = fmt({ hour: "2-digit", minute: "2-digit" });
-  const zone = fmt({ timeZoneName: "short" });
+  const DAY = { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" };
+  const CLOCK = { hour: "2-digit", minute: "2-digit" };
 
-  // "Sun, 1 Mar, 02:00 – 04:00 CET"
+  // "Sun, 1 Mar, 02:00 – 04:00 CET", in the page's language and the visitor's zone
   function range(a, b) {
-    const part = zone.formatToParts(a).find((p) => p.type === "timeZoneName");
-    const end = a.toDateString() === b.toDateString() ? clock.format(b) : day.format(b);
-    return `${day.format(a)} – ${end} ${part ? part.value : ""}`.trim();
+    const part = i18n.dateParts(a, { timeZoneName: "short" }).find((p) => p.type === "timeZoneName");
+    const end = i18n.date(b, a.toDateString() === b.toDateString() ? CLOCK : DAY);
+    return `${i18n.date(a, DAY)} – ${end} ${part ? part.value : ""}`.trim();
   }
 
   function read(m) {
     const x = (m && m.statusd) || {};
-    const w = { id: x.id, name: String(m.name), scope: x.scope || "", products: x.products || [] };
+    const w = { id: x.id, name: String(m.name), products: x.products || [] };
     w.countries = x.countries || [];
+    w.functions = x.functions || [];
     w.start = new Date(m.scheduled_for);
     w.end = new Date(m.scheduled_until);
     return typeof w.id === "string" && !isNaN(w.start) && !isNaN(w.end) ? w : null;
+  }
+
+  // "SMS in Russia (RU); Billing: Payout" in the page's language (statusd's `scope` is English)
+  function scope(w) {
+    const { t, list } = i18n;
+    const products = w.products.length ? w.products : [...BY_COUNTRY, "billing", "support"];
+    const parts = [];
+    const here = BY_COUNTRY.filter((p) => products.includes(p)).map((p) => t("page.product." + p));
+    if (here.length) {
+      const countries = w.countries.map((cc) => `${ns.geo.nameOf(cc)} (${cc})`);
+      const fields = { products: list(here), countries: list(countries) };
+      parts.push(t(countries.length ? "page.maintenance.scope_in" : "page.maintenance.scope_all", fields));
+    }
+    if (products.includes("billing")) {
+      const keys = w.functions.length ? w.functions : ns.model.BILLING;
+      const names = keys.map((f) => t("page.function." + (f === "recurring" ? "reccuring" : f)));
+      parts.push(t("page.maintenance.scope_billing", { functions: list(names) }));
+    }
+    if (products.includes("support")) parts.push(t("page.maintenance.scope_support"));
+    return parts.join("; ");
   }
 
   const status = (w, now) => (now < w.start ? "scheduled" : now < w.end ? "in_progress" : null);
@@ -46,9 +65,9 @@
     return h(
       "li",
       { class: "maintenance-item", id, "data-status": st, tabindex: id && "-1" },
-      h("h3", {}, h("span", { class: "maintenance-state" }, STATE[st]), w.name),
+      h("h3", {}, h("span", { class: "maintenance-state" }, i18n.t("page.maintenance." + st)), w.name),
       h("p", { class: "maintenance-when" }, h("time", { datetime: w.start.toISOString() }, range(w.start, w.end))),
-      w.scope && h("p", {}, "Affects: " + w.scope),
+      h("p", {}, i18n.t("page.maintenance.affects", { scope: scope(w) })),
     );
   }
 
@@ -60,7 +79,8 @@
     box.hidden = !shown.length;
     fill(
       box,
-      shown.length && h("h3", { id: "region-maintenance-title" }, "Planned maintenance in " + ns.geo.nameOf(cc)),
+      shown.length &&
+        h("h3", { id: "region-maintenance-title" }, i18n.t("page.maintenance.in", { country: ns.geo.nameOf(cc) })),
       shown.length &&
         h("ul", { class: "maintenance-list", "aria-labelledby": "region-maintenance-title" }, shown.map((w) => item(w, now))),
     );
@@ -107,5 +127,5 @@
     setInterval(queue, 60e3);
   }
 
-  ns.maintenanceView = { start, renderRegion };
+  ns.maintenanceView = { start, renderRegion, render };
 })((window.StatusPage = window.StatusPage || {}));

@@ -3,7 +3,8 @@
 "use strict";
 (function (ns) {
   const { h, s, fill, byId, nextId } = ns.dom;
-  const { geo, model, format, viewTables } = ns;
+  const { geo, model, format, viewTables, i18n } = ns;
+  const { t, tp } = i18n;
 
   const ICON = {
     operational: "✓",
@@ -14,46 +15,35 @@
     under_maintenance: "⚙",
   };
 
-  /** Capitalised, with a full stop. */
-  function sentence(text) {
-    return text.charAt(0).toUpperCase() + text.slice(1).replace(/\.?$/, ".");
-  }
-
   /** The sentences of a verdict's tooltip: the rule with its thresholds, then the facts. */
   function tooltipLines(product, cell, ctx) {
     if (!ctx.verdicts) {
-      return [
-        ctx.verdictsState === "pending"
-          ? "Waiting for statusd's verdict."
-          : "statusd did not give a verdict (/api/verdicts is unavailable); " +
-            "this page does not compute one.",
-      ];
+      return [t(ctx.verdictsState === "pending" ? "page.tip.pending" : "page.tip.unavailable")];
     }
     const rules = ctx.verdicts.rules;
     const lines = [];
     const rule = model.ruleText(rules, product);
-    if (rule) lines.push(sentence(/^good when/i.test(rule) ? "A provider is " + rule : rule));
-    lines.push(
-      sentence(
-        model.ruleText(rules, "country") ||
-          "operational when at least one provider is good, degraded when none is",
-      ),
-    );
+    if (rule) lines.push(rule);
+    lines.push(t("page.rule.country"));
     if (!cell) return lines;
     if (cell.verdict === "under_maintenance") {
-      const data = model.VERDICTS[cell.data_verdict];
-      lines.push("Planned maintenance is under way" + (data ? `; the data says: ${data}.` : "."));
+      const data = model.VERDICTS.includes(cell.data_verdict);
+      const verdict = data ? model.verdictLabel(cell.data_verdict, true) : null;
+      lines.push(t(data ? "page.tip.maintenance_data" : "page.tip.maintenance", { verdict }));
     } else if (cell.verdict === "unknown") {
-      lines.push(sentence(model.ruleText(rules, "unknown") || "unknown: no fresh data"));
+      lines.push(t("page.rule.unknown"));
     } else if (Array.isArray(cell.good_providers)) {
       const good = cell.good_providers.length;
-      const total = typeof cell.providers === "number" ? cell.providers : good;
+      const total = i18n.number(typeof cell.providers === "number" ? cell.providers : good);
+      const providers = cell.good_providers.join(", ");
       lines.push(
-        `Good providers: ${good ? cell.good_providers.join(", ") : "none"} (${good} of ${total}).`,
+        good
+          ? t("page.tip.good", { providers, good: i18n.number(good), total })
+          : t("page.tip.good_none", { total }),
       );
     }
     if (typeof cell.age_seconds === "number") {
-      lines.push(`Data age: ${format.duration(cell.age_seconds)}.`);
+      lines.push(t("page.tip.age", { duration: format.duration(cell.age_seconds) }));
     }
     return lines;
   }
@@ -64,13 +54,13 @@
     let text;
     if (!ctx.verdicts) {
       verdict = "none";
-      text = ctx.verdictsState === "pending" ? "Verdict pending" : "Verdict unavailable";
+      text = t(ctx.verdictsState === "pending" ? "page.pill.pending" : "page.pill.unavailable");
     } else if (cell && typeof cell.verdict === "string") {
       verdict = cell.verdict;
-      text = model.VERDICTS[verdict] || verdict;
+      text = model.verdictLabel(verdict);
     } else {
       verdict = "none";
-      text = hasRows ? "No verdict" : "No data";
+      text = t(hasRows ? "page.pill.none" : "page.pill.nodata");
     }
     const tipId = nextId("tip");
     return h(
@@ -96,6 +86,7 @@
     );
   }
 
+  /** A compact table; `heads` are catalog keys of page.col.*, the first one is text. */
   function table(caption, heads, rows) {
     return h(
       "div",
@@ -116,8 +107,12 @@
           h(
             "tr",
             null,
-            heads.map((t, i) =>
-              h("th", { scope: "col", class: i && t !== "Status" ? "num" : null }, t),
+            heads.map((key, i) =>
+              h(
+                "th",
+                { scope: "col", class: i && key !== "status" ? "num" : null },
+                t("page.col." + key),
+              ),
             ),
           ),
         ),
@@ -130,25 +125,25 @@
   function goodCell(cell, provider) {
     if (!cell || !Array.isArray(cell.good_providers) || cell.verdict === "unknown") return null;
     const good = cell.good_providers.includes(provider);
-    return h("td", { class: good ? "good" : "bad" }, good ? "Good" : "Not good");
+    return h("td", { class: good ? "good" : "bad" }, t(good ? "page.region.good" : "page.region.bad"));
   }
 
   function goodHead(cell) {
     const marked = cell && Array.isArray(cell.good_providers) && cell.verdict !== "unknown";
-    return marked ? ["Status"] : [];
+    return marked ? ["status"] : [];
   }
 
-  function messagingBody(label, rows, cell) {
+  function messagingBody(key, rows, cell) {
     return table(
-      `${label} providers`,
-      ["Provider", "Bandwidth", "Response time", ...goodHead(cell)],
+      t("page.region.table." + key),
+      ["provider", "bandwidth", "response_time", ...goodHead(cell)],
       rows.map((r) =>
         h(
           "tr",
           null,
           h("th", { scope: "row" }, r.provider),
-          h("td", { class: "num" }, `${r.bandwidth} %`),
-          h("td", { class: "num" }, `${r.response_time} ms`),
+          h("td", { class: "num" }, format.unit("percent", r.bandwidth)),
+          h("td", { class: "num" }, format.unit("ms", r.response_time)),
           goodCell(cell, r.provider),
         ),
       ),
@@ -157,18 +152,18 @@
 
   function voiceBody(rows, cell) {
     return table(
-      "Voice providers",
-      ["Provider", "Load", "Stability", "TTFB", "Purity", "Median call", ...goodHead(cell)],
+      t("page.region.table.voice"),
+      ["provider", "load", "stability", "ttfb", "purity", "median_call", ...goodHead(cell)],
       rows.map((r) =>
         h(
           "tr",
           null,
           h("th", { scope: "row" }, r.provider),
-          h("td", { class: "num" }, `${r.bandwidth} %`),
+          h("td", { class: "num" }, format.unit("percent", r.bandwidth)),
           h("td", { class: "num" }, viewTables.stability(r.connection_stability)),
-          h("td", { class: "num" }, `${r.ttfb} ms`),
-          h("td", { class: "num" }, String(r.voice_purity)),
-          h("td", { class: "num" }, `${r.median_of_calls_time} min`),
+          h("td", { class: "num" }, format.unit("ms", r.ttfb)),
+          h("td", { class: "num" }, viewTables.plain(r.voice_purity)),
+          h("td", { class: "num" }, format.unit("min", r.median_of_calls_time)),
           goodCell(cell, r.provider),
         ),
       ),
@@ -181,37 +176,53 @@
     return h(
       "div",
       { class: "email-pair" },
-      ["Fastest", "Slowest"].map((kind) =>
+      ["fastest", "slowest"].map((kind) =>
         h(
           "figure",
           null,
-          h("figcaption", null, `${kind} providers`),
-          viewTables.emailChart(email[kind.toLowerCase()], max, kind),
+          h("figcaption", null, t("page.region." + kind)),
+          viewTables.emailChart(email[kind], max, kind),
         ),
       ),
     );
   }
 
+  /** A history day's date ("2026-11-25") as the language writes it; the text if not one. */
+  function dayDate(text) {
+    const at = new Date(text + "T00:00:00Z");
+    if (Number.isNaN(at.getTime())) return text;
+    return i18n.date(at, { dateStyle: "medium", timeZone: "UTC" });
+  }
+
   function dayTitle(day) {
     const parts = Object.entries(day.seconds)
       .filter(([, n]) => typeof n === "number" && n > 0)
-      .map(([v, n]) => `${(model.VERDICTS[v] || v).replace(/:.*/, "")} ${format.duration(n)}`);
+      .map(([v, n]) =>
+        t("page.history.day_part", {
+          verdict: model.verdictLabel(v, true),
+          duration: format.duration(n),
+        }),
+      );
     const known = day.uptime !== null && day.uptime !== undefined;
-    const up = known ? `${format.percent(day.uptime)} up` : "no data";
-    return `${day.date}: ${up}` + (parts.length ? ` (${parts.join(", ")})` : "");
+    const date = dayDate(day.date);
+    const summary = known
+      ? t("page.history.day", { date, uptime: format.percent(day.uptime) })
+      : t("page.history.day_unknown", { date });
+    return parts.length ? t("page.history.day_detail", { summary, parts: parts.join(", ") }) : summary;
   }
 
   /** The 90-day bar: one rect a day, coloured by uptime, grey for unknown, a title each. */
   function historyBlock(label, entry, off) {
-    if (!entry) return off ? null : h("p", { class: "history-note" }, "Loading history…");
+    if (!entry) return off ? null : h("p", { class: "history-note" }, t("page.history.loading"));
     if (entry.status !== "ok" || !entry.data) return null;
     const { days, uptime, outageDays } = entry.data;
     const n = Math.max(days.length, 1);
-    const summary =
+    const fields = { product: label, uptime: uptime === null ? "" : format.percent(uptime) };
+    let summary =
       uptime === null
-        ? `${label}: no history yet.`
-        : `${label}: ${format.percent(uptime)} uptime over the last ${days.length} days` +
-          (outageDays ? `, ${outageDays} ${outageDays === 1 ? "day" : "days"} with outages.` : ".");
+        ? t("page.history.none", fields)
+        : tp("page.history.summary", days.length, fields);
+    if (uptime !== null && outageDays) summary += " " + tp("page.history.outages", outageDays);
     return h(
       "div",
       { class: "history" },
@@ -236,13 +247,13 @@
       h(
         "p",
         { class: "history-legend" },
-        h("span", null, `${days.length} days ago`),
+        h("span", null, tp("page.history.ago", days.length)),
         h(
           "span",
           { class: "history-summary" },
-          uptime === null ? "No history yet" : `${format.percent(uptime)} uptime`,
+          uptime === null ? t("page.history.empty") : t("page.history.uptime", fields),
         ),
-        h("span", null, "Today"),
+        h("span", null, t("page.history.today")),
       ),
     );
   }
@@ -252,26 +263,27 @@
     const list = product.key === "email" ? rows.email : rows[product.key];
     const hasRows = product.key === "email" ? Boolean(list) : list.length > 0;
     const titleId = "card-" + product.key;
+    const label = model.productLabel(product.key);
     let body;
     if (!hasRows) {
-      const why = ctx.data ? `No ${product.label} provider reports on this country.` : "No data.";
+      const why = ctx.data ? t("page.region.none." + product.key) : t("page.nodata");
       body = h("p", { class: "empty" }, why);
     } else if (product.key === "email") body = emailBody(list);
     else if (product.key === "voice") body = voiceBody(list, cell);
-    else body = messagingBody(product.label, list, cell);
+    else body = messagingBody(product.key, list, cell);
     return h(
       "article",
       { class: "card", "aria-labelledby": titleId, "data-product": product.key },
       h(
         "div",
         { class: "card-head" },
-        h("h4", { id: titleId }, product.label),
+        h("h4", { id: titleId }, label),
         verdictPill(product.key, cell, hasRows, ctx),
       ),
       h("p", { class: "freshness", "data-source": product.source }),
       body,
       hasRows
-        ? historyBlock(product.label, ctx.history.get(code + "/" + product.key), ctx.historyOff)
+        ? historyBlock(label, ctx.history.get(code + "/" + product.key), ctx.historyOff)
         : null,
     );
   }
@@ -294,9 +306,7 @@
     const badge = byId("badge-box");
     if (!code) {
       badge.hidden = true;
-      const prompt =
-        "Choose your country to see whether SMS, MMS, voice calls and email work there.";
-      fill(view, h("p", { class: "prompt" }, prompt));
+      fill(view, h("p", { class: "prompt" }, t("page.region.prompt")));
       return;
     }
     const rows = model.regionRows(ctx.data, code);
@@ -322,9 +332,10 @@
     }
     const products = productsWithRows(ctx.data, code);
     badge.hidden = products.length === 0;
+    const badgeText = (p) => ({ product: model.productLabel(p.key), country: name });
     const lines = products.map(
       (p) =>
-        `[![${p.label} in ${name}](${ctx.base}badge/${p.key}/${code}.svg)]` +
+        `[![${t("page.badge.text", badgeText(p))}](${ctx.base}badge/${p.key}/${code}.svg)]` +
         `(${ctx.base}#country=${code})`,
     );
     const snippet = byId("badge-snippet");
@@ -336,7 +347,7 @@
       products.map((p) =>
         h("img", {
           src: `${ctx.base}badge/${p.key}/${code}.svg`,
-          alt: `${p.label} in ${name}: status badge`,
+          alt: t("page.badge.alt", badgeText(p)),
           loading: "lazy",
           height: "20",
         }),

@@ -3,10 +3,16 @@
 "use strict";
 (function (ns) {
   const { h, fill, byId } = ns.dom;
-  const { format, model } = ns;
+  const { format, model, i18n } = ns;
+  const { t, tparts } = i18n;
 
   function timeEl(date) {
     return h("time", { datetime: date.toISOString() }, format.time(date));
+  }
+
+  /** "14:03:05 MSK (5 min ago)" as nodes. */
+  function timeAgo(date) {
+    return tparts("page.time_ago", { time: timeEl(date), ago: format.ago(date) });
   }
 
   /** The overall banner and the time of the last update. */
@@ -18,25 +24,17 @@
       byId("overall-reasons"),
       b.reasons.map((r) => h("li", null, r)),
     );
-    fill(
-      byId("last-update"),
-      updated ? [timeEl(updated), ` (${format.ago(updated)})`] : "not yet",
-    );
+    const time = updated ? timeAgo(updated) : t("page.banner.never");
+    fill(byId("last-update"), tparts("page.banner.updated", { time }));
   }
 
   /** The line saying how the page gets its updates and from where. */
   function renderConnection(mode, reachable, base, sameOrigin, pollSeconds) {
     const el = byId("connection");
     el.dataset.mode = reachable ? mode : "down";
-    const where = sameOrigin ? "" : ` from ${base}`;
-    const text = !reachable
-      ? `Cannot reach statusd${where || " "}; retrying. The data below may be out of date.`
-      : mode === "live"
-        ? `Live: the page updates by itself${where}.`
-        : mode === "polling"
-          ? `Checking for updates every ${pollSeconds} s${where}.`
-          : `Connecting${where}…`;
-    el.textContent = text;
+    const state = !reachable ? "down" : mode === "live" || mode === "polling" ? mode : "connecting";
+    const key = "page.connection." + state + (sameOrigin ? "" : "_from");
+    el.textContent = t(key, { base, seconds: i18n.number(pollSeconds) });
   }
 
   /** The freshness note of one source, next to the section that shows its data. */
@@ -49,20 +47,13 @@
     }
     el.hidden = false;
     const last = src.lastSuccess;
-    const since = last ? [timeEl(last), ` (${format.ago(last)})`] : "never";
-    const why = src.error ? ` (${src.error})` : "";
-    if (src.state === "ok") {
-      fill(el, "Updated ", since);
-    } else if (src.state === "failed") {
-      fill(el, `Refresh failed${why}; showing data from `, since, ".");
-    } else {
-      fill(
-        el,
-        `Stale: no fresh data since `,
-        since,
-        why,
-        hasData ? ". Showing the last data received." : ".",
-      );
+    const fields = { since: last ? timeAgo(last) : t("page.fresh.never"), error: src.error };
+    const why = src.error ? "_why" : "";
+    if (src.state === "ok") fill(el, tparts("page.fresh.ok", fields));
+    else if (src.state === "failed") fill(el, tparts("page.fresh.failed" + why, fields));
+    else {
+      fill(el, tparts("page.fresh.stale" + why, fields));
+      if (hasData) el.append(" " + t("page.fresh.kept"));
     }
   }
 
@@ -78,7 +69,7 @@
   function renderBilling(data) {
     const items = model.billing(data).map((f) => {
       const state = f.up === null ? "unknown" : f.up ? "up" : "down";
-      const text = { up: "Up", down: "Down", unknown: "No data" }[state];
+      const text = t("page.billing." + state);
       return h(
         "li",
         { class: ["billing-fn", state] },
@@ -94,7 +85,7 @@
     const s = model.support(data);
     const box = byId("support-body");
     if (!s) {
-      fill(box, h("p", { class: "empty" }, "No data."));
+      fill(box, h("p", { class: "empty" }, t("page.nodata")));
       return;
     }
     box.dataset.load = String(s.load);
@@ -109,11 +100,16 @@
         "p",
         { class: ["load", "load-" + s.load] },
         meter,
-        "Load: ",
-        h("strong", null, s.label),
-        ` (level ${s.load} of 3)`,
+        tparts("page.support.load", {
+          level: h("strong", null, s.label),
+          n: i18n.number(s.load),
+        }),
       ),
-      h("p", { class: "wait" }, "Expected wait: ", h("strong", null, `${s.wait} min`)),
+      h(
+        "p",
+        { class: "wait" },
+        tparts("page.support.wait", { minutes: h("strong", null, format.unit("min", s.wait)) }),
+      ),
     );
   }
 
@@ -121,18 +117,21 @@
     const all = model.incidents(data);
     const active = all.filter((i) => i.active).length;
     byId("incidents-summary").textContent = data
-      ? `${active} active, ${all.length - active} closed.`
+      ? t("page.incidents.summary", {
+          active: i18n.number(active),
+          closed: i18n.number(all.length - active),
+        })
       : "";
     const items = all.map((i) =>
       h(
         "li",
         { class: ["incident", i.active ? "active" : "closed"] },
-        h("span", { class: "incident-status" }, i.active ? "Active" : "Resolved"),
+        h("span", { class: "incident-status" }, t(i.active ? "page.incidents.active" : "page.incidents.resolved")),
         h("span", { class: "incident-topic" }, i.topic),
       ),
     );
     if (!items.length) {
-      items.push(h("li", { class: "empty" }, data ? "No incidents reported." : "No data."));
+      items.push(h("li", { class: "empty" }, t(data ? "page.incidents.none" : "page.nodata")));
     }
     fill(byId("incident-list"), items);
   }
@@ -145,5 +144,6 @@
     renderSupport,
     renderIncidents,
     timeEl,
+    timeAgo,
   };
 })((window.StatusPage = window.StatusPage || {}));

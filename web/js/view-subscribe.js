@@ -5,59 +5,19 @@
 (function (ns) {
   const { h, fill, nextId } = ns.dom;
 
-  /** Every string of the form (the languages issue moves this object into a catalog). */
-  const TEXT = {
-    lang: "en",
-    title: "Get notified",
-    intro: "Get a message when the status of what you pick changes.",
-    products: "Products",
-    product: {
-      sms: "SMS",
-      mms: "MMS",
-      voice: "Voice calls",
-      email: "Email delivery",
-      billing: "Billing",
-      support: "Support",
-      incidents: "Incidents",
-    },
-    countries: "Countries",
-    onlyCountry: (name, code) => `Only ${name} (${code})`,
-    allCountries: "All countries",
-    channel: "Send to",
-    byEmail: "My email address",
-    byWebhook: "A webhook",
-    email: "Email address",
-    webhook: "Webhook URL",
-    webhookHint: "statusd POSTs each change to this address.",
-    format: "Format",
-    formats: { json: "JSON, signed (Standard Webhooks)", slack: "Slack, Mattermost, Rocket.Chat" },
-    submit: "Subscribe",
-    sending: "Sending…",
-    noProduct: "Pick at least one product.",
-    notSent: "Not subscribed: ",
-    pending: (address) => `Check your inbox to confirm: a link is on its way to ${address}.`,
-    created: "Webhook subscribed. Save its secret and token now: they are shown only once.",
-    secretLabel: "Subscription id, signing secret and management token",
-    copy: "Copy",
-    copied: "Copied.",
-    selected: "Selected: press Ctrl+C to copy.",
-    tooMany: (wait) => `too many sign-ups from your address. Try again in ${wait}.`,
-    wait: (s) => {
-      if (s < 60) return plural(Math.max(1, Math.ceil(s)), "second");
-      const m = Math.ceil(s / 60);
-      const hours = Math.floor(m / 60) ? plural(Math.floor(m / 60), "hour") : "";
-      return [hours, m % 60 ? plural(m % 60, "minute") : ""].filter(Boolean).join(" ");
-    },
-    later: "a while",
-    offline: "statusd did not answer. Check your connection and try again.",
-    failed: (status) => `statusd could not take it (HTTP ${status}).`,
-  };
+  const { i18n } = ns;
+  const { t, tp } = i18n;
 
-  function plural(n, unit) {
-    return `${n} ${unit}${n === 1 ? "" : "s"}`;
+  /** "40 minutes", "1 hour 1 minute", "1 second": a Retry-After in words. */
+  function wait(s) {
+    if (s < 60) return tp("page.sub.seconds", Math.max(1, Math.ceil(s)));
+    const m = Math.ceil(s / 60);
+    const hours = Math.floor(m / 60) ? tp("page.sub.hours", Math.floor(m / 60)) : "";
+    return [hours, m % 60 ? tp("page.sub.minutes", m % 60) : ""].filter(Boolean).join(" ");
   }
 
-  const PRODUCTS = Object.keys(TEXT.product);
+  const PRODUCTS = ["sms", "mms", "voice", "email", "billing", "support", "incidents"];
+  const FORMATS = ["json", "slack"];
   const DEADLINE_MS = 8000;
   const FIELDS = { product: "products", products: "products", country: "countries" };
 
@@ -149,8 +109,14 @@
       this.prefilled = null;
       this.touched = false;
       this.options = null;
+      this.build();
+      box.hidden = true;
+    }
+
+    /** (Re)build the form in the page's language. */
+    build() {
       this.status = h("div", { class: "sub-status", role: "status", tabindex: "-1" });
-      this.button = h("button", { type: "submit", class: "sub-submit" }, TEXT.submit);
+      this.button = h("button", { type: "submit", class: "sub-submit" }, t("page.sub.submit"));
       this.onlyLabel = h("span", null, "");
       const only = h(
         "label",
@@ -159,26 +125,27 @@
         " ",
         this.onlyLabel,
       );
-      const formats = Object.entries(TEXT.formats).map(([k, t]) => choice("radio", "format", k, t));
+      const formats = FORMATS.map((k) => choice("radio", "format", k, t("page.sub.format." + k)));
+      const all = choice("radio", "scope", "all", t("page.sub.all_countries"));
       this.form = h(
         "form",
         { class: "sub-form", novalidate: true, "aria-labelledby": "subscribe-title" },
-        h("p", null, TEXT.intro),
+        h("p", null, t("page.sub.intro")),
         group(
           "products",
-          TEXT.products,
-          PRODUCTS.map((p) => choice("checkbox", "product", p, TEXT.product[p])),
+          t("page.sub.products"),
+          PRODUCTS.map((p) => choice("checkbox", "product", p, t("page.sub.product." + p))),
         ),
-        group("countries", TEXT.countries, only, choice("radio", "scope", "all", TEXT.allCountries)),
+        group("countries", t("page.sub.countries"), only, all),
         group(
           "channel",
-          TEXT.channel,
-          choice("radio", "channel", "email", TEXT.byEmail),
-          choice("radio", "channel", "webhook", TEXT.byWebhook),
+          t("page.sub.channel"),
+          choice("radio", "channel", "email", t("page.sub.by_email")),
+          choice("radio", "channel", "webhook", t("page.sub.by_webhook")),
         ),
-        field("email", "email", TEXT.email, { autocomplete: "email", spellcheck: "false" }),
-        field("webhook", "url", TEXT.webhook, { spellcheck: "false" }, TEXT.webhookHint),
-        group("format", TEXT.format, formats),
+        field("email", "email", t("page.sub.email"), { autocomplete: "email", spellcheck: "false" }),
+        field("webhook", "url", t("page.sub.webhook"), { spellcheck: "false" }, t("page.sub.webhook_hint")),
+        group("format", t("page.sub.format"), formats),
         h("p", null, this.button),
         this.status,
       );
@@ -192,8 +159,29 @@
         if (event.target.name === "product") this.touched = true;
         if (event.target.name === "channel") this.showChannel();
       });
-      fill(box, h("h3", { id: "subscribe-title" }, TEXT.title), this.form);
-      box.hidden = true;
+      fill(this.box, h("h3", { id: "subscribe-title" }, t("page.sub.title")), this.form);
+    }
+
+    /** Draw the form again in the page's language, keeping what the visitor entered. */
+    relabel() {
+      const old = this.form.elements;
+      const kept = {
+        products: [...old.product].filter((b) => b.checked).map((b) => b.value),
+        values: ["scope", "channel", "format", "email", "webhook"].map((k) => [k, old[k].value]),
+        hidden: [...this.form.querySelectorAll("[data-field]")].map((el) => el.hidden),
+      };
+      this.build();
+      const el = this.form.elements;
+      for (const box of el.product) box.checked = kept.products.includes(box.value);
+      for (const [key, value] of kept.values) el[key].value = value;
+      this.form.querySelectorAll("[data-field]").forEach((node, i) => {
+        node.hidden = kept.hidden[i];
+      });
+      if (this.country) this.labelCountry(this.country);
+    }
+
+    labelCountry(code) {
+      fill(this.onlyLabel, t("page.sub.only_country", { country: ns.geo.nameOf(code), code }));
     }
 
     /** Ask statusd which channels it offers; without an answer the form stays hidden. */
@@ -237,7 +225,7 @@
       if (!moved && this.touched) return;
       this.prefilled = key;
       this.touched = false;
-      fill(this.onlyLabel, TEXT.onlyCountry(ns.geo.nameOf(code), code));
+      this.labelCountry(code);
       if (moved) this.form.elements.scope.value = "one";
       for (const box of this.form.elements.product) box.checked = keys.includes(box.value);
     }
@@ -249,7 +237,7 @@
       const common = {
         products,
         countries: el.scope.value === "one" ? [this.country] : [],
-        lang: TEXT.lang,
+        lang: i18n.lang(),
       };
       if (el.channel.value === "email") return { email: el.email.value.trim(), ...common };
       return { webhook: el.webhook.value.trim(), format: el.format.value, ...common };
@@ -260,12 +248,12 @@
       this.clearErrors();
       const value = this.request();
       if (!value.products.length) {
-        this.fail("products", TEXT.noProduct);
+        this.fail("products", t("page.sub.no_product"));
         return;
       }
       this.form.setAttribute("aria-busy", "true");
       this.button.disabled = true;
-      fill(this.button, TEXT.sending);
+      fill(this.button, t("page.sub.sending"));
       fill(this.status);
       this.status.dataset.state = "sending";
       try {
@@ -274,23 +262,24 @@
         this.answer(r, value);
       } catch (err) {
         if (!(err instanceof ns.api.Unreachable)) throw err;
-        this.fail(null, TEXT.offline);
+        this.fail(null, t("page.sub.offline"));
       } finally {
         this.form.removeAttribute("aria-busy");
         this.button.disabled = false;
-        fill(this.button, TEXT.submit);
+        fill(this.button, t("page.sub.submit"));
       }
     }
 
     answer(r, value) {
       const reason = r.body && typeof r.body.error === "string" ? r.body.error : null;
-      if (r.status === 202) this.done(TEXT.pending(value.email));
-      else if (r.status === 201 && r.body && r.body.secret) this.done(TEXT.created, r.body);
+      if (r.status === 202) this.done(t("page.sub.pending", { address: value.email }));
+      else if (r.status === 201 && r.body && r.body.secret) this.done(t("page.sub.created"), r.body);
       else if (r.status === 429) {
         const after = Number(r.headers.get("Retry-After"));
-        this.fail(null, TEXT.tooMany(after > 0 ? TEXT.wait(after) : TEXT.later));
+        const words = after > 0 ? wait(after) : t("page.sub.later");
+        this.fail(null, t("page.sub.too_many", { wait: words }));
       } else if (reason) this.fail(fieldOf(reason), reason);
-      else this.fail(null, TEXT.failed(r.status));
+      else this.fail(null, t("page.sub.failed", { status: r.status }));
     }
 
     /** Success: the message, and a webhook's id, secret and token with a Copy button. */
@@ -303,11 +292,11 @@
         const attrs = { id, class: "sub-secret", readonly: true, rows: "3", spellcheck: "false" };
         const text = h("textarea", attrs);
         text.value = `id: ${created.id}\nsecret: ${created.secret}\ntoken: ${created.token}`;
-        const copy = h("button", { type: "button" }, TEXT.copy);
+        const copy = h("button", { type: "button" }, t("page.badge.copy"));
         copy.addEventListener("click", () =>
-          ns.dom.copyValue(text, (ok) => fill(said, ok ? TEXT.copied : TEXT.selected)),
+          ns.dom.copyValue(text, (ok) => fill(said, t(ok ? "page.badge.copied" : "page.badge.selected"))),
         );
-        parts.push(h("label", { for: id }, TEXT.secretLabel), text, h("p", null, copy, " ", said));
+        parts.push(h("label", { for: id }, t("page.sub.secret_label")), text, h("p", null, copy, " ", said));
       }
       fill(this.status, parts);
       this.status.focus();
@@ -327,7 +316,7 @@
       const anchor = target ? target.querySelector("input") : null;
       if (anchor && !anchor.id) anchor.id = nextId("sub-in");
       const shown = anchor ? h("a", { href: "#" + anchor.id }, reason) : reason;
-      fill(this.status, h("p", null, TEXT.notSent, shown));
+      fill(this.status, h("p", null, i18n.tparts("page.sub.not_sent", { reason: shown })));
       this.status.focus();
     }
 
@@ -347,5 +336,5 @@
     return form;
   }
 
-  ns.viewSubscribe = { mount, fieldOf, TEXT };
+  ns.viewSubscribe = { mount, fieldOf };
 })((window.StatusPage = window.StatusPage || {}));

@@ -3,9 +3,11 @@
 "use strict";
 (function (ns) {
   const { h, s, fill, byId } = ns.dom;
-  const { geo, model } = ns;
+  const { geo, model, i18n, format } = ns;
+  const { t } = i18n;
 
-  /** A country cell: flag (decorative) and name; `code` may be null for an unknown name. */
+  /** A country cell: flag (decorative) and name (the page's language when `code` is known,
+   *  else /api's own); `code` may be null for an unknown name. */
   function countryCell(tag, code, name) {
     return h(
       tag,
@@ -15,19 +17,30 @@
     );
   }
 
-  function num(text, unit) {
-    const suffix = unit ? h("span", { class: "unit" }, unit) : null;
-    return h("td", { class: "num" }, String(text), suffix);
+  /** A number cell: the value with its unit (page.unit.<unit>), or the bare number. */
+  function num(value, unit) {
+    return h("td", { class: "num" }, unit ? format.unit(unit, value) : plain(value));
+  }
+
+  /** A number as the language writes it ("1,200" / "1 200"); anything else as text. */
+  function plain(value) {
+    return typeof value === "number" ? i18n.number(value) : String(value);
   }
 
   /** Connection stability with two decimals (0.5 → "0.50", 1 → "1.00"). */
   function stability(value) {
-    return typeof value === "number" ? value.toFixed(2) : String(value);
+    const two = { minimumFractionDigits: 2, maximumFractionDigits: 2 };
+    return typeof value === "number" ? i18n.number(value, two) : String(value);
   }
 
   function emptyRow(columns, data) {
-    const text = data ? "No rows." : "No data.";
+    const text = t(data ? "page.table.no_rows" : "page.nodata");
     return h("tr", null, h("td", { colspan: columns, class: "empty" }, text));
+  }
+
+  function countryLabel(isoName) {
+    const code = geo.codeOfName(isoName);
+    return code ? geo.nameOf(code) : isoName;
   }
 
   /** SMS or MMS rows in the prepared order `order` (0: by provider, 1: by country). */
@@ -36,10 +49,10 @@
       h(
         "tr",
         null,
-        countryCell("th", geo.codeOfName(r.country), r.country),
+        countryCell("th", geo.codeOfName(r.country), countryLabel(r.country)),
         h("td", null, r.provider),
-        num(r.bandwidth, " %"),
-        num(r.response_time, " ms"),
+        num(r.bandwidth, "percent"),
+        num(r.response_time, "ms"),
       ),
     );
     fill(byId(source + "-rows"), rows.length ? rows : emptyRow(4, data));
@@ -55,12 +68,12 @@
         null,
         countryCell("th", r.country, geo.nameOf(r.country)),
         h("td", null, r.provider),
-        num(r.bandwidth, " %"),
-        num(r.response_time, " ms"),
-        num(stability(r.connection_stability)),
-        num(r.ttfb, " ms"),
+        num(r.bandwidth, "percent"),
+        num(r.response_time, "ms"),
+        h("td", { class: "num" }, stability(r.connection_stability)),
+        num(r.ttfb, "ms"),
         num(r.voice_purity),
-        num(r.median_of_calls_time, " min"),
+        num(r.median_of_calls_time, "min"),
       ),
     );
     fill(byId("voice-rows"), rows.length ? rows : emptyRow(8, data));
@@ -75,8 +88,9 @@
     const labelW = 78;
     const barW = 112;
     const height = Math.max(1, records.length) * rowH;
-    const items = records.map((r) => `${r.provider} ${r.delivery_time} ms`);
-    const label = `${kind}: ${items.join(", ")}`;
+    const ms = (r) => format.unit("ms", r.delivery_time);
+    const items = records.map((r) => t("page.chart.item", { provider: r.provider, value: ms(r) }));
+    const label = t("page.chart." + kind, { items: items.join(", ") });
     const bars = records.map((r, i) => {
       const w = Math.max(2, Math.round((barW * r.delivery_time) / Math.max(1, max)));
       const y = i * rowH;
@@ -90,9 +104,9 @@
           width: w,
           height: rowH - 6,
           rx: 2,
-          class: ["bar", kind.toLowerCase()],
+          class: ["bar", kind],
         }),
-        s("text", { x: labelW + w + 4, y: y + 13, class: "chart-value" }, `${r.delivery_time} ms`),
+        s("text", { x: labelW + w + 4, y: y + 13, class: "chart-value" }, ms(r)),
       );
     });
     return s(
@@ -125,19 +139,20 @@
   function renderEmail(data) {
     const email = data && data.email && typeof data.email === "object" ? data.email : {};
     const max = emailMax(email);
-    const codes = Object.keys(email).sort((a, b) => geo.nameOf(a).localeCompare(geo.nameOf(b)));
+    const order = (a, b) => geo.nameOf(a).localeCompare(geo.nameOf(b), i18n.lang());
+    const codes = Object.keys(email).sort(order);
     const rows = codes.map((code) => {
       const region = model.regionRows(data, code).email;
       return h(
         "tr",
         null,
         countryCell("th", code, geo.nameOf(code)),
-        h("td", null, region ? emailChart(region.fastest, max, "Fastest") : "—"),
-        h("td", null, region ? emailChart(region.slowest, max, "Slowest") : "—"),
+        h("td", null, region ? emailChart(region.fastest, max, "fastest") : "—"),
+        h("td", null, region ? emailChart(region.slowest, max, "slowest") : "—"),
       );
     });
     fill(byId("email-rows"), rows.length ? rows : emptyRow(3, data));
   }
 
-  ns.viewTables = { renderMessaging, renderVoice, renderEmail, emailChart, stability };
+  ns.viewTables = { renderMessaging, renderVoice, renderEmail, emailChart, stability, plain };
 })((window.StatusPage = window.StatusPage || {}));
