@@ -22,7 +22,7 @@ from statusd.subscriptions.codec import (
     subscription_from_row,
 )
 from statusd.subscriptions.database import Database
-from statusd.subscriptions.model import NotificationEvent, OutboxEntry, OutboxStats
+from statusd.subscriptions.model import Channel, NotificationEvent, OutboxEntry, OutboxStats
 from statusd.subscriptions.tokens import event_message_prefix
 
 log = logging.getLogger("statusd.subscriptions")
@@ -102,10 +102,13 @@ class OutboxQueries(Database):
 
     # --- OutboxStore -------------------------------------------------------------------------
 
-    def claim_due(self, now: float, limit: int, claim_seconds: float) -> Sequence[OutboxEntry]:
-        """Due entries, oldest due first; the event of each is the part in its subscriber's
-        scope; an email entry carries the subscriber's manage token (``List-Unsubscribe``).
-        A confirmation whose subscription has expired is not sent any more."""
+    def claim_due(
+        self, now: float, limit: int, claim_seconds: float, channel: Channel | None = None
+    ) -> Sequence[OutboxEntry]:
+        """Due entries, oldest due first (of ``channel``'s subscriptions only, when given);
+        the event of each is the part in its subscriber's scope; an email entry carries the
+        subscriber's manage token (``List-Unsubscribe``). A confirmation whose subscription
+        has expired is not sent any more."""
         with self._write() as conn:
             rows = conn.execute(
                 "SELECT o.id, o.message_id, o.event_id, o.confirm_token, o.attempts, "
@@ -116,8 +119,9 @@ class OutboxQueries(Database):
                 "AND (o.claimed_until IS NULL OR o.claimed_until <= ?) "
                 "AND s.state <> 'disabled' "
                 "AND NOT (s.state = 'pending' AND s.expires_at <= ?) "
+                "AND (? IS NULL OR s.channel = ?) "
                 "ORDER BY o.next_attempt_at, o.id LIMIT ?",
-                (now, now, now, limit),
+                (now, now, now, channel, channel, limit),
             ).fetchall()
             conn.executemany(
                 "UPDATE outbox SET claimed_until = ? WHERE id = ?",
@@ -151,10 +155,13 @@ class OutboxQueries(Database):
             )
         return entries
 
-    def release_claims(self) -> int:
+    def release_claims(self, channel: Channel | None = None) -> int:
         with self._write() as conn:
             released: int = conn.execute(
-                "UPDATE outbox SET claimed_until = NULL WHERE claimed_until IS NOT NULL"
+                "UPDATE outbox SET claimed_until = NULL WHERE claimed_until IS NOT NULL "
+                "AND (? IS NULL OR subscription_id IN "
+                "(SELECT id FROM subscriptions WHERE channel = ?))",
+                (channel, channel),
             ).rowcount
         return released
 
