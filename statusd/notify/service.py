@@ -4,6 +4,10 @@
 open; it hands back a ``Notifications`` whose ``inbox`` the public view feeds, whose
 ``maintenance`` the maintenance task calls with each event, and whose ``wake`` the write
 routes call after queueing a confirmation. Everything runs in the caller's nursery.
+
+With ``smtp_url`` the emails are sent by the mail worker process (``deliver.mailer``) and
+the daemon's own senders keep the webhooks; without it the daemon's senders hold every
+entry (emails wait, then are given up: there is no relay).
 """
 
 from __future__ import annotations
@@ -11,13 +15,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import trio
 
 from statusd.config import Settings
+from statusd.deliver._mailer_child import MailerRequest
+from statusd.deliver.mailer import MAILER_NICE, Mailer, run_mailer
 from statusd.deliver.outbox import ThreadedOutbox
 from statusd.deliver.senders import Outbox, run_outbox
-from statusd.deliver.smtp import SmtpRelay
 from statusd.deliver.webhooks import WebhookClient
 from statusd.history.writer import HistoryInbox
 from statusd.mailbox import Mailbox
@@ -28,6 +34,7 @@ from statusd.notify.planner import run_notification_planner
 from statusd.notify.render import MessageRender
 from statusd.subscriptions.database import StoreError
 from statusd.subscriptions.facade import AsyncStore
+from statusd.subscriptions.model import Channel
 
 log = logging.getLogger("statusd.notifications")
 
@@ -41,10 +48,14 @@ class Notifications:
     inbox: HistoryInbox
     outbox: Outbox
     maintenance_events: Mailbox[MaintenanceEvent]
+    mailer: Mailer | None = None
+    """The mail worker (with ``smtp_url``)."""
 
     def wake(self) -> None:
         """New outbox entries exist: send them now rather than at the next poll."""
         self.outbox.wake()
+        if self.mailer is not None:
+            self.mailer.wake()
 
     def maintenance(self, event: MaintenanceEvent) -> None:
         """A maintenance task observer: announced, started and completed windows."""
@@ -60,49 +71,66 @@ async def serve_notifications(
 ) -> None:
     """Plan and send notifications until cancelled."""
     render = MessageRender(settings.page_name, settings.base_url, settings.mail_from)
-    relay = (
-        SmtpRelay.from_url(settings.smtp_url, connections=settings.smtp_connections)
-        if settings.smtp_url
-        else None
-    )
     webhooks = WebhookClient(
         allow_http=settings.webhook_allow_http,
         allow_private=settings.webhook_allow_private,
         concurrency=settings.webhook_concurrency,
     )
     async with trio.open_nursery() as nursery:
+        mailer: Mailer | None = None
+        if settings.smtp_url:
+            mailer = await nursery.start(
+                partial(run_mailer, mailer_request(settings, store), metrics=metrics)
+            )
         outbox: Outbox = await nursery.start(
             _run_outbox,
             ThreadedOutbox(store.store, limiter=store.limiter),
             render,
-            relay,
             webhooks,
             settings,
             metrics,
+            "webhook" if mailer is not None else None,
         )
-        handles = Notifications(HistoryInbox(), outbox, Mailbox(keep=256))
+        handles = Notifications(HistoryInbox(), outbox, Mailbox(keep=256), mailer)
         await nursery.start(_run_planner, handles, store, settings)
         nursery.start_soon(_record_maintenance, handles, store)
         task_status.started(handles)
 
 
+def mailer_request(settings: Settings, store: AsyncStore) -> MailerRequest:
+    """What the mail worker is told: the database, the relay, the page and the log."""
+    return MailerRequest(
+        database=str(store.store.path),
+        smtp_url=settings.smtp_url,
+        mail_from=settings.mail_from,
+        page_name=settings.page_name,
+        base_url=settings.base_url,
+        smtp_connections=settings.smtp_connections,
+        nice=MAILER_NICE,
+        log_level=settings.log_level,
+        log_format=settings.log_format,
+    )
+
+
 async def _run_outbox(
     store: ThreadedOutbox,
     render: MessageRender,
-    relay: SmtpRelay | None,
     webhooks: WebhookClient,
     settings: Settings,
     metrics: Metrics,
+    channel: Channel | None,
     *,
     task_status: trio.TaskStatus[Outbox],
 ) -> None:
+    """The daemon's senders: webhooks (``channel``), or every entry without a relay."""
     await run_outbox(
         store,
         render,
-        relay,
+        None,
         webhooks,
         webhook_concurrency=settings.webhook_concurrency,
         smtp_connections=settings.smtp_connections,
+        channel=channel,
         metrics=metrics,
         task_status=task_status,
     )
