@@ -5,6 +5,7 @@ when the daemon is gone."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import sqlite3
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from statusd.deliver._mailer_child import LineReader, MailerRequest
+from statusd.deliver._mailer_child import LineReader, MailerRequest, lock_database
 from statusd.deliver.mailer import MAILER_NICE, Mailer, run_mailer, start_worker
 from statusd.metrics import Metrics
 from statusd.subscriptions.model import Change, NotificationEvent, Scope
@@ -207,3 +208,18 @@ def test_reports_are_checked_before_they_reach_the_metrics() -> None:
         mailer.apply(b'{"sent":[["webhook","delivered",1]]}')
     found = samples(metrics)
     assert found[("statusd_outbox_depth", frozenset())] == 7
+
+
+def test_one_worker_at_a_time_holds_the_database(tmp_path: Path) -> None:
+    """A second worker's lock on the same database is refused until the first lets go
+    (the kernel lets go when the first process dies)."""
+    database = str(tmp_path / "history.sqlite3")
+    first = lock_database(database)
+    second = os.open(f"{database}.mail-lock", os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(second, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(first)
+        fcntl.flock(second, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(second)
