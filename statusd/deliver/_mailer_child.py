@@ -142,6 +142,20 @@ async def report(tally: Tally, stdout: trio.abc.SendStream) -> None:
         await trio.sleep(REPORT_SECONDS)  # a rate limit, not a synchronisation
 
 
+def lower_priority(increment: int) -> bool:
+    """``os.nice(increment)``; False (logged) where a seccomp filter forbids it — the shipped
+    systemd unit's ``SystemCallFilter=~@resources`` does (docs/production.md)."""
+    try:
+        os.nice(increment)
+    except PermissionError:
+        log.warning(
+            "the mail worker runs at the daemon's CPU priority: setpriority is not allowed",
+            extra={"nice": increment},
+        )
+        return False
+    return True
+
+
 def lock_database(database: str) -> int:
     """Block until this process alone holds ``<database>.mail-lock``; its descriptor."""
     fd = os.open(f"{database}.mail-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -156,8 +170,8 @@ async def serve(stdin: trio.abc.ReceiveStream, stdout: trio.abc.SendStream) -> N
     if first is None:
         return
     request = MailerRequest.from_line(first)
-    os.nice(request.nice)
     configure_logging(request.log_level, request.log_format, os.environ)
+    lower_priority(request.nice)
     with trio.fail_after(LOCK_WAIT_SECONDS):
         await trio.to_thread.run_sync(lock_database, request.database, abandon_on_cancel=True)
     store = await trio.to_thread.run_sync(SubscriptionStore.open, Path(request.database))

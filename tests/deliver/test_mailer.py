@@ -6,6 +6,7 @@ when the daemon is gone."""
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import signal
 import sqlite3
@@ -18,7 +19,12 @@ from pathlib import Path
 import pytest
 import trio
 
-from statusd.deliver._mailer_child import LineReader, MailerRequest, lock_database
+from statusd.deliver._mailer_child import (
+    LineReader,
+    MailerRequest,
+    lock_database,
+    lower_priority,
+)
 from statusd.deliver.mailer import MAILER_NICE, Mailer, run_mailer, start_worker
 from statusd.metrics import Metrics
 from statusd.subscriptions.model import Change, NotificationEvent, Scope
@@ -223,3 +229,18 @@ def test_one_worker_at_a_time_holds_the_database(tmp_path: Path) -> None:
         fcntl.flock(second, fcntl.LOCK_EX | fcntl.LOCK_NB)
     finally:
         os.close(second)
+
+
+def test_a_forbidden_priority_change_is_logged_and_the_worker_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Under a seccomp filter without setpriority (the shipped unit's ``~@resources``) the
+    worker sends at the daemon's priority rather than not at all."""
+
+    def forbidden(increment: int) -> int:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "nice", forbidden)
+    with caplog.at_level(logging.WARNING, logger="statusd.mailer"):
+        assert lower_priority(MAILER_NICE) is False
+    assert "setpriority is not allowed" in caplog.text
