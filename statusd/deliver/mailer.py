@@ -139,7 +139,7 @@ async def start_worker(nursery: trio.Nursery) -> trio.Process:
 
 
 async def run_worker(mailer: Mailer, request: MailerRequest) -> int | None:
-    """One worker from start to exit; its exit status (None: killed after its output ended)."""
+    """One worker from start to exit; its exit status (negative: the signal that ended it)."""
     mailer.ready = trio.Event()
     mailer.starts += 1
     async with trio.open_nursery() as nursery:
