@@ -38,8 +38,10 @@ from bench.notify_sink import blast, read_status
 from bench.procs import (
     BenchError,
     Proc,
+    children_running,
     cpu_seconds,
     free_port,
+    rss_mb,
     run_simulator,
     run_statusd,
     spawn,
@@ -64,6 +66,8 @@ MAIL_FROM = "status@statusd.example"
 MIN_API_RATIO = 0.8
 POLL = 0.02
 EMAIL_CELL = ("sms", "DE")
+MAILER_MODULE = "statusd.deliver._mailer_child"
+"""What statusd's mail worker runs (its CPU and memory are reported beside statusd's)."""
 WEBHOOK_CELL = ("sms", "FR")
 
 
@@ -315,6 +319,9 @@ class EmailRun:
     settled_to_recorded_s: float
     seconds: float
     statusd_cpu_s: float
+    worker_cpu_s: float
+    worker_rss_mb: tuple[float, float]
+    """The mail worker's resident memory after the fan-out and its peak (VmRSS, VmHWM)."""
     sink_cpu_s: float
     live_bytes: int
     duplicates: int
@@ -340,12 +347,15 @@ def measure_emails(workdir: Path, sim: Proc, sink: Peer, sizes: Sizes, database:
 
         windows: dict[str, list[WrkResult]] = {"idle, before": [wrk()]}
         start = sink.count("accepted")
-        cpu = cpu_seconds(statusd.pid), cpu_seconds(sink.proc.pid)
+        (worker,) = children_running(statusd.pid, MAILER_MODULE)
+        cpu = cpu_seconds(statusd.pid), cpu_seconds(sink.proc.pid), cpu_seconds(worker)
         settled, recorded = change_and_settle(sim, statusd, database, "degrade", EMAIL_CELL)
         live_bytes = database_bytes(database)
         status = wait_count(sink, "accepted", start + count, statusd, fan_out_timeout(count))
         statusd_cpu = cpu_seconds(statusd.pid) - cpu[0]
         sink_cpu = cpu_seconds(sink.proc.pid) - cpu[1]
+        worker_cpu = cpu_seconds(worker) - cpu[2]
+        worker_rss = rss_mb(worker), rss_mb(worker, "VmHWM")
 
         start = sink.count("accepted")
         settled_again, _ = change_and_settle(sim, statusd, database, "restore", EMAIL_CELL)
@@ -355,6 +365,8 @@ def measure_emails(workdir: Path, sim: Proc, sink: Peer, sizes: Sizes, database:
         settled_to_recorded_s=recorded - settled,
         seconds=status["last_at"] - settled,
         statusd_cpu_s=statusd_cpu,
+        worker_cpu_s=worker_cpu,
+        worker_rss_mb=worker_rss,
         sink_cpu_s=sink_cpu,
         live_bytes=live_bytes,
         duplicates=last["duplicates"],
@@ -407,6 +419,9 @@ def email_section(run: EmailRun, count: int, rates: list[float], blast_count: in
             "messages_per_s": rate,
             "sink_rates": rates,
             "statusd_cpu_s": run.statusd_cpu_s,
+            "worker_cpu_s": run.worker_cpu_s,
+            "worker_rss_mb": run.worker_rss_mb[0],
+            "worker_peak_rss_mb": run.worker_rss_mb[1],
             "sink_cpu_s": run.sink_cpu_s,
             "live_database_bytes": run.live_bytes,
             "recovery_seconds_under_wrk": run.recovery_seconds,
@@ -419,7 +434,10 @@ def email_section(run: EmailRun, count: int, rates: list[float], blast_count: in
         f"{DEFAULTS.smtp_connections} connections, statusd's message without its Message-ID)",
         f"settled → recorded (the event and its {count:,} outbox entries in one transaction): "
         f"{run.settled_to_recorded_s:.2f} s",
-        f"CPU during the fan-out: statusd {run.statusd_cpu_s:.1f} s, sink {run.sink_cpu_s:.1f} s",
+        f"CPU during the fan-out: statusd {run.statusd_cpu_s:.1f} s, its mail worker "
+        f"{run.worker_cpu_s:.1f} s, sink {run.sink_cpu_s:.1f} s",
+        f"mail worker resident memory after the fan-out {run.worker_rss_mb[0]:.1f} MiB "
+        f"(peak {run.worker_rss_mb[1]:.1f} MiB)",
         f"history database + WAL while the fan-out starts: {run.live_bytes:,} bytes",
         f"the recovery fan-out (item 3, under wrk and paused): {run.recovery_seconds:.1f} s",
     ]

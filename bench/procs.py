@@ -202,3 +202,20 @@ def cpu_seconds(pid: int, *, children: bool = False) -> float:
     first = 13 if children else 11  # cutime, cstime after utime, stime
     ticks = int(after_name[first]) + int(after_name[first + 1])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children_running(pid: int, module: str) -> list[int]:
+    """The live child processes of ``pid`` that run ``python -m module``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile
+            continue
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if parent == pid and module.encode() in command:
+            found.append(int(entry.name))
+    return sorted(found)

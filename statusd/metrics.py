@@ -174,9 +174,9 @@ class Metrics:
         """Count one response; ``route`` is the route pattern (``/badge/<p>/<c>.svg``)."""
         self._requests.labels(route=route or UNMATCHED_ROUTE, status=str(status)).inc()
 
-    def notification_sent(self, channel: str, result: str) -> None:
-        """Count one send; ``result`` is one of ``NOTIFICATION_RESULTS``."""
-        self._notifications.labels(channel=channel, result=result).inc()
+    def notification_sent(self, channel: str, result: str, count: int = 1) -> None:
+        """Count ``count`` sends; ``result`` is one of ``NOTIFICATION_RESULTS``."""
+        self._notifications.labels(channel=channel, result=result).inc(count)
 
     def outbox_observed(self, depth: int, oldest_age_seconds: float) -> None:
         self._outbox_depth.set(depth)

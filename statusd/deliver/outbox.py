@@ -22,7 +22,7 @@ import trio
 
 from statusd.deliver.smtp import SendResult
 from statusd.deliver.webhooks import DeliveryResult, WebhookRequest
-from statusd.subscriptions.model import OutboxEntry, OutboxStats, OutboxStore
+from statusd.subscriptions.model import Channel, OutboxEntry, OutboxStats, OutboxStore
 
 T = TypeVar("T")
 
@@ -55,10 +55,10 @@ class AsyncOutbox(Protocol):
     """``OutboxStore``'s methods, awaited."""
 
     async def claim_due(
-        self, now: float, limit: int, claim_seconds: float
+        self, now: float, limit: int, claim_seconds: float, channel: Channel | None = None
     ) -> Sequence[OutboxEntry]: ...
 
-    async def release_claims(self) -> int: ...
+    async def release_claims(self, channel: Channel | None = None) -> int: ...
 
     async def delivered(self, entry: OutboxEntry, now: float) -> None: ...
 
@@ -99,12 +99,12 @@ class ThreadedOutbox:
             raise OutboxUnavailable(f"{type(error).__name__}: {error}") from error
 
     async def claim_due(
-        self, now: float, limit: int, claim_seconds: float
+        self, now: float, limit: int, claim_seconds: float, channel: Channel | None = None
     ) -> Sequence[OutboxEntry]:
-        return await self._run(partial(self.store.claim_due, now, limit, claim_seconds))
+        return await self._run(partial(self.store.claim_due, now, limit, claim_seconds, channel))
 
-    async def release_claims(self) -> int:
-        return await self._run(self.store.release_claims)
+    async def release_claims(self, channel: Channel | None = None) -> int:
+        return await self._run(partial(self.store.release_claims, channel))
 
     async def delivered(self, entry: OutboxEntry, now: float) -> None:
         await self._run(partial(self.store.delivered, entry, now))

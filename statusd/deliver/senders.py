@@ -33,6 +33,10 @@ When the outbox itself fails (``OutboxUnavailable``: the database is locked or g
 poller waits ``STORE_RETRY`` seconds and tries again; a send whose result could not be
 recorded stays claimed until the claim lapses and is then sent again (at least once).
 
+The senders can be given one ``channel``: they then claim and release only the entries of
+that channel's subscriptions. The daemon sends webhooks itself and emails from a worker
+process (``deliver.mailer``) that runs this same code on its own database connection.
+
 Everything runs in the caller's nursery (``nursery.start(run_outbox, …)`` returns the
 ``Outbox`` handle); nothing is left running when it is cancelled.
 """
@@ -47,7 +51,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import trio
 
@@ -60,8 +64,7 @@ from statusd.deliver.outbox import (
 )
 from statusd.deliver.schedule import next_attempt, should_disable
 from statusd.deliver.webhooks import WebhookRequest
-from statusd.metrics import Metrics
-from statusd.subscriptions.model import OutboxEntry
+from statusd.subscriptions.model import Channel, OutboxEntry
 
 log = logging.getLogger("statusd.deliver")
 
@@ -77,6 +80,14 @@ STATS_INTERVAL = 5.0
 Answer = Literal["accepted", "gone", "permanent", "temporary"]
 
 
+class SendMetrics(Protocol):
+    """What the senders report (``statusd.metrics.Metrics``; the mail worker's tally)."""
+
+    def notification_sent(self, channel: str, result: str) -> None: ...
+
+    def outbox_observed(self, depth: int, oldest_age_seconds: float) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     answer: Answer
@@ -87,12 +98,13 @@ async def run_outbox(
     store: AsyncOutbox,
     render: Render,
     relay: EmailRelay | None,
-    webhooks: WebhookPoster,
+    webhooks: WebhookPoster | None,
     *,
     webhook_concurrency: int,
     smtp_connections: int,
+    channel: Channel | None = None,
     clock: Callable[[], float] = time.time,
-    metrics: Metrics | None = None,
+    metrics: SendMetrics | None = None,
     rng: random.Random | None = None,
     send_timeout: float = SEND_TIMEOUT,
     idle_poll: float = IDLE_POLL,
@@ -100,10 +112,14 @@ async def run_outbox(
 ) -> None:
     """Send the outbox until cancelled. ``clock`` gives UNIX seconds (stored instants);
     sleeps are trio durations of the same length. ``relay`` None: email entries wait
-    (retried, then given up) — there is no ``smtp_url``."""
-    workers = webhook_concurrency + smtp_connections
+    (retried, then given up) — there is no ``smtp_url``. ``channel``: only that channel's
+    entries, with its own number of senders (``smtp_connections`` for email)."""
+    workers = {"email": smtp_connections, "webhook": webhook_concurrency}.get(
+        channel or "", webhook_concurrency + smtp_connections
+    )
     outbox = Outbox(
         store,
+        channel=channel,
         clock=clock,
         metrics=metrics,
         batch=workers,
@@ -138,13 +154,15 @@ class Outbox:
         self,
         store: AsyncOutbox,
         *,
+        channel: Channel | None = None,
         clock: Callable[[], float],
-        metrics: Metrics | None,
+        metrics: SendMetrics | None,
         batch: int,
         claim_seconds: float,
         idle_poll: float,
     ) -> None:
         self.store = store
+        self.channel = channel
         self.clock = clock
         self.metrics = metrics
         self.batch = batch
@@ -175,7 +193,9 @@ class Outbox:
             while self._due and self._due[0] <= now:
                 heapq.heappop(self._due)
             try:
-                entries = await self.store.claim_due(now, self.batch, self.claim_seconds)
+                entries = await self.store.claim_due(
+                    now, self.batch, self.claim_seconds, self.channel
+                )
             except OutboxUnavailable as error:
                 _store_failed("claiming", error)
                 await trio.sleep(STORE_RETRY)
@@ -197,14 +217,14 @@ class Outbox:
         """The claims of an earlier run (killed mid-send) are released at once instead of
         running out; if the outbox cannot say, they run out on their own."""
         try:
-            released = await self.store.release_claims()
+            released = await self.store.release_claims(self.channel)
         except OutboxUnavailable as error:
             _store_failed("releasing the claims of an earlier run", error)
             return
         if released:
             log.info(
                 "claims of an earlier run released; those entries are sent again",
-                extra={"entries": released},
+                extra={"entries": released, "channel": self.channel or "all"},
             )
 
     async def _sleep(self) -> None:
@@ -235,10 +255,10 @@ class _Senders:
     store: AsyncOutbox
     render: Render
     relay: EmailRelay | None
-    webhooks: WebhookPoster
+    webhooks: WebhookPoster | None
     outbox: Outbox
     clock: Callable[[], float]
-    metrics: Metrics | None
+    metrics: SendMetrics | None
     rng: random.Random
     send_timeout: float
 
@@ -266,6 +286,8 @@ class _Senders:
                 return self.not_rendered(entry, error)
             sent = await self.relay.send(message)
             return Attempt(sent.outcome, sent.detail)
+        if self.webhooks is None:
+            return Attempt("temporary", "webhooks are not sent by these senders")
         if not subscription.secret:
             return Attempt("permanent", "webhook subscription has no secret")
         try:

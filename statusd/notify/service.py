@@ -5,6 +5,10 @@ feeds its ``inbox``, the maintenance task calls its ``maintenance`` with each ev
 write routes call its ``wake`` after queueing a confirmation. ``serve_notifications`` plans
 and sends for as long as this replica leads (``storage.leader.while_leader``); while it does
 not, the mailboxes keep what arrives (bounded) for the next term and ``wake`` does nothing.
+
+With ``smtp_url`` the emails are sent by the mail worker process (``deliver.mailer``), started
+for each term, and the daemon's own senders keep the webhooks; without it the daemon's
+senders hold every entry (emails wait, then are given up: there is no relay).
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import trio
 
 from statusd.config import Settings
+from statusd.deliver._mailer_child import MailerRequest
+from statusd.deliver.mailer import MAILER_NICE, Mailer, run_mailer
 from statusd.deliver.outbox import ThreadedOutbox
 from statusd.deliver.senders import Outbox, run_outbox
-from statusd.deliver.smtp import SmtpRelay
 from statusd.deliver.webhooks import WebhookClient
 from statusd.history.writer import HistoryInbox
 from statusd.mailbox import Mailbox
@@ -29,6 +35,7 @@ from statusd.notify.planner import run_notification_planner
 from statusd.notify.render import MessageRender
 from statusd.storage.engine import StorageError
 from statusd.subscriptions.facade import AsyncStore
+from statusd.subscriptions.model import Channel
 
 log = logging.getLogger("statusd.notifications")
 
@@ -47,11 +54,15 @@ class Notifications:
     maintenance_events: Mailbox[MaintenanceEvent] = field(default_factory=_maintenance_mailbox)
     outbox: Outbox | None = None
     """The senders of the current term (None while ``serve_notifications`` does not run)."""
+    mailer: Mailer | None = None
+    """The mail worker of the current term (with ``smtp_url``)."""
 
     def wake(self) -> None:
         """New outbox entries exist: send them now rather than at the next poll."""
         if self.outbox is not None:
             self.outbox.wake()
+        if self.mailer is not None:
+            self.mailer.wake()
 
     def maintenance(self, event: MaintenanceEvent) -> None:
         """A maintenance task observer: announced, started and completed windows."""
@@ -68,11 +79,6 @@ async def serve_notifications(
 ) -> None:
     """Plan and send notifications from ``handles`` until cancelled."""
     render = MessageRender(settings.page_name, settings.base_url, settings.mail_from)
-    relay = (
-        SmtpRelay.from_url(settings.smtp_url, connections=settings.smtp_connections)
-        if settings.smtp_url
-        else None
-    )
     webhooks = WebhookClient(
         allow_http=settings.webhook_allow_http,
         allow_private=settings.webhook_allow_private,
@@ -80,39 +86,64 @@ async def serve_notifications(
     )
     try:
         async with trio.open_nursery() as nursery:
+            if settings.smtp_url:
+                handles.mailer = await nursery.start(
+                    partial(run_mailer, mailer_request(settings, store), metrics=metrics)
+                )
             handles.outbox = await nursery.start(
                 _run_outbox,
                 ThreadedOutbox(store.store, limiter=store.limiter),
                 render,
-                relay,
                 webhooks,
                 settings,
                 metrics,
+                "webhook" if handles.mailer is not None else None,
             )
             await nursery.start(_run_planner, handles, store, settings)
             nursery.start_soon(_record_maintenance, handles, store)
             task_status.started()
     finally:
         handles.outbox = None
+        handles.mailer = None
+
+
+def mailer_request(settings: Settings, store: AsyncStore) -> MailerRequest:
+    """What the mail worker is told: the database and the claims' owner, the relay, the
+    page and the log."""
+    return MailerRequest(
+        database=store.store.url.target,
+        dialect=store.store.url.dialect,
+        owner=store.store.owner,
+        smtp_url=settings.smtp_url,
+        mail_from=settings.mail_from,
+        page_name=settings.page_name,
+        base_url=settings.base_url,
+        smtp_connections=settings.smtp_connections,
+        nice=MAILER_NICE,
+        log_level=settings.log_level,
+        log_format=settings.log_format,
+    )
 
 
 async def _run_outbox(
     store: ThreadedOutbox,
     render: MessageRender,
-    relay: SmtpRelay | None,
     webhooks: WebhookClient,
     settings: Settings,
     metrics: Metrics,
+    channel: Channel | None,
     *,
     task_status: trio.TaskStatus[Outbox],
 ) -> None:
+    """The daemon's senders: webhooks (``channel``), or every entry without a relay."""
     await run_outbox(
         store,
         render,
-        relay,
+        None,
         webhooks,
         webhook_concurrency=settings.webhook_concurrency,
         smtp_connections=settings.smtp_connections,
+        channel=channel,
         metrics=metrics,
         task_status=task_status,
     )

@@ -203,16 +203,19 @@ class PlannerStore(Protocol):
 class OutboxStore(Protocol):
     """What the senders need."""
 
-    def claim_due(self, now: float, limit: int, claim_seconds: float) -> Sequence[OutboxEntry]:
-        """Up to ``limit`` entries due at ``now`` and not claimed, claimed until
-        ``now + claim_seconds`` (another replica or sender skips them meanwhile)."""
+    def claim_due(
+        self, now: float, limit: int, claim_seconds: float, channel: Channel | None = None
+    ) -> Sequence[OutboxEntry]:
+        """Up to ``limit`` entries due at ``now`` and not claimed (to subscriptions of
+        ``channel``, or of any), claimed until ``now + claim_seconds`` (another replica or
+        sender skips them meanwhile)."""
         ...
 
-    def release_claims(self) -> int:
-        """Make every claimed entry claimable again; how many were claimed. Called when the
-        senders start: the only sender on the database, they find only the claims of a
-        run that is gone (killed mid-send), which would otherwise wait for their claim to
-        run out."""
+    def release_claims(self, channel: Channel | None = None) -> int:
+        """Make every claimed entry (of ``channel``, or of any) claimable again; how many
+        were claimed. Called when the senders of a channel start: the only senders of it on
+        the database, they find only the claims of a run that is gone (killed mid-send),
+        which would otherwise wait for their claim to run out."""
         ...
 
     def delivered(self, entry: OutboxEntry, now: float) -> None:

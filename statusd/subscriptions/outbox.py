@@ -25,7 +25,7 @@ from statusd.subscriptions.codec import (
     subscription_from_row,
 )
 from statusd.subscriptions.database import Database
-from statusd.subscriptions.model import NotificationEvent, OutboxEntry, OutboxStats
+from statusd.subscriptions.model import Channel, NotificationEvent, OutboxEntry, OutboxStats
 from statusd.subscriptions.tokens import event_message_prefix
 
 log = logging.getLogger("statusd.subscriptions")
@@ -119,12 +119,17 @@ class OutboxQueries(Database):
 
     # --- OutboxStore -------------------------------------------------------------------------
 
-    def claim_due(self, now: float, limit: int, claim_seconds: float) -> Sequence[OutboxEntry]:
-        """Due entries, oldest due first; the event of each is the part in its subscriber's
-        scope; an email entry carries the subscriber's manage token (``List-Unsubscribe``).
-        A confirmation whose subscription has expired is not sent any more. The entries are
-        claimed by this store's ``owner`` until ``now + claim_seconds``."""
+    def claim_due(
+        self, now: float, limit: int, claim_seconds: float, channel: Channel | None = None
+    ) -> Sequence[OutboxEntry]:
+        """Due entries, oldest due first (of ``channel``'s subscriptions only, when given);
+        the event of each is the part in its subscriber's scope; an email entry carries the
+        subscriber's manage token (``List-Unsubscribe``). A confirmation whose subscription
+        has expired is not sent any more. The entries are claimed by this store's ``owner``
+        until ``now + claim_seconds``; on PostgreSQL rows another replica is claiming are
+        skipped (``SKIP LOCKED``), never waited for or taken twice."""
         lock = " FOR UPDATE OF o SKIP LOCKED" if self.engine.dialect == "postgresql" else ""
+        of_channel, parameters = _of_channel("s.channel", channel)
         with self._write() as conn:
             rows = conn.execute(
                 "SELECT o.id, o.message_id, o.event_id, o.confirm_token, o.attempts, "
@@ -135,8 +140,8 @@ class OutboxQueries(Database):
                 "AND (o.claimed_until IS NULL OR o.claimed_until <= ?) "
                 "AND s.state <> 'disabled' "
                 "AND NOT (s.state = 'pending' AND s.expires_at <= ?) "
-                f"ORDER BY o.next_attempt_at, o.id LIMIT ?{lock}",
-                (now, now, now, limit),
+                f"{of_channel}ORDER BY o.next_attempt_at, o.id LIMIT ?{lock}",
+                (now, now, now, *parameters, limit),
             ).fetchall()
             conn.executemany(
                 "UPDATE outbox SET claimed_until = ?, claimed_by = ? WHERE id = ?",
@@ -170,14 +175,19 @@ class OutboxQueries(Database):
             )
         return entries
 
-    def release_claims(self) -> int:
-        """Release this store's ``owner``'s claims (and those of a version that did not name
-        its claims), never another replica's."""
+    def release_claims(self, channel: Channel | None = None) -> int:
+        """Release this store's ``owner``'s claims (of ``channel``'s subscriptions only, when
+        given; and those of a version that did not name its claims), never another
+        replica's."""
+        of_channel, parameters = _of_channel(
+            "subscription_id IN (SELECT id FROM subscriptions WHERE channel = ?)", channel
+        )
         with self._write() as conn:
             released: int = conn.execute(
                 "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL "
-                "WHERE claimed_until IS NOT NULL AND (claimed_by = ? OR claimed_by IS NULL)",
-                (self.owner,),
+                "WHERE claimed_until IS NOT NULL AND (claimed_by = ? OR claimed_by IS NULL) "
+                + of_channel,
+                (self.owner, *parameters),
             ).rowcount
         return released
 
@@ -250,3 +260,14 @@ class OutboxQueries(Database):
             conn.execute("DELETE FROM outbox WHERE subscription_id = ?", (subscription_id,))
             conn.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
         return ids
+
+
+def _of_channel(condition: str, channel: Channel | None) -> tuple[str, tuple[str, ...]]:
+    """``AND <condition> `` and its parameter for one channel; nothing for every channel.
+    (Not ``? IS NULL OR …``: PostgreSQL cannot type a parameter that is only compared with
+    NULL.)"""
+    if channel is None:
+        return "", ()
+    if "?" not in condition:
+        condition += " = ?"
+    return f"AND {condition} ", (channel,)

@@ -18,6 +18,7 @@ from statusd.deliver.outbox import EmailRelay, OutboxUnavailable, WebhookBody, W
 from statusd.deliver.senders import Outbox, run_outbox
 from statusd.metrics import Metrics
 from statusd.subscriptions.model import (
+    Channel,
     NotificationEvent,
     OutboxEntry,
     OutboxStats,
@@ -90,13 +91,17 @@ class MemoryOutboxStore:
 
     # -- OutboxStore --------------------------------------------------------------------
 
-    def claim_due(self, now: float, limit: int, claim_seconds: float) -> Sequence[OutboxEntry]:
+    def claim_due(
+        self, now: float, limit: int, claim_seconds: float, channel: Channel | None = None
+    ) -> Sequence[OutboxEntry]:
         self.claims += 1
         due = sorted(
             (
                 e
                 for e in self.rows.values()
-                if e.next_attempt_at <= now and not self._claimed(e, now)
+                if e.next_attempt_at <= now
+                and not self._claimed(e, now)
+                and channel in (None, e.subscription.channel)
             ),
             key=lambda e: (e.next_attempt_at, e.id),
         )[:limit]
@@ -107,11 +112,17 @@ class MemoryOutboxStore:
         )
         return [replace(e, subscription=self.subscriptions[e.subscription.id]) for e in due]
 
-    def release_claims(self) -> int:
+    def release_claims(self, channel: Channel | None = None) -> int:
         self.releases += 1
-        released = len(self.claimed_until)
-        self.claimed_until.clear()
-        return released
+        released = [
+            entry_id
+            for entry_id in self.claimed_until
+            if channel is None
+            or (entry_id in self.rows and self.rows[entry_id].subscription.channel == channel)
+        ]
+        for entry_id in released:
+            del self.claimed_until[entry_id]
+        return len(released)
 
     def _claimed(self, entry: OutboxEntry, now: float) -> bool:
         return self.claimed_until.get(entry.id, -1.0) > now
@@ -199,14 +210,14 @@ class DirectOutbox:
             await self._event.wait()
 
     async def claim_due(
-        self, now: float, limit: int, claim_seconds: float
+        self, now: float, limit: int, claim_seconds: float, channel: Channel | None = None
     ) -> Sequence[OutboxEntry]:
         await self._call("claim_due")
-        return self.store.claim_due(now, limit, claim_seconds)
+        return self.store.claim_due(now, limit, claim_seconds, channel)
 
-    async def release_claims(self) -> int:
+    async def release_claims(self, channel: Channel | None = None) -> int:
         await self._call("release_claims")
-        return self.store.release_claims()
+        return self.store.release_claims(channel)
 
     async def delivered(self, entry: OutboxEntry, now: float) -> None:
         await self._call("delivered")
@@ -267,6 +278,7 @@ async def running_senders(
     render: FakeRender | None = None,
     idle_poll: float = 30.0,
     workers: tuple[int, int] = (2, 2),
+    channel: Channel | None = None,
 ) -> AsyncIterator[tuple[Outbox, DirectOutbox]]:
     """``run_outbox`` over ``store`` in a nursery of its own, on the ``wall`` clock; yields
     the running ``Outbox`` and the store's async adapter (to wait on)."""
@@ -281,6 +293,7 @@ async def running_senders(
                 webhooks,
                 webhook_concurrency=workers[0],
                 smtp_connections=workers[1],
+                channel=channel,
                 clock=wall,
                 metrics=metrics,
                 rng=random.Random(5),

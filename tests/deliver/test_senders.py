@@ -260,6 +260,25 @@ async def test_claims_of_a_previous_run_are_sent_at_start(
     assert store.releases == 1
 
 
+async def test_senders_of_one_channel_send_only_its_entries(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Given ``channel``, the senders claim, release and send that channel's entries only,
+    with that channel's number of senders (the daemon's webhooks beside the mail worker)."""
+    store = MemoryOutboxStore()
+    for n in range(2):
+        store.add(email_subscription(n))
+    hook = store.add(webhook_subscription(9, HOOK))
+    store.claimed_until[hook] = BASE + 4 * SEND_TIMEOUT  # the other channel's claim
+    relay = ScriptedRelay()
+    async with running(store, relay, channel="email", idle_poll=60) as (_, outbox_store):
+        await outbox_store.wait_until(lambda s: len(s.rows) == 1)
+        await trio.sleep(4 * SEND_TIMEOUT + 60)  # the webhook claim ran out: still not sent
+    assert sorted(to for to, _ in relay.sent) == ["user0@example.org", "user1@example.org"]
+    assert list(store.rows) == [hook]
+    assert store.claimed_until[hook] == BASE + 4 * SEND_TIMEOUT  # not released by email
+
+
 async def test_entries_recorded_without_wake_are_found_by_the_idle_poll(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

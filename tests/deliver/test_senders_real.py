@@ -16,7 +16,7 @@ import trio.testing
 from statusd.deliver.outbox import EmailRelay, OutboxUnavailable, ThreadedOutbox, WebhookPoster
 from statusd.deliver.smtp import SmtpRelay
 from statusd.deliver.webhooks import WebhookClient
-from statusd.subscriptions.model import OutboxStats
+from statusd.subscriptions.model import Channel, OutboxStats
 from tests.deliver.fakes import (
     BASE,
     DirectOutbox,
@@ -131,9 +131,11 @@ async def test_threaded_outbox_calls_the_store_in_worker_threads() -> None:
     threads: set[int] = set()
     claim = store.claim_due
 
-    def claim_due_noting_thread(now: float, limit: int, claim_seconds: float):  # type: ignore[no-untyped-def]
+    def claim_due_noting_thread(  # type: ignore[no-untyped-def]
+        now: float, limit: int, claim_seconds: float, channel: Channel | None = None
+    ):
         threads.add(threading.get_ident())
-        return claim(now, limit, claim_seconds)
+        return claim(now, limit, claim_seconds, channel)
 
     store.claim_due = claim_due_noting_thread  # type: ignore[method-assign]
     outbox = ThreadedOutbox(store)

@@ -134,6 +134,27 @@ def test_release_claims_makes_claimed_entries_due_again(store: SubscriptionStore
     assert store.release_claims() == 0
 
 
+def test_claims_and_releases_of_one_channel_leave_the_other_alone(
+    store: SubscriptionStore,
+) -> None:
+    """The mail worker claims and releases email entries only, the daemon's senders webhook
+    entries only: neither takes nor frees the other's."""
+    told_of_one_change(store, 2)
+    hook = store.add_webhook("https://h.example/", "json", scope(), "en", NOW, limit=LIMIT)
+    store.record_event(status_event("e2", change("sms", "DE")), {}, NOW)
+    emails = store.claim_due(NOW + 1, 10, 120, "email")
+    assert len(emails) == 4  # two subscribers told of e1 and e2
+    assert {e.subscription.channel for e in emails} == {"email"}
+    [webhook] = store.claim_due(NOW + 1, 10, 120, "webhook")
+    assert webhook.subscription.id == hook.id
+    assert store.release_claims("webhook") == 1
+    assert store.claim_due(NOW + 2, 10, 120, "email") == []  # still claimed
+    [again] = store.claim_due(NOW + 2, 10, 120)
+    assert again.id == webhook.id
+    assert store.release_claims("email") == 4
+    assert {e.id for e in store.claim_due(NOW + 3, 10, 120, "email")} == {e.id for e in emails}
+
+
 def test_message_ids_are_stable_and_unique(store: SubscriptionStore) -> None:
     for number in range(3):
         active_email(store, f"a{number}@example.com")
