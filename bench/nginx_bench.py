@@ -12,7 +12,7 @@ import signal
 import string
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -73,10 +73,21 @@ http {{
 
 
 def render_cache_conf(
-    listen: str, upstream_a: str, upstream_b: str, cache_dir: Path, publish_listen: str
+    listen: str,
+    upstream_a: str,
+    upstream_b: str,
+    cache_dir: Path,
+    publish_listen: str,
+    more_upstreams: Sequence[str] = (),
 ) -> str:
-    """``nginx-cache.conf`` with its five names filled in (what ``envsubst`` would do)."""
-    text = string.Template(TEMPLATE.read_text()).safe_substitute(
+    """``nginx-cache.conf`` with its five names filled in (what ``envsubst`` would do); a
+    third replica and more get a ``server`` line each, like B's (docs/production.md)."""
+    template = TEMPLATE.read_text()
+    if more_upstreams:
+        line = next(x for x in template.splitlines() if "${STATUSD_UPSTREAM_B}" in x)
+        extra = [line.replace("${STATUSD_UPSTREAM_B}", address) for address in more_upstreams]
+        template = template.replace(line, "\n".join([line, *extra]), 1)
+    text = string.Template(template).safe_substitute(
         STATUSD_NGINX_LISTEN=listen,
         STATUSD_UPSTREAM_A=upstream_a,
         STATUSD_UPSTREAM_B=upstream_b,
@@ -93,23 +104,26 @@ def render_cache_conf(
 
 @contextmanager
 def run_nginx(
-    directory: Path, upstreams: tuple[Proc, Proc], body: bytes, publish_port: int
+    directory: Path, upstreams: Sequence[Proc], body: bytes, publish_port: int
 ) -> Iterator[tuple[str, str]]:
-    """nginx with the cache configuration (its nchan publisher on ``publish_port``) and a
-    static copy of ``body``; yields both URLs."""
+    """nginx with the cache configuration in front of ``upstreams`` (one or more; with one,
+    it is both A and B), its nchan publisher on ``publish_port``, and a static copy of
+    ``body``; yields both URLs."""
     nginx = require_tool("nginx")
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o755)
     directory.parent.chmod(0o755)  # nginx workers may run as another user
     cache_port, static_port = free_port(), free_port()
+    addresses = [upstream.url.removeprefix("http://") for upstream in upstreams]
     (directory / "api.json").write_bytes(body)
     (directory / "statusd-cache.conf").write_text(
         render_cache_conf(
             f"127.0.0.1:{cache_port}",
-            upstreams[0].url.removeprefix("http://"),
-            upstreams[1].url.removeprefix("http://"),
+            addresses[0],
+            addresses[1] if len(addresses) > 1 else addresses[0],
             directory / "cache",
             f"127.0.0.1:{publish_port}",
+            addresses[2:],
         )
     )
     conf = directory / "nginx.conf"

@@ -5,6 +5,7 @@
     python -m bench.run --only api,nginx
     python -m bench.run --only notify    # issue 18: email and webhook fan-outs (minutes)
     python -m bench.run --only history   # issue 9 (not in the default set: about 4 minutes)
+    python -m bench.run --only takeover,replicas  # issue 21: PostgreSQL replicas
 
 Exit status: 0 when every measurement could be taken (targets met or not: the tables say),
 1 when one could not (a process did not start, a tool is missing), 2 for a bad flag.
@@ -29,6 +30,7 @@ from bench.lifecycle_bench import measure_lifecycle
 from bench.nginx_bench import measure_nginx
 from bench.notify_bench import measure_notify
 from bench.procs import BenchError
+from bench.replicas_bench import measure_replicas
 from bench.report import RESULTS_DIR, Section, machine, write_results
 from bench.sizes import FULL, SMOKE, Sizes
 from bench.takeover_bench import measure_takeover
@@ -47,6 +49,7 @@ MEASUREMENTS: dict[str, Measurement] = {
 OPTIONAL: dict[str, Measurement] = {
     "history": measure_history,
     "takeover": measure_takeover,
+    "replicas": measure_replicas,
 }
 """Run only when named in ``--only``."""
 
