@@ -24,7 +24,7 @@ from statusd.config import Settings
 from statusd.deliver._mailer_child import MailerRequest
 from statusd.deliver.mailer import MAILER_NICE, Mailer, run_mailer
 from statusd.deliver.outbox import ThreadedOutbox
-from statusd.deliver.senders import Outbox, run_outbox
+from statusd.deliver.senders import IDLE_POLL, Outbox, run_outbox
 from statusd.deliver.webhooks import WebhookClient
 from statusd.history.writer import HistoryInbox
 from statusd.mailbox import Mailbox
@@ -40,6 +40,15 @@ from statusd.subscriptions.model import Channel
 log = logging.getLogger("statusd.notifications")
 
 MAINTENANCE_RETRY_SECONDS = 5.0
+SHARED_IDLE_POLL = 2.0
+"""How often the senders look at a shared outbox with nothing known to be due: replicas that
+do not lead record confirmations there, and their ``wake`` cannot reach the leader's
+senders (one cheap query every 2 s instead of up to ``IDLE_POLL`` seconds of waiting)."""
+
+
+def idle_poll(store: AsyncStore) -> float:
+    """The senders' idle poll for ``store``'s database (shorter when replicas share it)."""
+    return SHARED_IDLE_POLL if store.store.url.shared else IDLE_POLL
 
 
 def _maintenance_mailbox() -> Mailbox[MaintenanceEvent]:
@@ -98,6 +107,7 @@ async def serve_notifications(
                 settings,
                 metrics,
                 "webhook" if handles.mailer is not None else None,
+                idle_poll(store),
             )
             await nursery.start(_run_planner, handles, store, settings)
             nursery.start_soon(_record_maintenance, handles, store)
@@ -122,6 +132,7 @@ def mailer_request(settings: Settings, store: AsyncStore) -> MailerRequest:
         nice=MAILER_NICE,
         log_level=settings.log_level,
         log_format=settings.log_format,
+        idle_poll=idle_poll(store),
     )
 
 
@@ -132,6 +143,7 @@ async def _run_outbox(
     settings: Settings,
     metrics: Metrics,
     channel: Channel | None,
+    poll: float,
     *,
     task_status: trio.TaskStatus[Outbox],
 ) -> None:
@@ -145,6 +157,7 @@ async def _run_outbox(
         smtp_connections=settings.smtp_connections,
         channel=channel,
         metrics=metrics,
+        idle_poll=poll,
         task_status=task_status,
     )
 
