@@ -31,6 +31,8 @@
     verdictsEtag: null,
     verdictsTriedAt: 0,
     sources: new Map(),
+    announced: null, // the ETag the newest event named
+    wanted: null, // the version the next /api fetch asks for (an event's, or its recheck's)
     history: new Map(), // "CC/product" → {status, data, at}
     historyOff: 0, // time until which /api/history is not asked again (it answered 404)
     country: null,
@@ -43,12 +45,15 @@
    * the same document must not look new on every event.
    */
   function sameTag(a, b) {
-    const norm = (t) =>
-      String(t || "")
-        .replace(/^W\//, "")
-        .replace(/"/g, "")
-        .replace(/-gz$/, "");
-    return Boolean(a) && Boolean(b) && norm(a) === norm(b);
+    return Boolean(a) && Boolean(b) && bareTag(a) === bareTag(b);
+  }
+
+  /** The document an ETag names, without "W/", quotes or the gzip "-gz". */
+  function bareTag(tag) {
+    return String(tag || "")
+      .replace(/^W\//, "")
+      .replace(/"/g, "")
+      .replace(/-gz$/, "");
   }
 
   function sourceStates() {
@@ -77,9 +82,26 @@
     state.sources = r.status === 200 ? model.readSources(r.body, state.docStatus) : new Map();
   }
 
+  /**
+   * /api, conditional; after an event naming a document the page does not hold (and at
+   * each of its rechecks), /api?v=<that ETag>: a cache in front keeps that URL apart from
+   * /api, so it cannot answer with the body it held before the change (nginx sends one
+   * request upstream and the others wait for it). 404: no replica has made that version
+   * yet, plain /api then.
+   */
+  async function fetchDocument() {
+    const wanted = state.wanted;
+    state.wanted = null;
+    if (wanted && !sameTag(wanted, state.etag)) {
+      const r = await client.get("api?v=" + encodeURIComponent(bareTag(wanted)), state.etag);
+      if (r.status !== 404) return r;
+    }
+    return client.get("api", state.etag);
+  }
+
   /** The full refresh: /api (conditional), then verdicts and source freshness. */
   async function refreshAll() {
-    const r = await client.get("api", state.etag);
+    const r = await fetchDocument();
     state.reachable = true;
     let changed = false;
     if (r.status === 200) {
@@ -285,15 +307,17 @@
   render(true);
   refresh();
   /**
-   * An event named an ETag that /api did not serve yet: a cache in front of statusd (or a
-   * replica a moment behind) may still hold the previous document for up to a second. Look
-   * again after 0.5–1 s (jittered, so a crowd does not come back at once), at most 3 times.
+   * An event named an ETag the page still does not hold after asking for it (no replica
+   * served that version yet, as when the one that announced it stopped or was marked down
+   * by nginx, which then answers /api): ask again after 0.5–1 s (jittered, so a crowd does
+   * not come back at once), at most 3 times, while it is the newest event.
    */
   function recheck(etag, attempt) {
     if (attempt > RECHECKS) return;
     setTimeout(
       () => {
-        if (sameTag(etag, state.etag)) return;
+        if (sameTag(etag, state.etag) || etag !== state.announced) return;
+        state.wanted = etag;
         refresh();
         recheck(etag, attempt + 1);
       },
@@ -305,6 +329,10 @@
     pollMs,
     onChange: (etag) => {
       if (etag && sameTag(etag, state.etag)) return;
+      if (etag) {
+        state.announced = etag;
+        state.wanted = etag;
+      }
       refresh();
       if (etag) recheck(etag, 1);
     },
