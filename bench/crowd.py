@@ -202,16 +202,20 @@ class Page:
         self.wanted = ""
         """The version the next fetch asks for (set by an event and by its rechecks)."""
         self.rechecking = False
+        self.revalidate = False
+        """The next fetch revalidates /api even when it holds the version wanted."""
 
     async def connect(self) -> Connection:
         local = f"127.0.0.{2 + self.index % SOURCE_ADDRESSES}"
         stream = await trio.open_tcp_stream(self.crowd.host, self.crowd.port, local_address=local)
         return Connection(stream)
 
-    async def fetch_api(self) -> None:
-        """``GET /api`` with If-None-Match; a reused connection the server closed meanwhile
-        is retried once on a new one, as browsers do. Asks made while one fetch waits for
-        the one in flight are coalesced into it, as the page's request queue does."""
+    async def fetch_api(self, *, revalidate: bool = True) -> None:
+        """``GET /api`` with If-None-Match (``revalidate``), or the version an event named;
+        a reused connection the server closed meanwhile is retried once on a new one, as
+        browsers do. Asks made while one fetch waits for the one in flight are coalesced
+        into it, as the page's request queue does."""
+        self.revalidate = self.revalidate or revalidate
         if self.queued:
             return
         self.queued = True
@@ -230,17 +234,21 @@ class Page:
             self.lock.release()
 
     async def _fetch_api(self) -> None:
-        """The page's ``fetchDocument``: ``/api?v=<ETag>`` while the newest event names a
-        document this page does not hold (a 404, no replica has made it yet: plain /api)."""
+        """The page's ``fetchDocument``: ``/api?v=<ETag>`` when an event (or its recheck)
+        named a document this page does not hold (a 404, no replica has made it yet: plain
+        /api); nothing when it holds it by now and no revalidation was asked for."""
         record = self.crowd.record
-        record.api_requests += 1
         version, self.wanted = self.wanted, ""
+        revalidate, self.revalidate = self.revalidate, False
         if version and version != self.etag:
+            record.api_requests += 1
             answer = await self._exchange(f"/api?v={version}")
             if answer is None or answer[0] != 404:
                 self._take(answer)
                 return
-            record.api_requests += 1
+        elif not revalidate:
+            return  # the event's document came with the answer before (the other replica's)
+        record.api_requests += 1
         self._take(await self._exchange("/api"))
 
     async def _exchange(self, target: str) -> tuple[int, str] | None:
@@ -292,7 +300,7 @@ class Page:
         if etag == self.etag:
             return
         self.announced = self.wanted = etag
-        await self.fetch_api()
+        await self.fetch_api(revalidate=False)
         if etag != self.etag and not self.rechecking:
             self.rechecking = True
             nursery.start_soon(self.recheck)
@@ -306,7 +314,7 @@ class Page:
                 if self.announced == self.etag:
                     break
                 self.wanted = self.announced
-                await self.fetch_api()
+                await self.fetch_api(revalidate=False)
         finally:
             self.rechecking = False
 

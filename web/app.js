@@ -33,6 +33,7 @@
     sources: new Map(),
     announced: null, // the ETag the newest event named
     wanted: null, // the version the next /api fetch asks for (an event's, or its recheck's)
+    revalidate: false, // the next /api fetch must ask even when the page holds `wanted`
     history: new Map(), // "CC/product" → {status, data, at}
     historyOff: 0, // time until which /api/history is not asked again (it answered 404)
     country: null,
@@ -90,11 +91,14 @@
    * yet, plain /api then.
    */
   async function fetchDocument() {
-    const wanted = state.wanted;
+    const { wanted, revalidate } = state;
     state.wanted = null;
+    state.revalidate = false;
     if (wanted && !sameTag(wanted, state.etag)) {
       const r = await client.get("api?v=" + encodeURIComponent(bareTag(wanted)), state.etag);
       if (r.status !== 404) return r;
+    } else if (!revalidate) {
+      return null; // the event's document came with the answer before (the other replica's)
     }
     return client.get("api", state.etag);
   }
@@ -102,6 +106,7 @@
   /** The full refresh: /api (conditional), then verdicts and source freshness. */
   async function refreshAll() {
     const r = await fetchDocument();
+    if (r === null) return;
     state.reachable = true;
     let changed = false;
     if (r.status === 200) {
@@ -160,7 +165,15 @@
     client.schedule("history", () => refreshHistory(force));
   }
 
+  /** Revalidate /api (and whatever depends on it). */
   function refresh() {
+    state.revalidate = true;
+    client.schedule("api", refreshAll);
+  }
+
+  /** Fetch the document an event named, unless the page holds it by then. */
+  function refreshFor(etag) {
+    state.wanted = etag;
     client.schedule("api", refreshAll);
   }
 
@@ -317,8 +330,7 @@
     setTimeout(
       () => {
         if (sameTag(etag, state.etag) || etag !== state.announced) return;
-        state.wanted = etag;
-        refresh();
+        refreshFor(etag);
         recheck(etag, attempt + 1);
       },
       RECHECK_MS * (1 + Math.random()),
@@ -328,13 +340,14 @@
   const live = new api.Live(base, {
     pollMs,
     onChange: (etag) => {
-      if (etag && sameTag(etag, state.etag)) return;
-      if (etag) {
-        state.announced = etag;
-        state.wanted = etag;
+      if (!etag) {
+        refresh();
+        return;
       }
-      refresh();
-      if (etag) recheck(etag, 1);
+      if (sameTag(etag, state.etag)) return;
+      state.announced = etag;
+      refreshFor(etag);
+      recheck(etag, 1);
     },
     // Every third tick revalidates /api too (a 304, from the cache): a page that missed an
     // event, or whose rechecks met a stale cache, is never stale for long.

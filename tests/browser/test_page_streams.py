@@ -134,6 +134,11 @@ def wait_idle(page: Page) -> None:
     )
 
 
+def bare(etag: str) -> str:
+    """The document an ETag names, as the page sends it in ``/api?v=``."""
+    return etag.strip('"').removesuffix("-gz")
+
+
 def status_of(request: Request) -> int:
     response = request.response()
     assert response is not None, request.url
@@ -257,4 +262,26 @@ def test_a_version_no_replica_has_yet_falls_back_to_api(browser: Browser, stack:
         asked = watch.api_requests("/api")[before:]
         assert [r.url.split("/api", 1)[1] for r in asked] == ["?v=0123unknown", ""] * 4
         assert [status_of(r) for r in asked[::2]] == [404] * 4
+        assert stack.api()[0] == etag, "statusd's document changed during the test"
+
+
+def test_the_other_replicas_event_for_the_document_in_flight_costs_nothing(
+    browser: Browser, stack: Stack
+) -> None:
+    """Both replicas announce each change: an event repeated while the page fetches that
+    document makes no second request once the first answer brought it."""
+    with live_page(browser, stack) as (page, watch):
+        etag = stack.api()[0]
+        wait_idle(page)
+        page.evaluate("StatusPage.app.state.etag = '\"older\"'")  # as if the event were news
+        before = len(watch.api_requests("/api"))
+        page.evaluate(
+            "e => { StatusPage.app.live.onChange(e); StatusPage.app.live.onChange(e) }", etag
+        )
+        wait_idle(page)
+        page.clock.run_for(5000)  # past every recheck; the next tick is at 10 s
+        wait_idle(page)
+        asked = watch.api_requests("/api")[before:]
+        assert [r.url.split("/api", 1)[1] for r in asked] == ["?v=" + bare(etag)]
+        assert status_of(asked[0]) == 200
         assert stack.api()[0] == etag, "statusd's document changed during the test"
