@@ -121,8 +121,8 @@ class Record:
 
 class Connection:
     """One HTTP/1.1 connection with a read buffer, on a non-blocking stdlib socket driven by
-    trio's ``wait_readable``/``wait_writable``: a third of the scheduler passes of a
-    ``trio.SocketStream`` per exchange, so one process keeps up with more pages."""
+    trio's ``wait_readable``/``wait_writable``: without a ``trio.SocketStream``'s checkpoints
+    around every send and receive, one process keeps up with more pages."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
