@@ -4,12 +4,14 @@
 
 Each page behaves as ``web/js/api.js`` and ``web/app.js`` do: it loads ``/api`` on a
 keep-alive connection of its own, opens ``/api/events``; on an event whose ETag it does not
-hold, it fetches ``/api`` with ``If-None-Match`` (and looks again after 0.5–1 s, at most 3
-times, while ``/api`` still answers an older document), and revalidates ``/api`` every third
-``--poll`` while the stream is up; when the stream is refused (503),
-fails or ends, it polls ``/api`` every ``--poll`` seconds and opens the stream again after
-the page's ``retryDelay`` (Retry-After, else 5 s, doubled per failure in a row, at most
-5 min, times [1, 2)). ``--no-stream`` pages only poll.
+hold, it fetches ``/api?v=<that ETag>`` with ``If-None-Match`` (a 404, no replica has made
+that version yet: ``/api``, and it looks again after 0.5–1 s, at most 3 times), and
+revalidates ``/api`` every third ``--poll`` while the stream is up; when the stream is
+refused (503), fails or ends, it polls ``/api`` every ``--poll`` seconds and opens the stream
+again after the page's ``retryDelay`` (Retry-After, else 5 s, doubled per failure in a row,
+at most 5 min, times [1, 2)). ``--no-stream`` pages only poll. Several processes can share
+a crowd (``--first-page`` numbers their pages apart; ``bench.crowd_procs``); each records
+its event loop's lag, so a generator too slow to keep up shows it.
 
 Small HTTP/1.1 over raw sockets (no client library: 10,000 pages are 20,000 connections),
 the descriptor limit raised with ``resource.setrlimit``. The process prints ``ready`` on
@@ -22,10 +24,12 @@ machine share), request counts and failures.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import random
 import resource
+import socket
 import sys
 import time
 from collections import Counter
@@ -50,6 +54,10 @@ RAMP_PER_SECOND = 250
 """New pages opened per second at the start, unless ``--ramp`` says otherwise (a crowd
 arrives over seconds; faster than statusd can accept on a shared 2-core machine, the
 kernel's accept queue overflows and the pages' first requests time out)."""
+LAG_TICK = 0.01
+LAG_KEPT = 0.05
+"""The event loop's lag is sampled every ``LAG_TICK`` s; lags of ``LAG_KEPT`` s or more are
+kept: a crowd whose own loop lags is measuring itself, not the servers."""
 SOURCE_ADDRESSES = 50
 """Client sockets are spread over 127.0.0.2…: 20,000 connections to one port need more
 ephemeral ports than one source address has."""
@@ -86,13 +94,16 @@ class Record:
     streams_opened: int = 0
     streams_refused: int = 0
     stream_failures: Counter[str] = field(default_factory=Counter)
+    loop_lags: list[tuple[float, float]] = field(default_factory=list)
+    """(monotonic time, seconds late) of every tick of the lag watch that was late."""
     ready_pages: int = 0
     failed_on_arrival: int = 0
     """Failed /api requests until every page had arrived (the rest: while they were open)."""
 
-    def as_json(self, pages: int) -> dict[str, object]:
+    def as_json(self, pages: int, first_page: int) -> dict[str, object]:
         return {
             "pages": pages,
+            "first_page": first_page,
             "started": self.started,
             "api_requests": self.api_requests,
             "api_failed": sum(self.api_failed.values()),
@@ -104,21 +115,63 @@ class Record:
             "stream_failures": dict(self.stream_failures),
             "documents": self.documents,
             "events": self.events,
+            "loop_lags": self.loop_lags,
         }
 
 
 class Connection:
-    """One HTTP/1.1 connection with a read buffer."""
+    """One HTTP/1.1 connection with a read buffer, on a non-blocking stdlib socket driven by
+    trio's ``wait_readable``/``wait_writable``: without a ``trio.SocketStream``'s checkpoints
+    around every send and receive, one process keeps up with more pages."""
 
-    def __init__(self, stream: trio.SocketStream) -> None:
-        self.stream = stream
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
         self.buffer = bytearray()
         self.used = False
+
+    @classmethod
+    async def open(cls, host: str, port: int, local: str) -> Connection:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            sock.bind((local, 0))
+            error = sock.connect_ex((host, port))
+            if error == errno.EINPROGRESS:
+                await trio.lowlevel.wait_writable(sock)
+                error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if error:
+                raise OSError(error, os.strerror(error))
+        except BaseException:
+            sock.close()
+            raise
+        return cls(sock)
+
+    def close(self) -> None:
+        """Close at once (also mid-exchange: the connection is unusable then)."""
+        if self.sock.fileno() >= 0:
+            trio.lowlevel.notify_closing(self.sock)
+            self.sock.close()
+
+    async def receive(self) -> bytes:
+        """What the peer sent next (b"" when it closed)."""
+        while True:
+            try:
+                return self.sock.recv(RECV)
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(self.sock)
+
+    async def send_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[self.sock.send(view) :]
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(self.sock)
 
     async def read_until(self, marker: bytes) -> int:
         """Read until ``marker`` is buffered; its offset."""
         while marker not in self.buffer:
-            chunk = await self.stream.receive_some(RECV)
+            chunk = await self.receive()
             if not chunk:
                 raise HttpError(f"closed before {marker!r}")
             self.buffer += chunk
@@ -140,7 +193,7 @@ class Connection:
 
     async def read_exactly(self, size: int) -> bytes:
         while len(self.buffer) < size:
-            chunk = await self.stream.receive_some(RECV)
+            chunk = await self.receive()
             if not chunk:
                 raise HttpError("closed inside a body")
             self.buffer += chunk
@@ -187,18 +240,24 @@ class Page:
         self.lock = trio.Lock()
         self.queued = False
         """A fetch waits for the one in flight: later asks join it (web/js/api.js Client)."""
-        self.awaited = ""
-        """The ETag the newest event named, while /api still serves an older one."""
+        self.announced = ""
+        """The ETag the newest event named."""
+        self.wanted = ""
+        """The version the next fetch asks for (set by an event and by its rechecks)."""
+        self.rechecking = False
+        self.revalidate = False
+        """The next fetch revalidates /api even when it holds the version wanted."""
 
     async def connect(self) -> Connection:
         local = f"127.0.0.{2 + self.index % SOURCE_ADDRESSES}"
-        stream = await trio.open_tcp_stream(self.crowd.host, self.crowd.port, local_address=local)
-        return Connection(stream)
+        return await Connection.open(self.crowd.host, self.crowd.port, local)
 
-    async def fetch_api(self) -> None:
-        """``GET /api`` with If-None-Match; a reused connection the server closed meanwhile
-        is retried once on a new one, as browsers do. Asks made while one fetch waits for
-        the one in flight are coalesced into it, as the page's request queue does."""
+    async def fetch_api(self, *, revalidate: bool = True) -> None:
+        """``GET /api`` with If-None-Match (``revalidate``), or the version an event named;
+        a reused connection the server closed meanwhile is retried once on a new one, as
+        browsers do. Asks made while one fetch waits for the one in flight are coalesced
+        into it, as the page's request queue does."""
+        self.revalidate = self.revalidate or revalidate
         if self.queued:
             return
         self.queued = True
@@ -210,85 +269,112 @@ class Page:
             await self._fetch_api()
         except trio.Cancelled:
             if self.api is not None:  # cut mid-exchange: the connection is unusable
-                self.api.stream.socket.close()
+                self.api.close()
                 self.api = None
             raise
         finally:
             self.lock.release()
 
     async def _fetch_api(self) -> None:
+        """The page's ``fetchDocument``: ``/api?v=<ETag>`` when an event (or its recheck)
+        named a document this page does not hold (a 404, no replica has made it yet: plain
+        /api); nothing when it holds it by now and no revalidation was asked for."""
         record = self.crowd.record
+        version, self.wanted = self.wanted, ""
+        revalidate, self.revalidate = self.revalidate, False
+        if version and version != self.etag:
+            record.api_requests += 1
+            answer = await self._exchange(f"/api?v={version}")
+            if answer is None or answer[0] != 404:
+                self._take(answer)
+                return
+        elif not revalidate:
+            return  # the event's document came with the answer before (the other replica's)
         record.api_requests += 1
+        self._take(await self._exchange("/api"))
+
+    async def _exchange(self, target: str) -> tuple[int, str] | None:
+        """One GET (status and ETag); None when it failed (counted in the record)."""
         for attempt in (1, 2):
             reused = self.api is not None and self.api.used
             try:
                 with trio.fail_after(REQUEST_DEADLINE):
                     if self.api is None:
                         self.api = await self.connect()
-                    status, validator = await self._get_api(self.api)
+                    return await self._get(self.api, target)
             except (OSError, trio.BrokenResourceError, HttpError, trio.TooSlowError) as error:
                 if self.api is not None:
-                    await trio.aclose_forcefully(self.api.stream)
+                    self.api.close()
                     self.api = None
                 if reused and attempt == 1 and not isinstance(error, trio.TooSlowError):
                     continue
-                record.api_failed[type(error).__name__] += 1
-                return
-            break
+                self.crowd.record.api_failed[type(error).__name__] += 1
+        return None
+
+    def _take(self, answer: tuple[int, str] | None) -> None:
+        """Hold the document an answer brought, if it is a new one."""
+        if answer is None:
+            return
+        status, validator = answer
         if status not in (200, 304):
-            record.api_failed[f"status {status}"] += 1
+            self.crowd.record.api_failed[f"status {status}"] += 1
             return
         etag = same_document(validator)
         if status == 200 and etag != self.etag:
             self.etag, self.validator = etag, validator
-            record.documents.append((self.index, time.monotonic(), etag))
+            self.crowd.record.documents.append((self.index, time.monotonic(), etag))
 
-    async def _get_api(self, conn: Connection) -> tuple[int, str]:
-        head = f"GET /api HTTP/1.1\r\nHost: {self.crowd.host_header}\r\n"
+    async def _get(self, conn: Connection, target: str) -> tuple[int, str]:
+        head = f"GET {target} HTTP/1.1\r\nHost: {self.crowd.host_header}\r\n"
         head += "Accept: application/json\r\nAccept-Encoding: gzip\r\n"
         if self.validator:
             head += f"If-None-Match: {self.validator}\r\n"
-        await conn.stream.send_all((head + "\r\n").encode())
+        await conn.send_all((head + "\r\n").encode())
         conn.used = True
         status, headers = await conn.read_head()
         await conn.read_body(status, headers)
         if headers.get(b"connection", b"").lower() == b"close":
-            await conn.stream.aclose()
+            conn.close()
             self.api = None
         return status, headers.get(b"etag", b"").decode()
 
     async def on_event(self, etag: str, nursery: trio.Nursery) -> None:
         if etag == self.etag:
             return
-        self.crowd.record.events.append((self.index, time.monotonic(), etag))
-        await self.fetch_api()
-        if etag != self.etag:
-            if not self.awaited:
-                nursery.start_soon(self.recheck)
-            self.awaited = etag
+        self.announced = self.wanted = etag
+        await self.fetch_api(revalidate=False)
+        if etag != self.etag and not self.rechecking:
+            self.rechecking = True
+            nursery.start_soon(self.recheck)
 
     async def recheck(self) -> None:
-        """Look at /api again while it serves an older document than the newest event
-        named (one chain per page; a newer event takes it over, as the page's queue does)."""
-        for _ in range(RECHECKS):
-            await trio.sleep(RECHECK * (1 + random.random()))
-            if self.awaited == self.etag:
-                break
-            await self.fetch_api()
-        self.awaited = ""
+        """Ask again while the page does not hold the version the newest event named (one
+        chain per page; a newer event takes it over, as the page's rechecks do)."""
+        try:
+            for _ in range(RECHECKS):
+                await trio.sleep(RECHECK * (1 + random.random()))
+                if self.announced == self.etag:
+                    break
+                self.wanted = self.announced
+                await self.fetch_api(revalidate=False)
+        finally:
+            self.rechecking = False
 
     async def stream(self, nursery: trio.Nursery) -> float:
         """Hold the event stream until it ends; the server's Retry-After (0 if none)."""
+        conn: Connection | None = None
         try:
             with trio.fail_after(STREAM_OPEN_DEADLINE):
                 conn = await self.connect()
                 request = f"GET /api/events HTTP/1.1\r\nHost: {self.crowd.host_header}\r\n"
-                await conn.stream.send_all(f"{request}Accept: text/event-stream\r\n\r\n".encode())
+                await conn.send_all(f"{request}Accept: text/event-stream\r\n\r\n".encode())
                 status, headers = await conn.read_head()
         except (OSError, trio.BrokenResourceError, HttpError, trio.TooSlowError) as error:
+            if conn is not None:
+                conn.close()
             self.crowd.record.stream_failures[f"open {type(error).__name__}"] += 1
             return 0.0
-        async with conn.stream:
+        try:
             if status != 200:
                 if status == 503:
                     self.crowd.record.streams_refused += 1
@@ -306,7 +392,7 @@ class Page:
                         if chunked:
                             data = await conn.read_chunk()
                         else:
-                            data = bytes(conn.buffer) or await conn.stream.receive_some(RECV)
+                            data = bytes(conn.buffer) or await conn.receive()
                             conn.buffer.clear()
                     if not data:
                         self.crowd.record.stream_failures["ended"] += 1
@@ -316,10 +402,16 @@ class Page:
                         for line in event.split(b"\n"):
                             if line.startswith(b"data:"):
                                 etag = same_document(line[5:].strip().decode())
-                                nursery.start_soon(self.on_event, etag, nursery)
+                                if etag != self.etag:  # else old news: no task for it
+                                    self.crowd.record.events.append(
+                                        (self.index, time.monotonic(), etag)
+                                    )
+                                    nursery.start_soon(self.on_event, etag, nursery)
             except (OSError, trio.BrokenResourceError, HttpError, trio.TooSlowError) as error:
                 self.crowd.record.stream_failures[type(error).__name__] += 1
                 return 0.0
+        finally:
+            conn.close()
 
     async def revalidate_while_live(self) -> None:
         """The page's safety net: /api every third tick while the stream is up."""
@@ -349,7 +441,14 @@ class Page:
 
 class Crowd:
     def __init__(
-        self, url: str, pages: int, seconds: float, poll: float, streams: bool, ramp: int
+        self,
+        url: str,
+        pages: int,
+        seconds: float,
+        poll: float,
+        streams: bool,
+        ramp: int,
+        first_page: int = 0,
     ) -> None:
         parts = urlsplit(url)
         if parts.hostname is None or parts.port is None:
@@ -361,6 +460,7 @@ class Crowd:
         self.poll = poll
         self.use_streams = streams
         self.ramp = ramp
+        self.first_page = first_page
         self.record = Record()
 
     def page_ready(self, ready: trio.Event) -> None:
@@ -386,10 +486,20 @@ class Crowd:
 
                 nursery.start_soon(announce)
                 nursery.start_soon(until_stdin_closes)
+                nursery.start_soon(self.watch_loop)
                 for index in range(self.pages):
-                    nursery.start_soon(Page(index, self).run, ready)
+                    nursery.start_soon(Page(self.first_page + index, self).run, ready)
                     if index % 50 == 49:
                         await trio.sleep(50 / self.ramp)
+
+    async def watch_loop(self) -> None:
+        """Record how late this process's own event loop wakes up (``Record.loop_lags``)."""
+        while True:
+            asked = time.monotonic()
+            await trio.sleep(LAG_TICK)
+            woke = time.monotonic()
+            if woke - asked - LAG_TICK >= LAG_KEPT:
+                self.record.loop_lags.append((woke, woke - asked - LAG_TICK))
 
 
 def raise_file_limit(needed: int) -> None:
@@ -411,12 +521,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--poll", type=float, default=10.0, help="the page's ?poll= (s)")
     parser.add_argument("--no-stream", action="store_true", help="pages only poll")
     parser.add_argument("--ramp", type=int, default=RAMP_PER_SECOND, help="pages per second")
+    parser.add_argument(
+        "--first-page", type=int, default=0, help="number of the first page (several processes)"
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     raise_file_limit(2 * args.pages + 256)
-    crowd = Crowd(args.url, args.pages, args.seconds, args.poll, not args.no_stream, args.ramp)
+    crowd = Crowd(
+        args.url,
+        args.pages,
+        args.seconds,
+        args.poll,
+        not args.no_stream,
+        args.ramp,
+        args.first_page,
+    )
     trio.run(crowd.run)
-    args.out.write_text(json.dumps(crowd.record.as_json(args.pages)))
+    args.out.write_text(json.dumps(crowd.record.as_json(args.pages, args.first_page)))
     return 0
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import trio
 
-from bench.report import Section, median
+from bench.report import Section, median, percentile
 from statusd.collect.outcome import GoodResult
 from statusd.collect.parse import cyclic_gc_paused, parse_and_encode, parse_big_input
 from statusd.sources import ALL_SOURCES
@@ -126,11 +126,6 @@ async def collect_all(
         wall = trio.current_time() - start
         stop.set()
     return wall, lags
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
 
 
 async def compare_thread_process(inputs: dict[str, bytes], limits: Limits, workers: int) -> Section:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -94,6 +95,13 @@ def _plain(value: object) -> object:
 def median(values: Sequence[float]) -> float:
     """The median, rounded for tables (the raw values go to the JSON)."""
     return round(statistics.median(values), 3)
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The value below which ``share`` of ``values`` lie (nearest rank; inf counts; 0 for
+    no values)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)] if ordered else 0.0
 
 
 def machine() -> dict[str, Any]:

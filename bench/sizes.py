@@ -33,6 +33,9 @@ class Sizes:
     """How long a change is given to reach the pages (and the pages after a kill)."""
     crowd_poll_seconds: float
     """The polling pages' interval (the page's default: 10 s)."""
+    crowd_processes: int
+    """Processes the crowd through nginx is split over (one Python process cannot read
+    10,000 events and send 10,000 requests in a second)."""
     notify_emails: int
     """Confirmed email subscribers told of one change (issue 18: 100,000)."""
     notify_webhooks: int
@@ -54,6 +57,7 @@ FULL = Sizes(
     crowd_nginx_pages=10_000,
     crowd_observe_seconds=35.0,
     crowd_poll_seconds=10.0,
+    crowd_processes=2,
     notify_emails=100_000,
     notify_webhooks=1_000,
     notify_blast=20_000,
@@ -72,6 +76,7 @@ SMOKE = Sizes(
     crowd_nginx_pages=100,
     crowd_observe_seconds=8.0,
     crowd_poll_seconds=2.0,
+    crowd_processes=2,
     notify_emails=300,
     notify_webhooks=30,
     notify_blast=300,

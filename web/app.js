@@ -32,6 +32,9 @@
     verdictsEtag: null,
     verdictsTriedAt: 0,
     sources: new Map(),
+    announced: null, // the ETag the newest event named
+    wanted: null, // the version the next /api fetch asks for (an event's, or its recheck's)
+    revalidate: false, // the next /api fetch must ask even when the page holds `wanted`
     history: new Map(), // "CC/product" → {status, data, at}
     historyOff: 0, // time until which /api/history is not asked again (it answered 404)
     country: null,
@@ -44,12 +47,15 @@
    * the same document must not look new on every event.
    */
   function sameTag(a, b) {
-    const norm = (t) =>
-      String(t || "")
-        .replace(/^W\//, "")
-        .replace(/"/g, "")
-        .replace(/-gz$/, "");
-    return Boolean(a) && Boolean(b) && norm(a) === norm(b);
+    return Boolean(a) && Boolean(b) && bareTag(a) === bareTag(b);
+  }
+
+  /** The document an ETag names, without "W/", quotes or the gzip "-gz". */
+  function bareTag(tag) {
+    return String(tag || "")
+      .replace(/^W\//, "")
+      .replace(/"/g, "")
+      .replace(/-gz$/, "");
   }
 
   function sourceStates() {
@@ -78,9 +84,30 @@
     state.sources = r.status === 200 ? model.readSources(r.body, state.docStatus) : new Map();
   }
 
+  /**
+   * /api, conditional; after an event naming a document the page does not hold (and at
+   * each of its rechecks), /api?v=<that ETag>: a cache in front keeps that URL apart from
+   * /api, so it cannot answer with the body it held before the change (nginx sends one
+   * request upstream and the others wait for it). 404: no replica has made that version
+   * yet, plain /api then.
+   */
+  async function fetchDocument() {
+    const { wanted, revalidate } = state;
+    state.wanted = null;
+    state.revalidate = false;
+    if (wanted && !sameTag(wanted, state.etag)) {
+      const r = await client.get("api?v=" + encodeURIComponent(bareTag(wanted)), state.etag);
+      if (r.status !== 404) return r;
+    } else if (!revalidate) {
+      return null; // the event's document came with the answer before (the other replica's)
+    }
+    return client.get("api", state.etag);
+  }
+
   /** The full refresh: /api (conditional), then verdicts and source freshness. */
   async function refreshAll() {
-    const r = await client.get("api", state.etag);
+    const r = await fetchDocument();
+    if (r === null) return;
     state.reachable = true;
     let changed = false;
     if (r.status === 200) {
@@ -139,7 +166,15 @@
     client.schedule("history", () => refreshHistory(force));
   }
 
+  /** Revalidate /api (and whatever depends on it). */
   function refresh() {
+    state.revalidate = true;
+    client.schedule("api", refreshAll);
+  }
+
+  /** Fetch the document an event named, unless the page holds it by then. */
+  function refreshFor(etag) {
+    state.wanted = etag;
     client.schedule("api", refreshAll);
   }
 
@@ -352,16 +387,17 @@
   }
 
   /**
-   * An event named an ETag that /api did not serve yet: a cache in front of statusd (or a
-   * replica a moment behind) may still hold the previous document for up to a second. Look
-   * again after 0.5–1 s (jittered, so a crowd does not come back at once), at most 3 times.
+   * An event named an ETag the page still does not hold after asking for it (no replica
+   * served that version yet, as when the one that announced it stopped or was marked down
+   * by nginx, which then answers /api): ask again after 0.5–1 s (jittered, so a crowd does
+   * not come back at once), at most 3 times, while it is the newest event.
    */
   function recheck(etag, attempt) {
     if (attempt > RECHECKS) return;
     setTimeout(
       () => {
-        if (sameTag(etag, state.etag)) return;
-        refresh();
+        if (sameTag(etag, state.etag) || etag !== state.announced) return;
+        refreshFor(etag);
         recheck(etag, attempt + 1);
       },
       RECHECK_MS * (1 + Math.random()),
@@ -371,9 +407,14 @@
   const live = new api.Live(base, {
     pollMs,
     onChange: (etag) => {
-      if (etag && sameTag(etag, state.etag)) return;
-      refresh();
-      if (etag) recheck(etag, 1);
+      if (!etag) {
+        refresh();
+        return;
+      }
+      if (sameTag(etag, state.etag)) return;
+      state.announced = etag;
+      refreshFor(etag);
+      recheck(etag, 1);
     },
     // Every third tick revalidates /api too (a 304, from the cache): a page that missed an
     // event, or whose rechecks met a stale cache, is never stale for long.

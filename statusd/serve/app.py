@@ -43,7 +43,12 @@ from statusd.body.spill import joined
 from statusd.config import Settings
 from statusd.metrics import Metrics
 from statusd.serve.connections import CONNECTION_STATE_KEY
-from statusd.serve.http_cache import COMMON_HEADERS, PREFLIGHT_HEADERS, negotiate
+from statusd.serve.http_cache import (
+    COMMON_HEADERS,
+    PREFLIGHT_HEADERS,
+    asks_unknown_version,
+    negotiate,
+)
 from statusd.serve.request_rules import (
     BODY_METHODS,
     NO_BODY_ERROR,
@@ -211,6 +216,8 @@ def create_app(
     @app.route("/api", methods=["GET", "HEAD", "OPTIONS"])
     async def api() -> Response:
         view = state.view
+        if asks_unknown_version(request.query_string, view.knows):
+            return json_response({"error": "version not served here (yet), ask /api"}, 404)
         return document_response(
             view.document, view.seconds_until_next_collection(trio.current_time())
         )

@@ -4,8 +4,9 @@
 strings (plain, gzip, 304), so going through Quart's request and response objects would
 cost more than the answer itself; even the response headers are built once per document
 version and max-age (``AnswerCache``), and the request headers are read in one pass.
-Everything else (and every other method on /api) goes to the Quart app, which answers /api
-identically for tests and for ``OPTIONS``.
+Everything else (and every other method on /api, and ``/api?v=`` naming a version this
+replica has not made: ``404``) goes to the Quart app, which answers /api identically for
+tests and for ``OPTIONS``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from hypercorn.typing import (
 
 from statusd.body.spill import SPAN_CHUNK_BYTES, Part
 from statusd.metrics import Metrics
-from statusd.serve.http_cache import AnswerCache
+from statusd.serve.http_cache import AnswerCache, asks_unknown_version
 from statusd.state.holder import StateHolder
 
 
@@ -61,7 +62,11 @@ class FrontApp:
             self._idle = trio.Event()
         self._in_flight += 1
         try:
-            if scope["path"] == "/api" and scope["method"] in _FRONT_METHODS:
+            if (
+                scope["path"] == "/api"
+                and scope["method"] in _FRONT_METHODS
+                and not asks_unknown_version(scope["query_string"], self._state.view.knows)
+            ):
                 conditions = _read_headers(scope["headers"])
                 if conditions is not None:
                     await self._serve_api(scope, send, *conditions)

@@ -6,7 +6,8 @@ Both the thin ASGI layer in front of the app and the Quart routes answer through
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from urllib.parse import parse_qsl
 
 from statusd.body.document import Document
 from statusd.body.spill import Body
@@ -34,6 +35,25 @@ PREFLIGHT_HEADERS: Headers = [
 def gzip_etag(etag: str) -> str:
     """The ETag of the gzip representation: a strong validator differs per encoding."""
     return etag[:-1] + '-gz"'
+
+
+def asks_unknown_version(query_string: bytes, knows: Callable[[str], bool]) -> bool:
+    """Whether ``/api?v=<ETag>`` names a document this replica has not made (yet).
+
+    ``v`` is the version a page was told of (an event's data; quotes, ``W/`` and ``-gz``
+    allowed). A version ``knows`` (``StateView.knows``: the current document or an earlier
+    one) is answered with the current document, so a page that is behind catches up; an
+    unknown one is another replica's newer document, answered ``404`` so that nginx asks the
+    other replica (``proxy_next_upstream http_404``) instead of caching an older body under
+    the new version's key. No ``v``: plain ``/api``."""
+    if not query_string:
+        return False
+    pairs = parse_qsl(query_string.decode("latin-1"))
+    version = next((value for name, value in pairs if name == "v"), "")
+    if not version:
+        return False
+    bare = version.strip().removeprefix("W/").replace('"', "").removesuffix("-gz")
+    return not knows(f'"{bare}"')
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:

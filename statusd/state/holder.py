@@ -25,6 +25,9 @@ log = logging.getLogger("statusd.state")
 
 # Documents bigger than this are built in a worker thread so requests keep being served.
 THREAD_BUILD_ABOVE = 256 * 1024
+EARLIER_ETAGS_KEPT = 64
+"""ETags of earlier documents remembered (``StateView.earlier_etags``): a page asking for
+one of them (``/api?v=``) is behind, and gets the current document at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,12 @@ class StateView:
     ready: bool
     document_version: int
     document_changed_wall: float
+    earlier_etags: tuple[str, ...] = ()
+    """The ETags of the documents before this one, oldest first (``EARLIER_ETAGS_KEPT``)."""
+
+    def knows(self, etag: str) -> bool:
+        """Whether ``etag`` names this document or one it replaced (recently)."""
+        return etag == self.document.etag or etag in self.earlier_etags
 
     @property
     def ok(self) -> bool:
@@ -207,6 +216,7 @@ class StateHolder:
                     document=document,
                     document_version=view.document_version + 1,
                     document_changed_wall=time.time(),
+                    earlier_etags=(*view.earlier_etags, view.document.etag)[-EARLIER_ETAGS_KEPT:],
                 )
         self._ever_ready = self._ever_ready or fragments is not None
         view = replace(view, sources=dict(self._statuses), fresh=fresh, ready=self._ever_ready)

@@ -8,6 +8,7 @@ that no request failed where the harness demands zero failures (nginx with a sta
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -150,7 +151,13 @@ def test_crowd_pages_never_fail_and_get_changes(smoke_results: dict[str, Any]) -
     assert _target(crowd, "after a kill, the last page gets the change")["met"]
     nchan = crowd["data"]["nchan"]["crowd"]
     assert nchan["streams_opened"] >= nchan["pages"]
+    assert nchan["processes"] == SMOKE.crowd_processes
     assert crowd["data"]["polling"]["crowd"]["streams_opened"] == 0
+    stages = _section(smoke_results, "where a change's time goes")["data"]["change"]
+    assert stages["told"][-1] < math.inf, "a page was never told of the change"  # the max
+    assert stages["fetched"][-1] < math.inf, "a page never fetched the change"
+    assert stages["probe_told"] < math.inf
+    assert stages["crowd_cores_busy"] > 0
 
 
 def test_notifications_are_measured(smoke_results: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Request, expect
 
 from statusd.serve.streams import RETRY_AFTER_RANGE
 from tests.browser.harness import TIMEOUT_MS, WEB, PageWatch
@@ -99,6 +99,52 @@ def refused_page(browser: Browser, stack: Stack) -> Iterator[tuple[Page, PageWat
         context.close()
 
 
+@contextmanager
+def live_page(
+    browser: Browser,
+    stack: Stack,
+    query: str = "",
+    *,
+    clock: bool = True,
+    allowed: tuple[str, ...] = (),
+) -> Iterator[tuple[Page, PageWatch]]:
+    """The page live on statusd's stream and showing its document (Playwright's clock
+    installed unless ``clock`` is false); on a normal exit its watch must be clean."""
+    context = browser.new_context(locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        if clock:
+            page.clock.install()
+        watch = PageWatch(allowed_errors=allowed)
+        watch.attach(page)
+        page.goto(stack.statusd.url + "/" + query)
+        expect(page.locator("#connection")).to_have_attribute("data-mode", "live")
+        wait_for_document(page, stack.api()[0])
+        yield page, watch
+        watch.assert_clean(stack.statusd.url)
+    finally:
+        context.close()
+
+
+def wait_idle(page: Page) -> None:
+    """Until the page's request queue is empty and nothing is in flight."""
+    page.wait_for_function(
+        "() => !StatusPage.app.client.running && StatusPage.app.client.jobs.size === 0"
+    )
+
+
+def bare(etag: str) -> str:
+    """The document an ETag names, as the page sends it in ``/api?v=``."""
+    return etag.strip('"').removesuffix("-gz")
+
+
+def status_of(request: Request) -> int:
+    response = request.response()
+    assert response is not None, request.url
+    return response.status
+
+
 def retry_delays(page: Page) -> list[int]:
     delays: list[int] = page.evaluate("StatusPage.app.live.retryDelays")
     return delays
@@ -165,15 +211,7 @@ def test_a_refused_crowd_does_not_come_back_at_once(browser: Browser, stack: Sta
 def test_an_event_naming_the_held_document_costs_no_request(browser: Browser, stack: Stack) -> None:
     """statusd's gzip ETag is the event's plus "-gz": the page must see the same document
     and neither fetch /api nor look again (its rechecks would fire within 3 s)."""
-    context = browser.new_context(locale="en-US")
-    context.set_default_timeout(TIMEOUT_MS)
-    try:
-        page = context.new_page()
-        page.clock.install()
-        watch = PageWatch()
-        watch.attach(page)
-        page.goto(stack.statusd.url + "/")
-        expect(page.locator("#connection")).to_have_attribute("data-mode", "live")
+    with live_page(browser, stack) as (page, watch):
         etag = stack.api()[0]
         wait_for_document(page, etag)
         assert page.evaluate("StatusPage.app.state.etag").endswith('-gz"')
@@ -182,30 +220,68 @@ def test_an_event_naming_the_held_document_costs_no_request(browser: Browser, st
         page.evaluate("new Promise(requestAnimationFrame)")
         assert stack.api()[0] == etag, "statusd's document changed during the test"
         assert len(watch.api_requests("/api")) == before
-        watch.assert_clean(stack.statusd.url)
-    finally:
-        context.close()
 
 
 def test_a_live_page_revalidates_api_every_third_tick(browser: Browser, stack: Stack) -> None:
     """The safety net for a missed event: while live, every third tick (``?poll=1``: 3 s)
     asks /api with If-None-Match, the ticks between only /api/sources."""
-    context = browser.new_context(locale="en-US")
-    context.set_default_timeout(TIMEOUT_MS)
-    try:
-        page = context.new_page()
-        page.clock.install()
-        watch = PageWatch()
-        watch.attach(page)
-        page.goto(stack.statusd.url + "/?poll=1")
-        expect(page.locator("#connection")).to_have_attribute("data-mode", "live")
-        wait_for_document(page, stack.api()[0])
+    with live_page(browser, stack, "?poll=1") as (page, watch):
         before = len(watch.api_requests("/api"))
         with page.expect_response(lambda r: r.url.endswith("/api")) as revalidated:
             for _ in range(3):
                 page.clock.fast_forward(1000)
         assert revalidated.value.request.headers.get("if-none-match")
         assert len(watch.api_requests("/api")) == before + 1
-        watch.assert_clean(stack.statusd.url)
-    finally:
-        context.close()
+
+
+def test_an_event_makes_the_page_ask_for_that_version(browser: Browser, stack: Stack) -> None:
+    """On an event naming a new document the page asks /api?v=<its ETag> (a URL a cache in
+    front cannot answer with the body it held before the change) and shows the new one."""
+    with live_page(browser, stack, clock=False) as (page, watch):
+        new, _ = regenerate_and_wait(stack, stack.api()[0])
+        wait_for_document(page, new)
+        asked = [r for r in watch.api_requests("/api") if "?v=" in r.url]
+        assert asked, "the page never asked for the version an event named"
+        for request in asked:
+            assert status_of(request) == 200
+            assert '"' not in request.url.split("?v=")[1], "the page sends the bare ETag"
+
+
+def test_a_version_no_replica_has_yet_falls_back_to_api(browser: Browser, stack: Stack) -> None:
+    """/api?v= answered 404 (no replica made that version yet) is followed by plain /api at
+    once, and asked again by each of the 3 rechecks while it is the newest event."""
+    with live_page(browser, stack, allowed=("status of 404",)) as (page, watch):
+        etag = stack.api()[0]
+        wait_idle(page)  # the refresh of the stream's opening is done
+        before = len(watch.api_requests("/api"))
+        page.evaluate("""StatusPage.app.live.onChange('"0123unknown"')""")
+        wait_idle(page)
+        for _ in range(4):  # each recheck 0.5–1 s after the one before; the 4th finds none
+            page.clock.run_for(1000)
+            wait_idle(page)
+        asked = watch.api_requests("/api")[before:]
+        assert [r.url.split("/api", 1)[1] for r in asked] == ["?v=0123unknown", ""] * 4
+        assert [status_of(r) for r in asked[::2]] == [404] * 4
+        assert stack.api()[0] == etag, "statusd's document changed during the test"
+
+
+def test_the_other_replicas_event_for_the_document_in_flight_costs_nothing(
+    browser: Browser, stack: Stack
+) -> None:
+    """Both replicas announce each change: an event repeated while the page fetches that
+    document makes no second request once the first answer brought it."""
+    with live_page(browser, stack) as (page, watch):
+        etag = stack.api()[0]
+        wait_idle(page)
+        page.evaluate("StatusPage.app.state.etag = '\"older\"'")  # as if the event were news
+        before = len(watch.api_requests("/api"))
+        page.evaluate(
+            "e => { StatusPage.app.live.onChange(e); StatusPage.app.live.onChange(e) }", etag
+        )
+        wait_idle(page)
+        page.clock.run_for(5000)  # past every recheck; the next tick is at 10 s
+        wait_idle(page)
+        asked = watch.api_requests("/api")[before:]
+        assert [r.url.split("/api", 1)[1] for r in asked] == ["?v=" + bare(etag)]
+        assert status_of(asked[0]) == 200
+        assert stack.api()[0] == etag, "statusd's document changed during the test"

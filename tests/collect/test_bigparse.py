@@ -312,7 +312,7 @@ async def test_front_sends_a_span_in_chunks(tmp_path: Path) -> None:
     async def send(message: Any) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "path": "/api", "method": "GET", "headers": []}
+    scope = {"type": "http", "path": "/api", "query_string": b"", "method": "GET", "headers": []}
     with trio.fail_after(10):
         await front(scope, no_receive, send)  # type: ignore[arg-type]
     bodies = [message["body"] for message in sent[1:]]

@@ -32,8 +32,16 @@ class Inner:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-def http_scope(path: str, method: str = "GET", headers: Sequence[tuple[bytes, bytes]] = ()) -> Any:
-    return {"type": "http", "path": path, "method": method, "headers": list(headers)}
+def http_scope(
+    path: str, method: str = "GET", headers: Sequence[tuple[bytes, bytes]] = (), query: bytes = b""
+) -> Any:
+    return {
+        "type": "http",
+        "path": path,
+        "method": method,
+        "headers": list(headers),
+        "query_string": query,
+    }
 
 
 async def no_receive() -> Any:

@@ -79,6 +79,25 @@ async def test_api_serves_error_document_then_data(
     assert await not_modified.get_data() == b""
 
 
+async def test_api_for_a_version_this_replica_has_not_made_is_404(
+    app: QuartTrio, holder: tuple[StateHolder, trio.MemorySendChannel[CollectionOutcome]]
+) -> None:
+    """/api?v=<ETag>: the current document for the current or an earlier version (a page that
+    is behind catches up), 404 no-store for a version not made here (yet)."""
+    client = app.test_client()
+    earlier = (await client.get("/api")).headers["ETag"]
+    await feed(holder)
+    current = await client.get("/api")
+    for version in (earlier, current.headers["ETag"]):
+        response = await client.get("/api", query_string={"v": version.strip('"')})
+        assert response.status_code == 200
+        assert await response.get_data() == await current.get_data()
+    unknown = await client.get("/api", query_string={"v": "0123abcd"})
+    assert unknown.status_code == 404
+    assert unknown.headers["Cache-Control"] == "no-store"
+    assert (await unknown.get_json())["error"].startswith("version not served here")
+
+
 async def test_readyz_turns_200_with_data(
     app: QuartTrio, holder: tuple[StateHolder, trio.MemorySendChannel[CollectionOutcome]]
 ) -> None:

@@ -84,6 +84,26 @@ async def test_api_request_with_a_body_goes_to_the_inner_app() -> None:
     assert inner.calls == ["/api"]
 
 
+async def test_api_for_a_version_is_answered_in_front_unless_unknown() -> None:
+    """/api?v= naming the current or an earlier document is /api; a version this replica has
+    not made is left to Quart (which answers 404, so nginx asks the other replica)."""
+    front, inner = front_app()
+    current = front._state.view.document.etag
+    front._state._view = replace(front._state.view, earlier_etags=('"older"',))
+    inner.release.set()
+    for version, answered_in_front in ((current, True), ('"older"', True), ('"newer"', False)):
+        sent: list[Any] = []
+
+        async def send(message: Any, sent: list[Any] = sent) -> None:
+            sent.append(message)
+
+        query = b"v=" + version.strip('"').encode()
+        with trio.fail_after(5):
+            await front(http_scope("/api", query=query), no_receive, send)
+        assert (sent[0]["status"] == 200) is answered_in_front
+    assert inner.calls == ["/api"]
+
+
 async def test_wait_idle_waits_for_requests_in_flight() -> None:
     """``wait_idle`` returns at once when idle, else only after the last request is answered."""
     front, inner = front_app()

@@ -8,7 +8,14 @@ import pytest
 
 from statusd.body.document import Document
 from statusd.body.spill import joined
-from statusd.serve.http_cache import AnswerCache, accepts_gzip, etag_matches, gzip_etag, negotiate
+from statusd.serve.http_cache import (
+    AnswerCache,
+    accepts_gzip,
+    asks_unknown_version,
+    etag_matches,
+    gzip_etag,
+    negotiate,
+)
 
 DOC = Document.of(b'{"status":true}')
 OTHER = Document.of(b'{"status":true,"data":{"x":1}}')
@@ -62,6 +69,31 @@ def test_accepts_gzip(value: str, expected: bool) -> None:
 )
 def test_etag_matches(value: str, expected: bool) -> None:
     assert etag_matches(value, DOC.etag) is expected
+
+
+BARE = DOC.etag.strip('"')
+
+
+@pytest.mark.parametrize(
+    ("query", "unknown"),
+    [
+        (b"", False),
+        (b"v=", False),
+        (b"x=1", False),
+        (f"v={BARE}".encode(), False),
+        (f"v=%22{BARE}%22".encode(), False),
+        (f"v=W/%22{BARE}-gz%22".encode(), False),
+        (f"x=1&v={BARE}-gz".encode(), False),
+        (b"v=earlier", False),
+        (b"v=newer", True),
+        (b"v=%ff", True),
+    ],
+)
+def test_asks_unknown_version(query: bytes, unknown: bool) -> None:
+    """/api?v= names a document by its ETag however the page wrote it; only a version the
+    replica does not know (neither current nor earlier) is unknown."""
+    known = {DOC.etag, '"earlier"'}
+    assert asks_unknown_version(query, known.__contains__) is unknown
 
 
 def test_not_modified_has_no_body_but_keeps_validators() -> None:

@@ -9,7 +9,7 @@ import trio.testing
 
 from statusd.body.document import ERROR_BODY
 from statusd.collect.outcome import CollectionOutcome
-from statusd.state.holder import StateHolder
+from statusd.state.holder import EARLIER_ETAGS_KEPT, StateHolder
 from tests.fakes import good, outcome
 
 NAMES = ("a", "b")
@@ -87,6 +87,27 @@ async def test_unchanged_data_does_not_change_the_document(
         await send.send(outcome("a", [5]))
         await trio.testing.wait_all_tasks_blocked()
         assert holder.view.document_version == version + 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_the_view_remembers_the_documents_it_replaced(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """Each new document puts the one it replaced into ``earlier_etags`` (the newest
+    ``EARLIER_ETAGS_KEPT``), so ``knows`` names the current and the recent versions."""
+    holder = StateHolder(("a",), stale_after=90)
+    async with trio.open_nursery() as nursery:
+        send = await start(nursery, holder)
+        etags = [holder.view.document.etag]
+        for value in range(EARLIER_ETAGS_KEPT + 1):
+            await send.send(outcome("a", [value]))
+            await trio.testing.wait_all_tasks_blocked()
+            etags.append(holder.view.document.etag)
+        view = holder.view
+        assert view.earlier_etags == tuple(etags[-EARLIER_ETAGS_KEPT - 1 : -1])
+        assert view.knows(etags[-1])
+        assert view.knows(etags[1])
+        assert not view.knows(etags[0])
         nursery.cancel_scope.cancel()
 
 
