@@ -83,6 +83,41 @@ def link(message: Received, action: str) -> str:
     return found.group(0)
 
 
+def press(statusd: StatusdProcess, path: str) -> httpx.Response:
+    """What a person does with a link from an email: open its page on ``statusd``
+    (``GET``, which changes nothing), then press its one button (the form's ``POST``)."""
+    page = statusd.get(path)
+    assert page.status_code == 200, page.text
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text)
+    assert action is not None, page.text
+    return httpx.post(statusd.url + html.unescape(action.group(1)), timeout=10)
+
+
+def sign_up_and_confirm(
+    sink: SmtpSink,
+    address: str,
+    scope: Mapping[str, list[str]],
+    through: StatusdProcess,
+    confirm_through: StatusdProcess,
+) -> Received:
+    """Sign up through one statusd, confirm the emailed link on another (or the same);
+    the confirmation email."""
+    answer = httpx.post(
+        through.url + "/api/subscriptions", json={"email": address, **scope}, timeout=10
+    )
+    assert answer.status_code == 202, answer.text
+    got = sink.wait_for(
+        lambda got: any(address in r.recipients for r in got),
+        timeout=WAIT,
+        why=f"confirmation to {address}",
+    )
+    (confirmation,) = [r for r in got if address in r.recipients]
+    parts = urlsplit(link(confirmation, "confirm"))
+    done = press(confirm_through, f"{parts.path}?{parts.query}")
+    assert done.status_code == 200, done.text
+    return confirmation
+
+
 @dataclass
 class Stack:
     """The simulator, the running statusd, its state directory and how it was started."""
@@ -112,30 +147,15 @@ class Stack:
         return f"{parts.path}?{parts.query}"
 
     def press(self, url: str) -> httpx.Response:
-        """What a person does with a link from an email: open the page (``GET``, which
-        changes nothing), then press its one button (the form's ``POST``)."""
-        page = self.statusd.get(self.local(url))
-        assert page.status_code == 200, page.text
-        action = re.search(r'<form method="post" action="([^"]+)"', page.text)
-        assert action is not None, page.text
-        return self.post(html.unescape(action.group(1)))
+        """``press`` the emailed link on this statusd."""
+        return press(self.statusd, self.local(url))
 
     def subscribe_email(
         self, sink: SmtpSink, address: str, products: Sequence[str], countries: Sequence[str]
     ) -> Received:
         """Sign up, then confirm with the emailed link; returns the confirmation email."""
-        body = {"email": address, "products": list(products), "countries": list(countries)}
-        answer = self.subscribe(body)
-        assert answer.status_code == 202, answer.text
-        got = sink.wait_for(
-            lambda got: any(address in r.recipients for r in got),
-            timeout=WAIT,
-            why=f"confirmation to {address}",
-        )
-        (confirmation,) = [r for r in got if address in r.recipients]
-        done = self.press(link(confirmation, "confirm"))
-        assert done.status_code == 200, done.text
-        return confirmation
+        scope = {"products": list(products), "countries": list(countries)}
+        return sign_up_and_confirm(sink, address, scope, self.statusd, self.statusd)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """Rows of the history database, read beside the running daemon (WAL); none while

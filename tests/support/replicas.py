@@ -11,9 +11,7 @@ is for something observable and bounded.
 
 from __future__ import annotations
 
-import html
 import json
-import re
 import signal
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -26,7 +24,14 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 
-from tests.support.notify_stack import COUNTRIES, MAIL_FROM, NOTIFY_ENV, WAIT, link
+from tests.support.notify_stack import (
+    COUNTRIES,
+    MAIL_FROM,
+    NOTIFY_ENV,
+    WAIT,
+    press,
+    sign_up_and_confirm,
+)
 from tests.support.postgres import PostgresServer
 from tests.support.simulator_process import SimulatorProcess, run_simulator
 from tests.support.smtp_sink import Received, SmtpSink
@@ -116,11 +121,7 @@ class ReplicaSet:
         """Open an emailed link's page on ``replica`` (whatever host the link names) and press
         its one button."""
         parts = urlsplit(url)
-        page = replica.get(f"{parts.path}?{parts.query}")
-        assert page.status_code == 200, page.text
-        action = re.search(r'<form method="post" action="([^"]+)"', page.text)
-        assert action is not None, page.text
-        return httpx.post(replica.url + html.unescape(action.group(1)), timeout=10)
+        return press(replica, f"{parts.path}?{parts.query}")
 
     def subscribe_email(
         self,
@@ -132,18 +133,7 @@ class ReplicaSet:
         confirm_through: StatusdProcess,
     ) -> Received:
         """Sign up through one replica and confirm through another; the confirmation email."""
-        body = {"email": address, **scope}
-        answer = httpx.post(through.url + "/api/subscriptions", json=body, timeout=10)
-        assert answer.status_code == 202, answer.text
-        got = sink.wait_for(
-            lambda got: any(address in r.recipients for r in got),
-            timeout=GENEROUS,
-            why=f"confirmation to {address}",
-        )
-        (confirmation,) = [r for r in got if address in r.recipients]
-        done = self.press(confirm_through, link(confirmation, "confirm"))
-        assert done.status_code == 200, done.text
-        return confirmation
+        return sign_up_and_confirm(sink, address, scope, through, confirm_through)
 
 
 def replica_args(sim: SimulatorProcess, state_dir: Path) -> tuple[str, ...]:
