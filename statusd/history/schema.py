@@ -71,6 +71,12 @@ verdict is appended (and ``daily`` gains its column) with a new schema version."
 VERDICT_CODES = {verdict: code for code, verdict in enumerate(STORED_VERDICTS)}
 DAILY_COLUMNS = {verdict: f"{verdict}_ms" for verdict in STORED_VERDICTS}
 """``daily``'s column of each verdict: whole milliseconds. SQL names come only from here."""
+ADD_DAILY = {
+    verdict: f"INSERT INTO daily (cell, day, {column}) VALUES (?, ?, ?) "
+    f"ON CONFLICT (cell, day) DO UPDATE SET {column} = daily.{column} + excluded.{column}"
+    for verdict, column in DAILY_COLUMNS.items()
+}
+"""Add milliseconds of a verdict to a cell's day (the statement of each verdict)."""
 
 TABLES = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",

@@ -13,7 +13,7 @@ from typing import Any
 from statusd.history.planned import MaintenanceRecord, write_maintenance
 from statusd.history.reader import read_timeline
 from statusd.history.schema import (
-    DAILY_COLUMNS,
+    ADD_DAILY,
     DAY,
     MAX_DAYS,
     STORED_VERDICTS,
@@ -53,14 +53,6 @@ class _Open:
     gap: bool
 
 
-_ADD_DAILY = {
-    verdict: f"INSERT INTO daily (cell, day, {column}) VALUES (?, ?, ?) "
-    f"ON CONFLICT (cell, day) DO UPDATE SET {column} = daily.{column} + excluded.{column}"
-    for verdict, column in DAILY_COLUMNS.items()
-}
-"""Add milliseconds of a verdict to a cell's day (the statement of each verdict)."""
-
-
 class HistoryStore:
     """The writer's view of the history database (one per process, and on a shared database
     only on the leader; the model is in ``schema``)."""
@@ -79,6 +71,7 @@ class HistoryStore:
         self._incidents: dict[str, tuple[Any, ...]] = {}
         self._heartbeat: float | None = None
         self._maintenance: MaintenanceRecord | None = None
+        self._covered_until: float | None = None  # shared: the heartbeat found at open
 
     @property
     def url(self) -> DatabaseUrl:
@@ -141,6 +134,7 @@ class HistoryStore:
             store = cls(database, max_gap=max_gap, rollup_days=rollup_days)
             with store._write():
                 beat = store._heartbeat
+                store._covered_until = beat if url.shared else None
                 if beat is not None and (not url.shared or now - beat > max_gap):
                     store._gap(beat)
                 store._set_heartbeat(max(now, beat or now))
@@ -277,7 +271,7 @@ class HistoryStore:
         start = max(current.start, end - self._rollup_days * DAY)
         cell = self._cells[name]
         self._conn.executemany(
-            _ADD_DAILY[current.verdict],
+            ADD_DAILY[current.verdict],
             [(cell, day, ms) for day, ms in split_ms_by_day(start, end)],
         )
 
@@ -345,6 +339,8 @@ class HistoryStore:
         with self._write():
             started = 0
             for snapshot in snapshots:
+                if self._covered_until is not None and snapshot.at < self._covered_until:
+                    continue  # kept while following: the leader of then wrote that time
                 started += self._verdicts(snapshot.at, snapshot.verdicts)
                 if snapshot.incidents is not None:
                     self._record_incidents(snapshot.incidents)

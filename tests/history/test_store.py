@@ -999,6 +999,27 @@ def test_a_replica_taking_over_carries_on_from_the_shared_database(
         second.close()
 
 
+def test_snapshots_kept_while_following_are_not_written_over_the_leaders_history(
+    postgres: PostgresServer,
+) -> None:
+    """A replica that starts leading writes what it kept while following; the snapshots from
+    before the last leader's heartbeat are in the history already and are left out (written,
+    they would be changes at the new term's start that never happened then)."""
+    url = DatabaseUrl("postgresql", postgres.create_database())
+    first = HistoryStore.open(url, now=D0, max_gap=180)
+    first.apply([Snapshot(D0, {"sms:DE": OP}), Snapshot(D0 + 30, {"sms:DE": DEG})])
+    first.heartbeat(D0 + 60)
+    first.close()
+    second = HistoryStore.open(url, now=D0 + 61, max_gap=180)
+    try:
+        # While following, it saw the same two changes; then a recovery after the heartbeat.
+        kept = [Snapshot(D0, {"sms:DE": OP}), Snapshot(D0 + 30, {"sms:DE": DEG})]
+        assert second.apply([*kept, Snapshot(D0 + 90, {"sms:DE": OP})]) == 1
+        assert days(second, "sms:DE", 1, D0 + 120) == {"2025-11-25": {OP: 30 + 30, DEG: 60}}
+    finally:
+        second.close()
+
+
 def test_a_failed_transaction_reloads_the_writers_state(store: HistoryStore) -> None:
     """A batch that fails halfway is rolled back, and so is what the store remembers: the
     next batch goes on from what the database holds."""
