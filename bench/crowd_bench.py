@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from bench.crowd_nginx import measure_crowd_nginx
-from bench.crowd_procs import READY_TIMEOUT, Crowd
+from bench.crowd_procs import READY_TIMEOUT, Client, Crowd, crowd_client
 from bench.procs import BenchError, Proc, rss_mb, run_simulator, run_statusd
 from bench.report import Section, Target, percentile
 from bench.sizes import Sizes
@@ -68,14 +68,16 @@ def wait_streams_settled(statusd: Proc, settle: float) -> int:
     raise BenchError(f"event streams still opening after {READY_TIMEOUT:g} s")
 
 
-def measure_crowd_direct(workdir: Path, sizes: Sizes) -> Section:
+def measure_crowd_direct(workdir: Path, sizes: Sizes, client: Client) -> Section:
     """One statusd, default settings: wrk alone, then wrk with the pages open."""
     pages = sizes.crowd_direct_pages
     with run_simulator(workdir, "--seed", "1") as sim, run_statusd(workdir, sim) as statusd:
         url = f"{statusd.url}/api"
         idle_rss = rss_mb(statusd.pid)
         alone = run_wrk(url, connections=sizes.connections, seconds=sizes.wrk_seconds)
-        with Crowd(workdir, statusd.url, pages, poll=sizes.crowd_poll_seconds) as running:
+        with Crowd(
+            workdir, statusd.url, pages, poll=sizes.crowd_poll_seconds, client=client
+        ) as running:
             ready_after = running.wait_ready()
             streams = wait_streams_settled(statusd, sizes.settle_seconds)
             crowd_rss = rss_mb(statusd.pid)
@@ -133,7 +135,8 @@ def direct_section(
         f"{peak_rss:.1f} MiB: {per_stream_kb:.1f} KiB per open stream",
         f"/healthz probes {len(healthz)}, failed {sum(1 for v in healthz if v == math.inf)}; "
         f"page /api requests {record['api_requests']}, failures {record['api_failed_by_reason']} "
-        f"({record['api_failed_on_arrival']} while the crowd arrived)",
+        f"({record['api_failed_on_arrival']} while the crowd arrived); the crowd client: "
+        f"{record['client']}",
     ]
     section.data = {
         "alone": alone.as_json(),
@@ -149,9 +152,13 @@ def direct_section(
 
 
 def measure_crowd(workdir: Path, sizes: Sizes) -> list[Section]:
-    """Both crowd measurements of issue 16."""
+    """Both crowd measurements of issue 16, with the crowd client built once for both."""
     workdir.chmod(0o755)  # nginx's workers (another user) read their files below it
     (workdir / "direct").mkdir()
     (workdir / "nchan").mkdir()
     (workdir / "polling").mkdir()
-    return [measure_crowd_direct(workdir / "direct", sizes), *measure_crowd_nginx(workdir, sizes)]
+    client = crowd_client(workdir, go=sizes.crowd_go)
+    return [
+        measure_crowd_direct(workdir / "direct", sizes, client),
+        *measure_crowd_nginx(workdir, sizes, client),
+    ]

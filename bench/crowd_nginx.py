@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from bench.crowd import same_document
-from bench.crowd_procs import Crowd, page_numbers
+from bench.crowd_procs import Client, Crowd, page_numbers
 from bench.nginx_bench import UPSTREAM_ARGS, publishing_config, run_nginx
 from bench.procs import BenchError, Proc, run_simulator, run_statusd
 from bench.report import Section, Target, percentile
@@ -148,7 +148,9 @@ def stages(
     }
 
 
-def nginx_run(workdir: Path, sizes: Sizes, *, streams: bool, kill: bool) -> dict[str, Any]:
+def nginx_run(
+    workdir: Path, sizes: Sizes, client: Client, *, streams: bool, kill: bool
+) -> dict[str, Any]:
     """Pages on nginx over two replicas: one change, then (``kill``) a replica killed and a
     second change. Per change: every page's delay and the stages; the crowd's record."""
     publish_port, publish_toml = publishing_config(workdir)
@@ -168,8 +170,11 @@ def nginx_run(workdir: Path, sizes: Sizes, *, streams: bool, kill: bool) -> dict
             poll=poll,
             streams=streams,
             processes=sizes.crowd_processes,
+            client=client,
         ) as running,
-        Crowd(workdir, cache_url, 1, poll=poll, streams=streams, first_page=pages) as prober,
+        Crowd(
+            workdir, cache_url, 1, poll=poll, streams=streams, first_page=pages, client=client
+        ) as prober,
     ):
         ready_after = max(running.wait_ready(), prober.wait_ready())
         time.sleep(sizes.settle_seconds)
@@ -195,9 +200,9 @@ def spread(times: Sequence[float]) -> list[float]:
     return [round(percentile(times, share), 3) for share in SHARES] + [round(max(times), 3)]
 
 
-def measure_crowd_nginx(workdir: Path, sizes: Sizes) -> list[Section]:
-    nchan = nginx_run(workdir / "nchan", sizes, streams=True, kill=True)
-    polling = nginx_run(workdir / "polling", sizes, streams=False, kill=False)
+def measure_crowd_nginx(workdir: Path, sizes: Sizes, client: Client) -> list[Section]:
+    nchan = nginx_run(workdir / "nchan", sizes, client, streams=True, kill=True)
+    polling = nginx_run(workdir / "polling", sizes, client, streams=False, kill=False)
     return [candidates_section(sizes, nchan, polling), stages_section(nchan)]
 
 
@@ -248,13 +253,14 @@ def candidates_section(sizes: Sizes, nchan: dict[str, Any], polling: dict[str, A
         f"pages ready after {nchan['ready_after']:.1f} s (nchan) / {polling['ready_after']:.1f} s "
         f"(polling); streams opened {record['streams_opened']}, stream failures "
         f"{record['stream_failures']} (the kill breaks none: nginx holds the streams); "
-        f"the crowd ran in {record['processes']} process(es)",
+        f"the crowd ran in {record['processes']} process(es) of the {record['client']} client",
         "a change is the simulator regenerating its data; its time is the moment the first "
         "replica serves a new /api, and a page has it when it has fetched that /api",
     ]
     section.data = {
         name: {
             "ready_after": run["ready_after"],
+            "client": run["record"]["client"],
             "change_seconds_p50_p90_p99_max": spread(run["stages"]["fetched"]),
             "crowd": {k: v for k, v in run["record"].items() if k not in ("documents", "events")},
         }

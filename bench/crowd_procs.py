@@ -1,15 +1,20 @@
 """The crowd of ``bench.crowd`` as processes: the pages split over several of them, their
 records merged into one, and what the harness needs to check that the load generator is not
-the bottleneck (its CPU time, its event loops' lag)."""
+the bottleneck (its CPU time, its event loops' lag). The client is the Python one
+(``bench/crowd.py``) or the same pages in Go (``bench/crowd_go``, same command line, protocol
+and record), built by ``crowd_client``."""
 
 from __future__ import annotations
 
 import json
+import os
 import select
+import shutil
 import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +22,8 @@ from bench.procs import ROOT, BenchError, cpu_seconds
 
 READY_TIMEOUT = 120.0
 END_TIMEOUT = 60.0
+BUILD_TIMEOUT = 300.0
+GO_SOURCE = ROOT / "bench" / "crowd_go"
 SUMMED = (
     "api_requests",
     "api_failed",
@@ -27,6 +34,39 @@ SUMMED = (
 )
 COUNTED = ("api_failed_by_reason", "stream_failures")
 LISTED = ("documents", "events", "loop_lags")
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """A crowd client: its name for the report and the command that runs it."""
+
+    name: str
+    command: tuple[str, ...]
+
+
+PYTHON_CLIENT = Client("python (bench/crowd.py)", (sys.executable, "-m", "bench.crowd"))
+
+
+def crowd_client(workdir: Path, *, go: bool) -> Client:
+    """The Go client built into ``workdir`` when ``go`` is asked for and on PATH, else the
+    Python one (BenchError when the build fails)."""
+    tool = shutil.which("go")
+    if not go or tool is None:
+        return PYTHON_CLIENT
+    binary = workdir / "crowd-go"
+    env = {**os.environ, "GOCACHE": str(workdir / "go-cache"), "GOPATH": str(workdir / "go")}
+    built = subprocess.run(
+        [tool, "build", "-o", str(binary), "."],
+        cwd=GO_SOURCE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+        check=False,
+    )
+    if built.returncode != 0:
+        raise BenchError(f"go build of {GO_SOURCE} failed: {built.stderr.strip()}")
+    return Client("go (bench/crowd_go)", (str(binary),))
 
 
 class Crowd:
@@ -44,27 +84,30 @@ class Crowd:
         streams: bool = True,
         processes: int = 1,
         first_page: int = 0,
+        client: Client = PYTHON_CLIENT,
     ) -> None:
+        self.client = client
         self.outs: list[Path] = []
         self.processes: list[subprocess.Popen[bytes]] = []
         start = first_page
         for share in split(pages, processes):
             out = workdir / f"crowd-{time.monotonic_ns()}.json"
-            command = [sys.executable, "-m", "bench.crowd", "--url", url, "--pages", str(share)]
+            command = [*client.command, "--url", url, "--pages", str(share)]
             command += ["--seconds", "3600", "--poll", str(poll), "--out", str(out)]
             command += ["--first-page", str(start)]
             if not streams:
                 command.append("--no-stream")
             self.outs.append(out)
-            self.processes.append(
-                subprocess.Popen(
-                    command,
-                    cwd=ROOT,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=(workdir / "crowd.log").open("ab"),
+            with (workdir / "crowd.log").open("ab") as log:  # the child keeps its own copy
+                self.processes.append(
+                    subprocess.Popen(
+                        command,
+                        cwd=ROOT,
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=log,
+                    )
                 )
-            )
             start += share
 
     def wait_ready(self) -> float:
@@ -98,7 +141,10 @@ class Crowd:
                 raise BenchError("the crowd did not end in time") from None
             if process.returncode != 0:
                 raise BenchError(f"the crowd failed with {process.returncode}")
-        return merge([json.loads(out.read_text()) for out in self.outs])
+        return {
+            **merge([json.loads(out.read_text()) for out in self.outs]),
+            "client": self.client.name,
+        }
 
     def kill(self) -> None:
         for process in self.processes:
@@ -111,6 +157,10 @@ class Crowd:
 
     def __exit__(self, *exc_info: object) -> None:
         self.kill()
+        for process in self.processes:
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None:
+                    pipe.close()
 
 
 def split(pages: int, processes: int) -> list[int]:

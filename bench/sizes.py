@@ -36,6 +36,9 @@ class Sizes:
     crowd_processes: int
     """Processes the crowd through nginx is split over (one Python process cannot read
     10,000 events and send 10,000 requests in a second)."""
+    crowd_go: bool
+    """The crowd runs the Go client (``bench/crowd_go``, built once per run) when ``go`` is on
+    PATH; else, and in the smoke run (``make test`` needs no Go), the Python one."""
     notify_emails: int
     """Confirmed email subscribers told of one change (issue 18: 100,000)."""
     notify_webhooks: int
@@ -58,6 +61,7 @@ FULL = Sizes(
     crowd_observe_seconds=35.0,
     crowd_poll_seconds=10.0,
     crowd_processes=2,
+    crowd_go=True,
     notify_emails=100_000,
     notify_webhooks=1_000,
     notify_blast=20_000,
@@ -77,6 +81,7 @@ SMOKE = Sizes(
     crowd_observe_seconds=8.0,
     crowd_poll_seconds=2.0,
     crowd_processes=2,
+    crowd_go=False,
     notify_emails=300,
     notify_webhooks=30,
     notify_blast=300,

@@ -4,7 +4,9 @@
 #   make bench-smoke  every measurement at tiny size (seconds): proves the harness works
 # wrk drives the load and nginx is the cache in front of statusd, with its nchan module
 # holding the event streams (libnginx-mod-nchan); all are Debian packages, installed here
-# when missing (as root). `make test` needs them too: the smoke run is a test.
+# when missing (as root). `make test` needs them too: the smoke run is a test. The full crowd
+# run's client is Go (bench/crowd_go, standard library only): golang-go is installed too, but
+# the smoke run (`make test`) keeps the Python client and needs no Go.
 
 .PHONY: bench bench-smoke bench-tools
 
@@ -13,6 +15,7 @@ bench-tools:
 	    || ! test -f /usr/lib/nginx/modules/ngx_nchan_module.so; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk nginx libnginx-mod-nchan; \
 	fi
+	@command -v go >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-go; }
 
 bench: $(STAMP) bench-tools
 	$(BIN)/python -m pip install -q -e '.[test,bench]'

@@ -1,0 +1,3 @@
+module statusd/bench/crowd_go
+
+go 1.19
