@@ -69,6 +69,14 @@ def same_document(etag: str) -> str:
     return etag.removeprefix("W/").replace('"', "").removesuffix("-gz")
 
 
+def failed_request(target: str, held: str, *, connecting: bool, reason: str) -> str:
+    """A failed request's name in the record: which one (the page's first ``/api``, a later
+    ``/api``, an event's ``/api?v=``), whether it failed connecting or on the connection,
+    and why (bench/crowd_go failedRequest)."""
+    which = "/api?v=" if target.startswith("/api?v=") else "/api" if held else "first /api"
+    return f"{which} {'connect' if connecting else 'exchange'}: {reason}"
+
+
 class HttpError(Exception):
     """A request got no complete HTTP answer."""
 
@@ -91,6 +99,8 @@ class Record:
     """(page, monotonic time, ETag) of every event naming a document the page did not hold."""
     api_requests: int = 0
     api_failed: Counter[str] = field(default_factory=Counter)
+    failed_requests: Counter[str] = field(default_factory=Counter)
+    """Failed /api requests by :func:`failed_request`: which one, at which stage, why."""
     streams_opened: int = 0
     streams_refused: int = 0
     stream_failures: Counter[str] = field(default_factory=Counter)
@@ -108,6 +118,7 @@ class Record:
             "api_requests": self.api_requests,
             "api_failed": sum(self.api_failed.values()),
             "api_failed_by_reason": dict(self.api_failed),
+            "api_failed_by_request": dict(self.failed_requests),
             "api_failed_on_arrival": self.failed_on_arrival,
             "api_failed_while_open": sum(self.api_failed.values()) - self.failed_on_arrival,
             "streams_opened": self.streams_opened,
@@ -297,10 +308,12 @@ class Page:
         """One GET (status and ETag); None when it failed (counted in the record)."""
         for attempt in (1, 2):
             reused = self.api is not None and self.api.used
+            connecting = self.api is None
             try:
                 with trio.fail_after(REQUEST_DEADLINE):
                     if self.api is None:
                         self.api = await self.connect()
+                    connecting = False
                     return await self._get(self.api, target)
             except (OSError, trio.BrokenResourceError, HttpError, trio.TooSlowError) as error:
                 if self.api is not None:
@@ -308,7 +321,10 @@ class Page:
                     self.api = None
                 if reused and attempt == 1 and not isinstance(error, trio.TooSlowError):
                     continue
-                self.crowd.record.api_failed[type(error).__name__] += 1
+                reason = type(error).__name__
+                self.crowd.record.api_failed[reason] += 1
+                request = failed_request(target, self.etag, connecting=connecting, reason=reason)
+                self.crowd.record.failed_requests[request] += 1
         return None
 
     def _take(self, answer: tuple[int, str] | None) -> None:

@@ -253,6 +253,7 @@ def candidates_section(sizes: Sizes, nchan: dict[str, Any], polling: dict[str, A
         f"pages ready after {nchan['ready_after']:.1f} s (nchan) / {polling['ready_after']:.1f} s "
         f"(polling); streams opened {record['streams_opened']}, stream failures "
         f"{record['stream_failures']} (the kill breaks none: nginx holds the streams); "
+        f"failed /api requests {record['api_failed_by_request']}; "
         f"the crowd ran in {record['processes']} process(es) of the {record['client']} client",
         "a change is the simulator regenerating its data; its time is the moment the first "
         "replica serves a new /api, and a page has it when it has fetched that /api",

@@ -32,7 +32,7 @@ SUMMED = (
     "streams_opened",
     "streams_refused",
 )
-COUNTED = ("api_failed_by_reason", "stream_failures")
+COUNTED = ("api_failed_by_reason", "api_failed_by_request", "stream_failures")
 LISTED = ("documents", "events", "loop_lags")
 
 

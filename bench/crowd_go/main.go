@@ -134,6 +134,7 @@ type record struct {
 	events          [][3]any
 	apiRequests     int
 	apiFailed       map[string]int
+	failedRequests  map[string]int
 	streamsOpened   int
 	streamsRefused  int
 	streamFailures  map[string]int
@@ -167,6 +168,7 @@ func (r *record) asJSON(pages, firstPage int) map[string]any {
 		"api_requests":          r.apiRequests,
 		"api_failed":            failed,
 		"api_failed_by_reason":  r.apiFailed,
+		"api_failed_by_request": r.failedRequests,
 		"api_failed_on_arrival": r.failedOnArrival,
 		"api_failed_while_open": failed - r.failedOnArrival,
 		"streams_opened":        r.streamsOpened,
@@ -398,12 +400,33 @@ func (p *page) closeAPI() {
 	}
 }
 
+// failedRequest names a failed request for record.failedRequests (bench/crowd.py
+// failed_request): which one (the page's first /api, a later /api, an event's /api?v=),
+// whether it failed connecting or on the connection, and why.
+func failedRequest(target, held string, connecting bool, reason string) string {
+	which := "/api"
+	if strings.HasPrefix(target, "/api?v=") {
+		which = "/api?v="
+	} else if held == "" {
+		which = "first /api"
+	}
+	stage := "exchange"
+	if connecting {
+		stage = "connect"
+	}
+	return which + " " + stage + ": " + reason
+}
+
 // exchange is one GET (false when it failed, counted in the record, or was cancelled); a
 // reused connection the server closed meanwhile is retried once on a new one.
 func (p *page) exchange(ctx context.Context, target string) (answer, bool) {
+	var held string
+	p.locked(func() { held = p.etag })
 	for attempt := 1; attempt <= 2; attempt++ {
 		reused := p.api != nil && p.api.used
+		connecting := p.api == nil
 		got, err := p.attempt(ctx, target)
+		connecting = connecting && p.api == nil
 		if err == nil {
 			return got, true
 		}
@@ -415,7 +438,11 @@ func (p *page) exchange(ctx context.Context, target string) (answer, bool) {
 		if reused && attempt == 1 && name != "TooSlowError" {
 			continue
 		}
-		p.crowd.record.add(func() { p.crowd.record.apiFailed[name]++ })
+		request := failedRequest(target, held, connecting, name)
+		p.crowd.record.add(func() {
+			p.crowd.record.apiFailed[name]++
+			p.crowd.record.failedRequests[request]++
+		})
 		return answer{}, false
 	}
 	return answer{}, false
@@ -802,6 +829,7 @@ func main() {
 			documents:      [][3]any{},
 			events:         [][3]any{},
 			apiFailed:      map[string]int{},
+			failedRequests: map[string]int{},
 			streamFailures: map[string]int{},
 			loopLags:       [][2]float64{},
 		},

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.crowd import failed_request
 from bench.crowd_procs import PYTHON_CLIENT, Client, Crowd, crowd_client
 from bench.procs import run_simulator, run_statusd
 
@@ -23,6 +24,7 @@ RECORD_KEYS = {
     "api_requests",
     "api_failed",
     "api_failed_by_reason",
+    "api_failed_by_request",
     "api_failed_on_arrival",
     "api_failed_while_open",
     "streams_opened",
@@ -35,6 +37,18 @@ RECORD_KEYS = {
 CLIENTS = ["python"] + (["go"] if shutil.which("go") else [])
 """The Go client is exercised where Go is installed (``make bench-tools``); ``make test``
 itself needs no Go."""
+
+
+def test_a_failed_request_is_named_by_which_stage_and_reason() -> None:
+    assert failed_request("/api", "", connecting=True, reason="TooSlowError") == (
+        "first /api connect: TooSlowError"
+    )
+    assert failed_request("/api", "abc", connecting=False, reason="HttpError") == (
+        "/api exchange: HttpError"
+    )
+    assert failed_request("/api?v=abc", "", connecting=False, reason="OSError") == (
+        "/api?v= exchange: OSError"
+    )
 
 
 def test_python_client_unless_go_is_asked_for(tmp_path: Path) -> None:
