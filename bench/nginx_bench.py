@@ -52,7 +52,17 @@ pid {dir}/nginx.pid;
 error_log {dir}/nginx-error.log warn;
 events {{ worker_connections 16384; }}
 http {{
-    access_log off;
+    # Requests that took 1 s or more (the event streams aside), to find a slow answer.
+    map "$uri $request_time" $statusd_slow {{
+        "~^/api/events " 0;
+        "~ 0\\." 0;
+        default 1;
+    }}
+    log_format statusd_slow '$time_iso8601 $remote_addr:$remote_port "$request" $status '
+        '$request_time s, cache $upstream_cache_status, upstream $upstream_addr '
+        '$upstream_status $upstream_connect_time $upstream_response_time, '
+        'connection $connection request $connection_requests';
+    access_log {dir}/nginx-slow.log statusd_slow if=$statusd_slow;
     sendfile on;
     tcp_nopush on;
     client_body_temp_path {dir}/tmp-body;
