@@ -26,11 +26,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"math"
 	"math/rand"
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -185,6 +187,9 @@ type conn struct {
 	net.Conn
 	reader *bufio.Reader
 	used   bool
+	// requests made on it, and when the last answer ended (for the note on a timeout).
+	requests int
+	lastDone time.Time
 }
 
 func dial(ctx context.Context, crowd *crowd, page int) (*conn, error) {
@@ -197,18 +202,45 @@ func dial(ctx context.Context, crowd *crowd, page int) (*conn, error) {
 	return &conn{Conn: c, reader: bufio.NewReaderSize(c, readBuffer)}, nil
 }
 
+// noteTimeout writes to stderr (the crowd's log) what a request that ran out of time knew of
+// its connection, and the kernel's view of it (ss -tni), to tell a request that never left
+// from one the server never answered.
+func (c *conn) noteTimeout(err error, target string, started time.Time) {
+	if errorName(err) != "TooSlowError" {
+		return
+	}
+	local, remote := c.LocalAddr().String(), c.RemoteAddr().String()
+	idle := "never"
+	if !c.lastDone.IsZero() {
+		idle = fmt.Sprintf("%.3f s", started.Sub(c.lastDone).Seconds())
+	}
+	filter := fmt.Sprintf("( src %s and dst %s ) or ( src %s and dst %s )",
+		local, remote, remote, local)
+	out, _ := exec.Command("ss", "-tnie", filter).CombinedOutput()
+	log.Printf("timed out: %s, request %d on %s -> %s, idle %s before it, buffered %d; ss:\n%s",
+		target, c.requests, local, remote, idle, c.reader.Buffered(), out)
+}
+
 // watch makes the connection's I/O fail at once when ctx is done (a cancelled exchange
-// leaves the connection unusable, as trio's cancellation does); stop ends the watch.
+// leaves the connection unusable, as trio's cancellation does); stop ends the watch and
+// returns once the watcher has, so it cannot touch the connection's deadline later: a
+// watcher still waiting to run when the exchange ended and its context was then cancelled
+// used to set the next request's deadline in the past (three "timed out" requests in a run,
+// answered by nginx at once).
 func (c *conn) watch(ctx context.Context) (stop func()) {
-	done := make(chan struct{})
+	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(exited)
 		select {
 		case <-ctx.Done():
 			_ = c.SetDeadline(time.Unix(1, 0))
 		case <-done:
 		}
 	}()
-	return func() { close(done) }
+	return func() {
+		close(done)
+		<-exited
+	}
 }
 
 func (c *conn) readLine() ([]byte, error) {
@@ -472,17 +504,23 @@ func (p *page) attempt(ctx context.Context, target string) (answer, error) {
 	if validator != "" {
 		head += "If-None-Match: " + validator + "\r\n"
 	}
+	started := time.Now()
 	if _, err := c.Write([]byte(head + "\r\n")); err != nil {
+		c.noteTimeout(err, target, started)
 		return answer{}, err
 	}
 	c.used = true
+	c.requests++
 	status, headers, err := c.readHead()
 	if err != nil {
+		c.noteTimeout(err, target, started)
 		return answer{}, err
 	}
 	if err := c.readBody(status, headers); err != nil {
+		c.noteTimeout(err, target, started)
 		return answer{}, err
 	}
+	c.lastDone = time.Now()
 	if strings.ToLower(headers["connection"]) == "close" {
 		p.closeAPI()
 	}
