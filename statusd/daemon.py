@@ -34,6 +34,7 @@ from statusd.history.reader import HistoryReader
 from statusd.history.schema import HistoryError
 from statusd.history.writer import HistoryInbox
 from statusd.logs import StateChangeLogger, configure_logging
+from statusd.long_lived import LongLivedObjects
 from statusd.maintenance.watch import MaintenanceTask
 from statusd.metrics import Metrics
 from statusd.notify.service import Notifications, serve_notifications
@@ -171,6 +172,7 @@ async def serve_daemon(
             nursery.start_soon(stop_on_signal, signals, stop)
             nursery.start_soon(begin_shutdown, stop, watchdog, notifier, state)
             nursery.start_soon(state_writer.run)
+            await nursery.start(LongLivedObjects(on_full_collection=metrics.full_collection).run)
             await nursery.start(
                 partial(
                     run_leadership,
