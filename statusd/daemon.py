@@ -39,12 +39,13 @@ from statusd.maintenance.watch import MaintenanceTask
 from statusd.metrics import Metrics
 from statusd.notify.service import Notifications, serve_notifications
 from statusd.replica import stored_timeline, write_history
-from statusd.serve.app import create_app, rfc3339
+from statusd.serve.app import create_app
 from statusd.serve.connections import raise_descriptor_limit
 from statusd.serve.fastpath import FrontApp
 from statusd.serve.maintenance_routes import register_maintenance_routes
 from statusd.serve.publish import run_publisher
 from statusd.serve.server import serve_front, serve_limited
+from statusd.serve.source_status import SourcesBody, rfc3339
 from statusd.serve.status_routes import register_public_routes
 from statusd.serve.streams import descriptors_needed
 from statusd.sources import ALL_SOURCES
@@ -274,10 +275,12 @@ def build_app(
     signups = SubscriptionRoutes(subscriptions, settings)
     if notifications is not None:
         signups.on_enqueued = notifications.wake
+    sources = SourcesBody(state, settings.stale_after)
     app = create_app(
         state,
         settings,
         metrics,
+        sources=sources,
         extra_routes=[routes, signups],
         health={
             "maintenance": maintenance.health,
@@ -285,7 +288,7 @@ def build_app(
             "leader_since": lambda: rfc3339(leadership.since),
         },
     )
-    return FrontApp(state, app, metrics)
+    return FrontApp(state, app, metrics, sources)
 
 
 async def serve_then_cancel(

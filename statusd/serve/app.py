@@ -24,9 +24,7 @@ A request is decided in this order (SPEC §4), whatever its body:
 from __future__ import annotations
 
 import mimetypes
-import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +54,9 @@ from statusd.serve.request_rules import (
     methods_taking_path,
     too_large,
 )
+from statusd.serve.source_status import SourcesBody
 from statusd.serve.streams import EventStreams, SlotHolder
-from statusd.state.holder import SourceStatus, StateHolder, StateView
+from statusd.state.holder import StateHolder
 
 SSE_KEEPALIVE_SECONDS = 15.0
 
@@ -89,30 +88,6 @@ def web_file_converter(web_dir: Path) -> type[PathConverter]:
             return path
 
     return WebFile
-
-
-def rfc3339(wall: float | None) -> str | None:
-    """UNIX seconds as RFC 3339 UTC with a ``Z``, or None."""
-    if wall is None:
-        return None
-    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def source_summary(status: SourceStatus, view: StateView, now: float) -> dict[str, Any]:
-    """One entry of /api/sources."""
-    good = status.good
-    age = None if status.good_at is None else round(max(0.0, now - status.good_at), 3)
-    return {
-        "ok": status.name in view.fresh and status.error is None,
-        "fresh": status.name in view.fresh,
-        "last_success": rfc3339(good.wall_time if good else None),
-        "last_attempt": rfc3339(status.last_attempt_wall),
-        "age_seconds": age,
-        "error": status.error,
-        "records": good.record_count if good else 0,
-        "skipped": dict(good.skipped) if good else {},
-        "duration_ms": None if status.duration is None else round(status.duration * 1000, 1),
-    }
 
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -175,12 +150,14 @@ def create_app(
     extra_routes: RouteRegistrar | Sequence[RouteRegistrar] = (),
     health: Mapping[str, Callable[[], object]] | None = None,
     streams: EventStreams | None = None,
+    sources: SourcesBody | None = None,
 ) -> QuartTrio:
     """The app of one daemon; ``extra_routes`` (one or several) let other modules register
     their routes, ``health`` add entries to ``/healthz`` (name → what it reports now);
     ``streams`` counts the event streams (one for ``settings.max_event_streams`` if None)."""
     if streams is None:
         streams = EventStreams(settings.max_event_streams, metrics=metrics)
+    source_bodies = sources or SourcesBody(state, settings.stale_after)
     app = QuartTrio(__name__, static_folder=None)
     app.url_map.converters["webfile"] = web_file_converter(settings.web_dir)
     app.config["RESPONSE_TIMEOUT"] = None  # SSE streams are long; the server bounds the rest
@@ -253,18 +230,12 @@ def create_app(
         return json_response({"ready": False, "waiting_for": waiting}, status=503)
 
     @app.route("/api/sources", methods=["GET", "HEAD", "OPTIONS"])
-    async def sources() -> Response:
-        view = state.view
-        now = trio.current_time()
-        return json_response(
-            {
-                "stale_after": settings.stale_after,
-                "generated_at": rfc3339(time.time()),
-                "sources": {
-                    name: source_summary(status, view, now) for name, status in view.sources.items()
-                },
-            }
-        )
+    async def source_status() -> Response:
+        body = source_bodies.current()
+        response = Response(body)
+        for name, value in source_bodies.headers(body):
+            response.headers[name.decode()] = value.decode()
+        return response
 
     @app.route("/api/events", methods=["GET", "HEAD", "OPTIONS"])
     async def events() -> Response:

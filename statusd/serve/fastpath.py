@@ -1,4 +1,5 @@
-"""A thin ASGI layer that answers ``GET``/``HEAD /api`` itself and passes the rest to Quart.
+"""A thin ASGI layer that answers ``GET``/``HEAD /api`` (and ``/api/sources``) itself and
+passes the rest to Quart.
 
 /api is the hot path during an outage. Its answer is a choice between three ready byte
 strings (plain, gzip, 304), so going through Quart's request and response objects would
@@ -6,7 +7,8 @@ cost more than the answer itself; even the response headers are built once per d
 version and max-age (``AnswerCache``), and the request headers are read in one pass.
 Everything else (and every other method on /api, and ``/api?v=`` naming a version this
 replica has not made: ``404``) goes to the Quart app, which answers /api identically for
-tests and for ``OPTIONS``.
+tests and for ``OPTIONS``. ``/api/sources``, which every open page asks for every 10 s, is
+answered from ``statusd.serve.source_status.SourcesBody`` the same way.
 """
 
 from __future__ import annotations
@@ -27,14 +29,22 @@ from hypercorn.typing import (
 from statusd.body.spill import SPAN_CHUNK_BYTES, Part
 from statusd.metrics import Metrics
 from statusd.serve.http_cache import AnswerCache, asks_unknown_version
+from statusd.serve.source_status import SourcesBody
 from statusd.state.holder import StateHolder
 
 
 class FrontApp:
     """ASGI app: /api from the state's ready bytes, everything else from ``inner``."""
 
-    def __init__(self, state: StateHolder, inner: ASGIFramework, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        state: StateHolder,
+        inner: ASGIFramework,
+        metrics: Metrics,
+        sources: SourcesBody | None = None,
+    ) -> None:
         self._state = state
+        self._sources = sources
         self._inner = inner
         self._metrics = metrics
         self._answers = AnswerCache()
@@ -71,6 +81,15 @@ class FrontApp:
                 if conditions is not None:
                     await self._serve_api(scope, send, *conditions)
                     return
+            elif (
+                scope["path"] == "/api/sources"
+                and self._sources is not None
+                and scope["method"] in _FRONT_METHODS
+                and _read_headers(scope["headers"]) is not None
+            ):
+                await self._sources.send(send, head=scope["method"] == "HEAD")
+                self._metrics.request_served("/api/sources", 200)
+                return
             await self._inner(scope, receive, send)
         finally:
             self._in_flight -= 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,7 @@ from statusd.metrics import Metrics
 from statusd.serve.app import create_app, resolve_static
 from statusd.state.holder import StateHolder
 from tests.fakes import outcome
-
-NAMES = ("a", "b")
+from tests.serve.conftest import NAMES
 
 
 @pytest.fixture
@@ -32,16 +30,6 @@ def web_dir(tmp_path: Path) -> Path:
     (tmp_path / "outside.txt").write_text("outside")
     (web / "link-out").symlink_to(tmp_path / "outside.txt")
     return web
-
-
-@pytest.fixture
-async def holder() -> AsyncIterator[tuple[StateHolder, trio.MemorySendChannel[CollectionOutcome]]]:
-    state = StateHolder(NAMES, stale_after=90)
-    send, receive = trio.open_memory_channel[CollectionOutcome](0)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(state.run, receive)
-        yield state, send
-        nursery.cancel_scope.cancel()
 
 
 @pytest.fixture
@@ -119,7 +107,9 @@ async def test_healthz_and_sources(
     health = await (await client.get("/healthz")).get_json()
     assert health["status"] == "ok"
     assert health["sources"]["a"]["error"] == "HTTP 500"
-    sources = (await (await client.get("/api/sources")).get_json())["sources"]
+    response = await client.get("/api/sources")
+    assert response.headers["Cache-Control"] == "public, max-age=1"  # a cache in front keeps it
+    sources = (await response.get_json())["sources"]
     assert sources["a"]["ok"] is False
     assert sources["a"]["fresh"] is True
     assert sources["a"]["error"] == "HTTP 500"
