@@ -26,6 +26,8 @@ BUILD_TIMEOUT = 300.0
 GO_SOURCE = ROOT / "bench" / "crowd_go"
 SUMMED = (
     "api_requests",
+    "verdicts_requests",
+    "sources_requests",
     "api_failed",
     "api_failed_on_arrival",
     "api_failed_while_open",
