@@ -188,6 +188,14 @@ def merge(records: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+def page_requests(record: dict[str, Any]) -> str:
+    """The requests the pages made, for a report's notes."""
+    return (
+        f"page requests: /api {record['api_requests']}, /api/verdicts "
+        f"{record['verdicts_requests']}, /api/sources {record['sources_requests']}"
+    )
+
+
 def page_numbers(record: dict[str, Any]) -> range:
     """The numbers of the pages a record covers."""
     first: int = record["first_page"]
