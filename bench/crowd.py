@@ -6,7 +6,10 @@ Each page behaves as ``web/js/api.js`` and ``web/app.js`` do: it loads ``/api`` 
 keep-alive connection of its own, opens ``/api/events``; on an event whose ETag it does not
 hold, it fetches ``/api?v=<that ETag>`` with ``If-None-Match`` (a 404, no replica has made
 that version yet: ``/api``, and it looks again after 0.5–1 s, at most 3 times), and
-revalidates ``/api`` every third ``--poll`` while the stream is up; when the stream is
+revalidates ``/api`` every third ``--poll`` while the stream is up. Each of these fetches that
+got an answer is followed, on the same connection, by what the page's ``refreshAll`` asks
+next: ``/api/verdicts`` with ``If-None-Match`` when the document changed (or the verdicts are
+still pending, or unavailable for 5 min), then ``/api/sources``; when the stream is
 refused (503), fails or ends, it polls ``/api`` every ``--poll`` seconds and opens the stream
 again after the page's ``retryDelay`` (Retry-After, else 5 s, doubled per failure in a row,
 at most 5 min, times [1, 2)). ``--no-stream`` pages only poll. Several processes can share
@@ -50,6 +53,8 @@ RETRY_MAX = 300.0
 RECHECK = 0.5
 RECHECKS = 3
 LIVE_REVALIDATE_TICKS = 3
+VERDICTS_RETRY = 300.0
+"""Seconds before unavailable verdicts are asked for again (web/app.js VERDICTS_RETRY_MS)."""
 RAMP_PER_SECOND = 250
 """New pages opened per second at the start, unless ``--ramp`` says otherwise (a crowd
 arrives over seconds; faster than statusd can accept on a shared 2-core machine, the
@@ -71,9 +76,14 @@ def same_document(etag: str) -> str:
 
 def failed_request(target: str, held: str, *, connecting: bool, reason: str) -> str:
     """A failed request's name in the record: which one (the page's first ``/api``, a later
-    ``/api``, an event's ``/api?v=``), whether it failed connecting or on the connection,
-    and why (bench/crowd_go failedRequest)."""
-    which = "/api?v=" if target.startswith("/api?v=") else "/api" if held else "first /api"
+    ``/api``, an event's ``/api?v=``, ``/api/verdicts``, ``/api/sources``), whether it failed
+    connecting or on the connection, and why (bench/crowd_go failedRequest)."""
+    if target.startswith("/api?v="):
+        which = "/api?v="
+    elif target == "/api" and not held:
+        which = "first /api"
+    else:
+        which = target
     return f"{which} {'connect' if connecting else 'exchange'}: {reason}"
 
 
@@ -98,9 +108,13 @@ class Record:
     events: list[tuple[int, float, str]] = field(default_factory=list)
     """(page, monotonic time, ETag) of every event naming a document the page did not hold."""
     api_requests: int = 0
+    """Requests of the document: ``/api`` and ``/api?v=``."""
+    verdicts_requests: int = 0
+    sources_requests: int = 0
     api_failed: Counter[str] = field(default_factory=Counter)
+    """Failed requests of every kind (the document, verdicts, sources) by reason."""
     failed_requests: Counter[str] = field(default_factory=Counter)
-    """Failed /api requests by :func:`failed_request`: which one, at which stage, why."""
+    """Failed requests by :func:`failed_request`: which one, at which stage, why."""
     streams_opened: int = 0
     streams_refused: int = 0
     stream_failures: Counter[str] = field(default_factory=Counter)
@@ -116,6 +130,8 @@ class Record:
             "first_page": first_page,
             "started": self.started,
             "api_requests": self.api_requests,
+            "verdicts_requests": self.verdicts_requests,
+            "sources_requests": self.sources_requests,
             "api_failed": sum(self.api_failed.values()),
             "api_failed_by_reason": dict(self.api_failed),
             "api_failed_by_request": dict(self.failed_requests),
@@ -258,6 +274,12 @@ class Page:
         self.rechecking = False
         self.revalidate = False
         """The next fetch revalidates /api even when it holds the version wanted."""
+        self.verdicts = "pending"
+        """The page's ``verdictsState``: "pending", "available" or "unavailable"."""
+        self.verdicts_validator = ""
+        """The ETag of the verdicts held (available), for If-None-Match."""
+        self.verdicts_tried = 0.0
+        """When /api/verdicts was last asked for (trio's clock)."""
 
     async def connect(self) -> Connection:
         local = f"127.0.0.{2 + self.index % SOURCE_ADDRESSES}"
@@ -277,7 +299,7 @@ class Page:
         finally:
             self.queued = False  # also when cancelled while waiting
         try:
-            await self._fetch_api()
+            await self._refresh()
         except trio.Cancelled:
             if self.api is not None:  # cut mid-exchange: the connection is unusable
                 self.api.close()
@@ -286,26 +308,61 @@ class Page:
         finally:
             self.lock.release()
 
-    async def _fetch_api(self) -> None:
+    async def _refresh(self) -> None:
+        """The page's ``refreshAll``: the document, then (when it answered) the verdicts and
+        the sources; a request with no answer ends the refresh, as the page's Unreachable
+        does."""
+        answer = await self._fetch_document()
+        if answer is not None and await self._fetch_verdicts(changed=self._take(answer)):
+            self.crowd.record.sources_requests += 1
+            sources = await self._exchange("/api/sources", "")
+            if sources is not None:
+                self._good_status(sources[0])
+
+    async def _fetch_document(self) -> tuple[int, str] | None:
         """The page's ``fetchDocument``: ``/api?v=<ETag>`` when an event (or its recheck)
         named a document this page does not hold (a 404, no replica has made it yet: plain
-        /api); nothing when it holds it by now and no revalidation was asked for."""
+        /api); nothing (None) when it holds it by now and no revalidation was asked for."""
         record = self.crowd.record
         version, self.wanted = self.wanted, ""
         revalidate, self.revalidate = self.revalidate, False
         if version and version != self.etag:
             record.api_requests += 1
-            answer = await self._exchange(f"/api?v={version}")
+            answer = await self._exchange(f"/api?v={version}", self.validator)
             if answer is None or answer[0] != 404:
-                self._take(answer)
-                return
+                return answer
         elif not revalidate:
-            return  # the event's document came with the answer before (the other replica's)
+            return None  # the event's document came with the answer before (the other replica's)
         record.api_requests += 1
-        self._take(await self._exchange("/api"))
+        return await self._exchange("/api", self.validator)
 
-    async def _exchange(self, target: str) -> tuple[int, str] | None:
-        """One GET (status and ETag); None when it failed (counted in the record)."""
+    async def _fetch_verdicts(self, *, changed: bool) -> bool:
+        """The page's ``fetchVerdicts``: ``/api/verdicts``, conditional on the verdicts held,
+        when they are pending, available and the document ``changed``, or unavailable for
+        ``VERDICTS_RETRY`` s; False when it was asked and got no answer."""
+        now = trio.current_time()
+        due = (
+            self.verdicts == "pending"
+            or (self.verdicts == "available" and changed)
+            or (self.verdicts == "unavailable" and now - self.verdicts_tried >= VERDICTS_RETRY)
+        )
+        if not due:
+            return True
+        self.verdicts_tried = now
+        self.crowd.record.verdicts_requests += 1
+        answer = await self._exchange("/api/verdicts", self.verdicts_validator)
+        if answer is None:
+            return False
+        status, validator = answer
+        if status != 304:
+            available = self._good_status(status)  # 200: the page reads them
+            self.verdicts = "available" if available else "unavailable"
+            self.verdicts_validator = validator if available else ""
+        return True
+
+    async def _exchange(self, target: str, validator: str) -> tuple[int, str] | None:
+        """One GET (status and ETag), with If-None-Match ``validator`` unless empty; None when
+        it failed (counted in the record)."""
         for attempt in (1, 2):
             reused = self.api is not None and self.api.used
             connecting = self.api is None
@@ -314,7 +371,7 @@ class Page:
                     if self.api is None:
                         self.api = await self.connect()
                     connecting = False
-                    return await self._get(self.api, target)
+                    return await self._get(self.api, target, validator)
             except (OSError, trio.BrokenResourceError, HttpError, trio.TooSlowError) as error:
                 if self.api is not None:
                     self.api.close()
@@ -327,24 +384,30 @@ class Page:
                 self.crowd.record.failed_requests[request] += 1
         return None
 
-    def _take(self, answer: tuple[int, str] | None) -> None:
-        """Hold the document an answer brought, if it is a new one."""
-        if answer is None:
-            return
-        status, validator = answer
-        if status not in (200, 304):
-            self.crowd.record.api_failed[f"status {status}"] += 1
-            return
-        etag = same_document(validator)
-        if status == 200 and etag != self.etag:
-            self.etag, self.validator = etag, validator
-            self.crowd.record.documents.append((self.index, time.monotonic(), etag))
+    def _good_status(self, status: int) -> bool:
+        """Whether an answer's status is 200 or 304; another is counted as failed."""
+        if status in (200, 304):
+            return True
+        self.crowd.record.api_failed[f"status {status}"] += 1
+        return False
 
-    async def _get(self, conn: Connection, target: str) -> tuple[int, str]:
+    def _take(self, answer: tuple[int, str]) -> bool:
+        """Hold the document an answer brought, if it is a new one (True: it changed)."""
+        status, validator = answer
+        if not self._good_status(status):
+            return False
+        etag = same_document(validator)
+        if status != 200 or etag == self.etag:
+            return False
+        self.etag, self.validator = etag, validator
+        self.crowd.record.documents.append((self.index, time.monotonic(), etag))
+        return True
+
+    async def _get(self, conn: Connection, target: str, validator: str) -> tuple[int, str]:
         head = f"GET {target} HTTP/1.1\r\nHost: {self.crowd.host_header}\r\n"
         head += "Accept: application/json\r\nAccept-Encoding: gzip\r\n"
-        if self.validator:
-            head += f"If-None-Match: {self.validator}\r\n"
+        if validator:
+            head += f"If-None-Match: {validator}\r\n"
         await conn.send_all((head + "\r\n").encode())
         conn.used = True
         status, headers = await conn.read_head()

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from bench.crowd_nginx import measure_crowd_nginx
-from bench.crowd_procs import READY_TIMEOUT, Client, Crowd, crowd_client
+from bench.crowd_procs import READY_TIMEOUT, Client, Crowd, crowd_client, page_requests
 from bench.procs import BenchError, Proc, rss_mb, run_simulator, run_statusd
 from bench.report import Section, Target, percentile
 from bench.sizes import Sizes
@@ -134,7 +134,7 @@ def direct_section(
         f"statusd RSS {idle_rss:.1f} MiB idle, {crowd_rss:.1f} MiB with the pages, peak "
         f"{peak_rss:.1f} MiB: {per_stream_kb:.1f} KiB per open stream",
         f"/healthz probes {len(healthz)}, failed {sum(1 for v in healthz if v == math.inf)}; "
-        f"page /api requests {record['api_requests']}, failures {record['api_failed_by_reason']} "
+        f"{page_requests(record)}; failures {record['api_failed_by_reason']} "
         f"({record['api_failed_on_arrival']} while the crowd arrived); the crowd client: "
         f"{record['client']}",
     ]

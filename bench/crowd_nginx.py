@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from bench.crowd import same_document
-from bench.crowd_procs import Client, Crowd, page_numbers
+from bench.crowd_procs import Client, Crowd, page_numbers, page_requests
 from bench.nginx_bench import UPSTREAM_ARGS, publishing_config, run_nginx
 from bench.procs import BenchError, Proc, run_simulator, run_statusd
 from bench.report import Section, Target, percentile
@@ -253,8 +253,9 @@ def candidates_section(sizes: Sizes, nchan: dict[str, Any], polling: dict[str, A
         f"pages ready after {nchan['ready_after']:.1f} s (nchan) / {polling['ready_after']:.1f} s "
         f"(polling); streams opened {record['streams_opened']}, stream failures "
         f"{record['stream_failures']} (the kill breaks none: nginx holds the streams); "
-        f"failed /api requests {record['api_failed_by_request']}; "
+        f"failed page requests {record['api_failed_by_request']}; "
         f"the crowd ran in {record['processes']} process(es) of the {record['client']} client",
+        f"{page_requests(record)} (nchan); {page_requests(polling['record'])} (polling)",
         "a change is the simulator regenerating its data; its time is the moment the first "
         "replica serves a new /api, and a page has it when it has fetched that /api",
     ]

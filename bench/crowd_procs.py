@@ -26,6 +26,8 @@ BUILD_TIMEOUT = 300.0
 GO_SOURCE = ROOT / "bench" / "crowd_go"
 SUMMED = (
     "api_requests",
+    "verdicts_requests",
+    "sources_requests",
     "api_failed",
     "api_failed_on_arrival",
     "api_failed_while_open",
@@ -184,6 +186,14 @@ def merge(records: list[dict[str, Any]]) -> dict[str, Any]:
     for name in LISTED:
         merged[name] = [item for r in records for item in r[name]]
     return merged
+
+
+def page_requests(record: dict[str, Any]) -> str:
+    """The requests the pages made, for a report's notes."""
+    return (
+        f"page requests: /api {record['api_requests']}, /api/verdicts "
+        f"{record['verdicts_requests']}, /api/sources {record['sources_requests']}"
+    )
 
 
 def page_numbers(record: dict[str, Any]) -> range:

@@ -10,7 +10,10 @@
 // it loads /api on a keep-alive connection of its own, opens /api/events; on an event whose
 // ETag it does not hold it fetches /api?v=<that ETag> with If-None-Match (404: /api, and it
 // looks again after 0.5–1 s, at most 3 times), and revalidates /api every third --poll while
-// the stream is up; when the stream is refused (503), fails or ends, it polls /api every
+// the stream is up. Each of these fetches that got an answer is followed, on the same
+// connection, by what the page's refreshAll asks next: /api/verdicts with If-None-Match when
+// the document changed (or the verdicts are still pending, or unavailable for 5 min), then
+// /api/sources; when the stream is refused (503), fails or ends, it polls /api every
 // --poll seconds and opens the stream again after the page's retryDelay. The process prints
 // "ready" once every page holds a document, runs --seconds in all (or until its stdin
 // closes) and writes its record; times are CLOCK_MONOTONIC seconds, Python's
@@ -51,6 +54,7 @@ const (
 	recheckSeconds      = 0.5
 	rechecks            = 3
 	liveRevalidateTicks = 3
+	verdictsRetry       = 300 * time.Second
 	rampPerSecond       = 250
 	lagTick             = 10 * time.Millisecond
 	lagKept             = 0.05
@@ -130,19 +134,21 @@ func errorName(err error) string {
 
 // record is what the crowd saw, for the JSON report (bench/crowd.py Record).
 type record struct {
-	mu              sync.Mutex
-	started         float64
-	documents       [][3]any
-	events          [][3]any
-	apiRequests     int
-	apiFailed       map[string]int
-	failedRequests  map[string]int
-	streamsOpened   int
-	streamsRefused  int
-	streamFailures  map[string]int
-	loopLags        [][2]float64
-	readyPages      int
-	failedOnArrival int
+	mu               sync.Mutex
+	started          float64
+	documents        [][3]any
+	events           [][3]any
+	apiRequests      int
+	verdictsRequests int
+	sourcesRequests  int
+	apiFailed        map[string]int
+	failedRequests   map[string]int
+	streamsOpened    int
+	streamsRefused   int
+	streamFailures   map[string]int
+	loopLags         [][2]float64
+	readyPages       int
+	failedOnArrival  int
 }
 
 func (r *record) add(f func()) {
@@ -168,6 +174,8 @@ func (r *record) asJSON(pages, firstPage int) map[string]any {
 		"first_page":            firstPage,
 		"started":               r.started,
 		"api_requests":          r.apiRequests,
+		"verdicts_requests":     r.verdictsRequests,
+		"sources_requests":      r.sourcesRequests,
 		"api_failed":            failed,
 		"api_failed_by_reason":  r.apiFailed,
 		"api_failed_by_request": r.failedRequests,
@@ -367,6 +375,11 @@ type page struct {
 	rechecking        bool
 	// revalidate: the next fetch revalidates /api even when it holds the version wanted.
 	revalidate bool
+	// The page's verdictsState ("pending", "available", "unavailable"), the ETag of the
+	// verdicts held (for If-None-Match) and when /api/verdicts was last asked for; used by
+	// the one fetch in flight only.
+	verdicts, verdictsValidator string
+	verdictsTried               time.Time
 }
 
 func (p *page) locked(f func()) {
@@ -396,33 +409,73 @@ func (p *page) fetchAPI(ctx context.Context, revalidate bool) {
 		return
 	}
 	defer func() { <-p.fetching }()
-	p.doFetch(ctx)
+	p.refresh(ctx)
 }
 
-// doFetch is the page's fetchDocument: /api?v=<ETag> when an event (or its recheck) named a
-// document this page does not hold (404: plain /api); nothing when it holds it by now and
-// no revalidation was asked for.
-func (p *page) doFetch(ctx context.Context) {
-	var version, held string
+// refresh is the page's refreshAll: the document, then (when it answered) the verdicts and
+// the sources; a request with no answer ends the refresh, as the page's Unreachable does.
+func (p *page) refresh(ctx context.Context) {
+	got, ok := p.fetchDocument(ctx)
+	if !ok || !p.fetchVerdicts(ctx, p.take(got)) {
+		return
+	}
+	record := p.crowd.record
+	record.add(func() { record.sourcesRequests++ })
+	if sources, ok := p.exchange(ctx, "/api/sources", ""); ok {
+		p.goodStatus(sources.status)
+	}
+}
+
+// fetchDocument is the page's fetchDocument: /api?v=<ETag> when an event (or its recheck)
+// named a document this page does not hold (404: plain /api); nothing (false) when it holds
+// it by now and no revalidation was asked for, or when the request got no answer.
+func (p *page) fetchDocument(ctx context.Context) (answer, bool) {
+	var version, held, validator string
 	var revalidate bool
 	p.locked(func() {
 		version, p.wanted = p.wanted, ""
 		revalidate, p.revalidate = p.revalidate, false
-		held = p.etag
+		held, validator = p.etag, p.validator
 	})
 	record := p.crowd.record
 	if version != "" && version != held {
 		record.add(func() { record.apiRequests++ })
-		got, ok := p.exchange(ctx, "/api?v="+version)
+		got, ok := p.exchange(ctx, "/api?v="+version, validator)
 		if !ok || got.status != 404 {
-			p.take(got, ok)
-			return
+			return got, ok
 		}
 	} else if !revalidate {
-		return
+		return answer{}, false
 	}
 	record.add(func() { record.apiRequests++ })
-	p.take(p.exchange(ctx, "/api"))
+	return p.exchange(ctx, "/api", validator)
+}
+
+// fetchVerdicts is the page's fetchVerdicts: /api/verdicts, conditional on the verdicts
+// held, when they are pending, available and the document changed, or unavailable for
+// verdictsRetry; false when it was asked and got no answer.
+func (p *page) fetchVerdicts(ctx context.Context, changed bool) bool {
+	now := time.Now()
+	due := p.verdicts == "pending" ||
+		(p.verdicts == "available" && changed) ||
+		(p.verdicts == "unavailable" && now.Sub(p.verdictsTried) >= verdictsRetry)
+	if !due {
+		return true
+	}
+	p.verdictsTried = now
+	record := p.crowd.record
+	record.add(func() { record.verdictsRequests++ })
+	got, ok := p.exchange(ctx, "/api/verdicts", p.verdictsValidator)
+	if !ok {
+		return false
+	}
+	if got.status != 304 {
+		p.verdicts, p.verdictsValidator = "unavailable", ""
+		if p.goodStatus(got.status) { // 200: the page reads them
+			p.verdicts, p.verdictsValidator = "available", got.validator
+		}
+	}
+	return true
 }
 
 func (p *page) closeAPI() {
@@ -433,13 +486,13 @@ func (p *page) closeAPI() {
 }
 
 // failedRequest names a failed request for record.failedRequests (bench/crowd.py
-// failed_request): which one (the page's first /api, a later /api, an event's /api?v=),
-// whether it failed connecting or on the connection, and why.
+// failed_request): which one (the page's first /api, a later /api, an event's /api?v=,
+// /api/verdicts, /api/sources), whether it failed connecting or on the connection, and why.
 func failedRequest(target, held string, connecting bool, reason string) string {
-	which := "/api"
+	which := target
 	if strings.HasPrefix(target, "/api?v=") {
 		which = "/api?v="
-	} else if held == "" {
+	} else if target == "/api" && held == "" {
 		which = "first /api"
 	}
 	stage := "exchange"
@@ -449,15 +502,16 @@ func failedRequest(target, held string, connecting bool, reason string) string {
 	return which + " " + stage + ": " + reason
 }
 
-// exchange is one GET (false when it failed, counted in the record, or was cancelled); a
-// reused connection the server closed meanwhile is retried once on a new one.
-func (p *page) exchange(ctx context.Context, target string) (answer, bool) {
+// exchange is one GET, with If-None-Match validator unless empty (false when it failed,
+// counted in the record, or was cancelled); a reused connection the server closed meanwhile
+// is retried once on a new one.
+func (p *page) exchange(ctx context.Context, target, validator string) (answer, bool) {
 	var held string
 	p.locked(func() { held = p.etag })
 	for attempt := 1; attempt <= 2; attempt++ {
 		reused := p.api != nil && p.api.used
 		connecting := p.api == nil
-		got, err := p.attempt(ctx, target)
+		got, err := p.attempt(ctx, target, validator)
 		connecting = connecting && p.api == nil
 		if err == nil {
 			return got, true
@@ -480,7 +534,7 @@ func (p *page) exchange(ctx context.Context, target string) (answer, bool) {
 	return answer{}, false
 }
 
-func (p *page) attempt(ctx context.Context, target string) (answer, error) {
+func (p *page) attempt(ctx context.Context, target, validator string) (answer, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestDeadline)
 	defer cancel()
 	if p.api == nil {
@@ -497,8 +551,6 @@ func (p *page) attempt(ctx context.Context, target string) (answer, error) {
 	}
 	stop := c.watch(ctx)
 	defer stop()
-	var validator string
-	p.locked(func() { validator = p.validator })
 	head := "GET " + target + " HTTP/1.1\r\nHost: " + p.crowd.hostHeader + "\r\n"
 	head += "Accept: application/json\r\nAccept-Encoding: gzip\r\n"
 	if validator != "" {
@@ -527,16 +579,22 @@ func (p *page) attempt(ctx context.Context, target string) (answer, error) {
 	return answer{status, headers["etag"]}, nil
 }
 
-// take holds the document an answer brought, if it is a new one.
-func (p *page) take(got answer, ok bool) {
-	if !ok {
-		return
+// goodStatus tells whether an answer's status is 200 or 304; another is counted as failed.
+func (p *page) goodStatus(status int) bool {
+	if status == 200 || status == 304 {
+		return true
 	}
 	record := p.crowd.record
-	if got.status != 200 && got.status != 304 {
-		record.add(func() { record.apiFailed[fmt.Sprintf("status %d", got.status)]++ })
-		return
+	record.add(func() { record.apiFailed[fmt.Sprintf("status %d", status)]++ })
+	return false
+}
+
+// take holds the document an answer brought, if it is a new one (true: it changed).
+func (p *page) take(got answer) bool {
+	if !p.goodStatus(got.status) {
+		return false
 	}
+	record := p.crowd.record
 	etag := sameDocument(got.validator)
 	isNew := false
 	p.locked(func() {
@@ -549,6 +607,7 @@ func (p *page) take(got answer, ok bool) {
 		at := monotonic()
 		record.add(func() { record.documents = append(record.documents, [3]any{p.index, at, etag}) })
 	}
+	return isNew
 }
 
 func (p *page) onEvent(ctx context.Context, etag string) {
@@ -805,7 +864,10 @@ func (c *crowd) run() {
 	go c.watchLoop()
 	go func() {
 		for index := 0; index < c.pages; index++ {
-			p := &page{index: c.firstPage + index, crowd: c, fetching: make(chan struct{}, 1)}
+			p := &page{
+				index: c.firstPage + index, crowd: c, fetching: make(chan struct{}, 1),
+				verdicts: "pending",
+			}
 			go p.run(ctx)
 			if index%50 == 49 {
 				time.Sleep(time.Duration(50 / float64(c.ramp) * float64(time.Second)))

@@ -153,6 +153,11 @@ def test_crowd_pages_never_fail_and_get_changes(smoke_results: dict[str, Any]) -
     assert nchan["streams_opened"] >= nchan["pages"]
     assert nchan["processes"] == SMOKE.crowd_processes
     assert crowd["data"]["polling"]["crowd"]["streams_opened"] == 0
+    for record in (direct["data"]["crowd"], nchan):  # the page's requests after each /api
+        assert record["verdicts_requests"] >= record["pages"]
+        assert record["sources_requests"] > 0
+    for section in (direct, crowd):
+        assert any("page requests: /api " in note for note in section["notes"]), section["notes"]
     stages = _section(smoke_results, "where a change's time goes")["data"]["change"]
     assert stages["told"][-1] < math.inf, "a page was never told of the change"  # the max
     assert stages["fetched"][-1] < math.inf, "a page never fetched the change"

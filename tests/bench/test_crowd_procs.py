@@ -4,15 +4,22 @@ write the same record, in the clock the harness reads (``time.monotonic()``)."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 import time
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
+import trio
+import trio.testing
 
+from bench import crowd
 from bench.crowd import failed_request
 from bench.crowd_procs import PYTHON_CLIENT, Client, Crowd, crowd_client
-from bench.procs import run_simulator, run_statusd
+from bench.procs import ROOT, run_simulator, run_statusd
 
 PAGES = 3
 RECORD_KEYS = {
@@ -22,6 +29,8 @@ RECORD_KEYS = {
     "processes",
     "client",
     "api_requests",
+    "verdicts_requests",
+    "sources_requests",
     "api_failed",
     "api_failed_by_reason",
     "api_failed_by_request",
@@ -48,6 +57,12 @@ def test_a_failed_request_is_named_by_which_stage_and_reason() -> None:
     )
     assert failed_request("/api?v=abc", "", connecting=False, reason="OSError") == (
         "/api?v= exchange: OSError"
+    )
+    assert failed_request("/api/sources", "", connecting=False, reason="TooSlowError") == (
+        "/api/sources exchange: TooSlowError"
+    )
+    assert failed_request("/api/verdicts", "abc", connecting=True, reason="OSError") == (
+        "/api/verdicts connect: OSError"
     )
 
 
@@ -87,3 +102,168 @@ def test_client_pages_hold_documents_and_streams(name: str, tmp_path: Path) -> N
     assert all(launched <= at <= time.monotonic() for _, at, _ in record["documents"])
     assert record["api_failed"] == 0
     assert record["api_requests"] >= PAGES
+    assert record["verdicts_requests"] >= PAGES  # each page's first refresh asks for them
+    assert record["sources_requests"] >= PAGES
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One request a page is expected to make, and the scripted server's answer."""
+
+    target: str
+    validator: str
+    """The If-None-Match expected ("": none)."""
+    status: int
+    """The answer's status; 0: the connection is closed without one."""
+    etag: str = ""
+
+
+class ScriptedServer:
+    """Answers a page's requests by ``steps`` in order and logs each (connection number,
+    target, If-None-Match); the request after the last step is held unanswered and sets
+    ``done``."""
+
+    def __init__(self, steps: list[Step]) -> None:
+        self.steps = steps
+        self.seen: list[tuple[int, str, str]] = []
+        self.connections = 0
+        self.done = trio.Event()
+
+    async def handle(self, stream: trio.SocketStream) -> None:
+        number, self.connections = self.connections, self.connections + 1
+        buffer = b""
+        async with stream:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    data = await stream.receive_some()
+                    if not data:
+                        return
+                    buffer += data
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                request, *lines = head.decode().split("\r\n")
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, _, v in (line.partition(":") for line in lines)
+                }
+                self.seen.append((number, request.split(" ")[1], headers.get("if-none-match", "")))
+                if len(self.seen) > len(self.steps):
+                    self.done.set()
+                    await trio.sleep_forever()
+                step = self.steps[len(self.seen) - 1]
+                if step.status == 0:
+                    return
+                etag = f"ETag: {step.etag}\r\n" if step.etag else ""
+                body = "" if step.status == 304 else "Content-Length: 2\r\n\r\n{}"
+                answer = f"HTTP/1.1 {step.status} X\r\n{etag}{body or chr(13) + chr(10)}"
+                await stream.send_all(answer.encode())
+
+
+async def serve_script(nursery: trio.Nursery, server: ScriptedServer) -> str:
+    """Start ``server`` on a free loopback port; its URL."""
+    listeners = await nursery.start(partial(trio.serve_tcp, server.handle, 0, host="127.0.0.1"))
+    return f"http://127.0.0.1:{listeners[0].socket.getsockname()[1]}"
+
+
+D1, D2, D3, D4, D5, V1 = '"d1"', '"d2"', '"d3"', '"d4"', '"d5"', '"v1"'
+AFTER_EACH_DOCUMENT = [
+    Step("/api", "", 200, D1),  # the first refresh: the document,
+    Step("/api/verdicts", "", 200, V1),  # the verdicts (pending: no validator),
+    Step("/api/sources", "", 200),  # then the sources, all on one connection
+    Step("/api", D1, 304),  # unchanged: no verdicts, the sources
+    Step("/api/sources", "", 200),
+    Step("/api", D1, 200, D2),  # changed: the verdicts, conditional
+    Step("/api/verdicts", V1, 304),
+    Step("/api/sources", "", 0),  # closed: retried once on a new connection, closed again
+    Step("/api/sources", "", 0),
+    Step("/api", D2, 200, D3),  # the next poll, on a new connection
+    Step("/api/verdicts", V1, 0),
+    Step("/api/verdicts", V1, 0),  # no answer: the refresh ends, no /api/sources
+    Step("/api", D3, 304),  # the verdicts held are still good: only the sources
+    Step("/api/sources", "", 200),
+    Step("/api", D3, 200, D4),
+    Step("/api/verdicts", V1, 503),  # unavailable (a failure); the refresh goes on
+    Step("/api/sources", "", 200),
+    Step("/api", D4, 200, D5),  # changed, but unavailable verdicts wait 5 min
+    Step("/api/sources", "", 200),
+]
+"""What web/app.js refreshAll asks after each /api, step by step."""
+
+
+@pytest.mark.parametrize("name", CLIENTS)
+async def test_client_asks_verdicts_and_sources_after_each_document(
+    name: str, tmp_path: Path
+) -> None:
+    """After every /api that answered, the page asks /api/verdicts (when the document
+    changed, conditional on the verdicts it holds) and then /api/sources, on the same
+    keep-alive connection; a request with no answer ends that refresh and is counted by
+    name; the record counts each kind of request."""
+    client = _client(name, tmp_path)
+    server = ScriptedServer(AFTER_EACH_DOCUMENT)
+    out = tmp_path / "record.json"
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            url = await serve_script(nursery, server)
+            command = [*client.command, "--url", url, "--pages", "1", "--seconds", "60"]
+            command += ["--poll", "0.05", "--no-stream", "--out", str(out)]
+            process = await trio.lowlevel.open_process(
+                command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
+            )
+            with trio.move_on_after(30):
+                await server.done.wait()
+            assert process.stdin is not None
+            await process.stdin.aclose()
+            assert await process.wait() == 0
+            nursery.cancel_scope.cancel()
+    steps = AFTER_EACH_DOCUMENT
+    assert [(target, inm) for _, target, inm in server.seen] == [
+        *((step.target, step.validator) for step in steps),
+        ("/api", D5),  # held unanswered until the crowd ended
+    ]
+    assert [number for number, _, _ in server.seen[: len(steps)]] == [0] * 8 + [1, 2, 2, 3] + [
+        4
+    ] * 7
+    record = json.loads(await trio.Path(out).read_text())
+    assert [etag for _, _, etag in record["documents"]] == ["d1", "d2", "d3", "d4", "d5"]
+    assert (record["api_requests"], record["verdicts_requests"], record["sources_requests"]) == (
+        8,
+        4,
+        6,
+    )
+    assert record["api_failed_by_request"] == {
+        "/api/sources exchange: HttpError": 1,
+        "/api/verdicts exchange: HttpError": 1,
+    }
+    assert record["api_failed_by_reason"] == {"HttpError": 2, "status 503": 1}
+
+
+async def test_unavailable_verdicts_are_asked_again_after_five_minutes(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    """Verdicts that came with an error are not asked for again before VERDICTS_RETRY s,
+    changed document or not; then without a validator (the Python page, on trio's clock)."""
+    steps = [
+        Step("/api", "", 200, D1),
+        Step("/api/verdicts", "", 503),
+        Step("/api/sources", "", 200),
+        Step("/api", D1, 200, D2),
+        Step("/api/sources", "", 200),
+        Step("/api", D2, 304),
+        Step("/api/verdicts", "", 200, V1),
+        Step("/api/sources", "", 200),
+    ]
+    server = ScriptedServer(steps)
+    async with trio.open_nursery() as nursery:
+        url = await serve_script(nursery, server)
+        page = crowd.Page(0, crowd.Crowd(url, 1, 60.0, 10.0, False, 1))
+        await page.fetch_api()
+        mock_clock.jump(crowd.VERDICTS_RETRY - 1)
+        await page.fetch_api()
+        mock_clock.jump(1)
+        await page.fetch_api()
+        if page.api is not None:
+            page.api.close()
+        nursery.cancel_scope.cancel()
+    assert [(target, inm) for _, target, inm in server.seen] == [
+        (step.target, step.validator) for step in steps
+    ]
+    assert page.crowd.record.verdicts_requests == 2
