@@ -6,7 +6,8 @@ Each page behaves as ``web/js/api.js`` and ``web/app.js`` do: it loads ``/api`` 
 keep-alive connection of its own, opens ``/api/events``; on an event whose ETag it does not
 hold, it fetches ``/api?v=<that ETag>`` with ``If-None-Match`` (a 404, no replica has made
 that version yet: ``/api``, and it looks again after 0.5–1 s, at most 3 times), and
-revalidates ``/api`` every third ``--poll`` while the stream is up. Each of these fetches that
+while the stream is up asks ``/api/sources`` every ``--poll`` seconds and revalidates ``/api``
+every third time instead. Each of these document fetches that
 got an answer is followed, on the same connection, by what the page's ``refreshAll`` asks
 next: ``/api/verdicts`` with ``If-None-Match`` when the document changed (or the verdicts are
 still pending, or unavailable for 5 min), then ``/api/sources``; when the stream is
@@ -36,7 +37,7 @@ import socket
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -298,8 +299,18 @@ class Page:
             await self.lock.acquire()
         finally:
             self.queued = False  # also when cancelled while waiting
+        await self._holding_lock(self._refresh)
+
+    async def refresh_sources(self) -> None:
+        """``/api/sources`` alone (the page's ``refreshSources``), queued behind the fetch in
+        flight as the page's request queue does."""
+        await self.lock.acquire()
+        await self._holding_lock(self._fetch_sources)
+
+    async def _holding_lock(self, job: Callable[[], Awaitable[None]]) -> None:
+        """Run ``job`` and release the lock taken for it."""
         try:
-            await self._refresh()
+            await job()
         except trio.Cancelled:
             if self.api is not None:  # cut mid-exchange: the connection is unusable
                 self.api.close()
@@ -314,10 +325,13 @@ class Page:
         does."""
         answer = await self._fetch_document()
         if answer is not None and await self._fetch_verdicts(changed=self._take(answer)):
-            self.crowd.record.sources_requests += 1
-            sources = await self._exchange("/api/sources", "")
-            if sources is not None:
-                self._good_status(sources[0])
+            await self._fetch_sources()
+
+    async def _fetch_sources(self) -> None:
+        self.crowd.record.sources_requests += 1
+        sources = await self._exchange("/api/sources", "")
+        if sources is not None:
+            self._good_status(sources[0])
 
     async def _fetch_document(self) -> tuple[int, str] | None:
         """The page's ``fetchDocument``: ``/api?v=<ETag>`` when an event (or its recheck)
@@ -492,11 +506,20 @@ class Page:
         finally:
             conn.close()
 
-    async def revalidate_while_live(self) -> None:
-        """The page's safety net: /api every third tick while the stream is up."""
+    async def while_live(self) -> None:
+        """The page's ``onTick`` while the stream is up: every ``--poll`` seconds
+        ``/api/sources``, and every third tick the full refresh instead, which revalidates
+        ``/api`` (the page's safety net against a missed event). The page also asks for the
+        verdicts when a source changed state; the bench reads no body, so it leaves that
+        rare request out."""
+        tick = 0
         while True:
-            await trio.sleep(LIVE_REVALIDATE_TICKS * self.crowd.poll)
-            await self.fetch_api()
+            await trio.sleep(self.crowd.poll)
+            tick += 1
+            if tick % LIVE_REVALIDATE_TICKS == 0:
+                await self.fetch_api()
+            else:
+                await self.refresh_sources()
 
     async def run(self, ready: trio.Event) -> None:
         async with trio.open_nursery() as nursery:
@@ -505,7 +528,7 @@ class Page:
             while True:
                 if self.crowd.use_streams:
                     async with trio.open_nursery() as live:
-                        live.start_soon(self.revalidate_while_live)
+                        live.start_soon(self.while_live)
                         retry_after = await self.stream(nursery)
                         live.cancel_scope.cancel()
                     self.failures += 1

@@ -9,8 +9,9 @@
 // Each page behaves as web/js/api.js and web/app.js do (see bench/crowd.py for the details):
 // it loads /api on a keep-alive connection of its own, opens /api/events; on an event whose
 // ETag it does not hold it fetches /api?v=<that ETag> with If-None-Match (404: /api, and it
-// looks again after 0.5–1 s, at most 3 times), and revalidates /api every third --poll while
-// the stream is up. Each of these fetches that got an answer is followed, on the same
+// looks again after 0.5–1 s, at most 3 times), and while the stream is up asks /api/sources
+// every --poll seconds, revalidating /api every third time instead. Each of these document
+// fetches that got an answer is followed, on the same
 // connection, by what the page's refreshAll asks next: /api/verdicts with If-None-Match when
 // the document changed (or the verdicts are still pending, or unavailable for 5 min), then
 // /api/sources; when the stream is refused (503), fails or ends, it polls /api every
@@ -419,11 +420,7 @@ func (p *page) refresh(ctx context.Context) {
 	if !ok || !p.fetchVerdicts(ctx, p.take(got)) {
 		return
 	}
-	record := p.crowd.record
-	record.add(func() { record.sourcesRequests++ })
-	if sources, ok := p.exchange(ctx, "/api/sources", ""); ok {
-		p.goodStatus(sources.status)
-	}
+	p.fetchSources(ctx)
 }
 
 // fetchDocument is the page's fetchDocument: /api?v=<ETag> when an event (or its recheck)
@@ -765,10 +762,37 @@ func (p *page) stream(ctx context.Context) float64 {
 	}
 }
 
-// revalidateWhileLive is the page's safety net: /api every third tick while the stream is up.
-func (p *page) revalidateWhileLive(ctx context.Context) {
-	for sleep(ctx, liveRevalidateTicks*p.crowd.poll) {
-		p.fetchAPI(ctx, true)
+// whileLive is the page's onTick while the stream is up: every poll seconds /api/sources
+// (refreshSources), and every third tick the full refresh instead, which revalidates /api
+// (the page's safety net against a missed event). The page also asks for the verdicts when
+// a source changed state; the bench reads no body, so it leaves that rare request out.
+func (p *page) whileLive(ctx context.Context) {
+	for tick := 1; sleep(ctx, p.crowd.poll); tick++ {
+		if tick%liveRevalidateTicks == 0 {
+			p.fetchAPI(ctx, true)
+		} else {
+			p.refreshSources(ctx)
+		}
+	}
+}
+
+// refreshSources is /api/sources alone, queued behind the fetch in flight as the page's
+// request queue does.
+func (p *page) refreshSources(ctx context.Context) {
+	select {
+	case p.fetching <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	defer func() { <-p.fetching }()
+	p.fetchSources(ctx)
+}
+
+func (p *page) fetchSources(ctx context.Context) {
+	record := p.crowd.record
+	record.add(func() { record.sourcesRequests++ })
+	if sources, ok := p.exchange(ctx, "/api/sources", ""); ok {
+		p.goodStatus(sources.status)
 	}
 }
 
@@ -782,7 +806,7 @@ func (p *page) run(ctx context.Context) {
 			revalidated := make(chan struct{})
 			go func() {
 				defer close(revalidated)
-				p.revalidateWhileLive(live)
+				p.whileLive(live)
 			}()
 			retryAfter := p.stream(ctx)
 			stopLive()

@@ -106,6 +106,30 @@ def test_client_pages_hold_documents_and_streams(name: str, tmp_path: Path) -> N
     assert record["sources_requests"] >= PAGES
 
 
+@pytest.mark.parametrize("name", CLIENTS)
+def test_a_live_page_asks_the_sources_each_tick_and_the_document_every_third(
+    name: str, tmp_path: Path
+) -> None:
+    """web/app.js onTick while the stream is up: /api/sources every tick, and every third
+    tick the full refresh (/api, then /api/sources) instead."""
+    client = _client(name, tmp_path)
+    with (
+        run_simulator(tmp_path, "--seed", "1") as sim,
+        run_statusd(tmp_path, sim) as statusd,
+        Crowd(tmp_path, statusd.url, 1, poll=0.1, client=client) as crowd,
+    ):
+        crowd.wait_ready()
+        time.sleep(2.0)  # about 20 ticks; the assertions hold for any number of them
+        record = crowd.finish()
+    assert record["streams_opened"] == 1
+    # Before the ticks: the first refresh and the one when the stream opened.
+    ticks = record["sources_requests"] - 2
+    full_refreshes = record["api_requests"] - 2
+    assert ticks >= 3
+    assert full_refreshes in (ticks // 3, ticks // 3 + 1)  # the last may not have reached sources
+    assert record["api_failed"] == 0
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     """One request a page is expected to make, and the scripted server's answer."""
