@@ -146,6 +146,9 @@ def test_crowd_pages_never_fail_and_get_changes(smoke_results: dict[str, Any]) -
     assert direct["data"]["streams_open"] > 0
     assert direct["data"]["loaded"]["requests"] > 0
     assert direct["data"]["healthz_p99_ms"] > 0
+    served = direct["data"]["served_per_second"]  # statusd's own count of what it answered
+    assert served["loaded"] >= direct["data"]["loaded"]["rps"] * 0.9
+    assert served["alone"] > 0
     crowd = _section(smoke_results, "crowd through nginx")
     assert _target(crowd, "failed requests of the pages (nchan run, kill included)")["met"]
     assert _target(crowd, "after a kill, the last page gets the change")["met"]
