@@ -37,9 +37,11 @@ MAX_HEALTHZ_P99_MS = 500.0
 
 
 def probe_healthz(url: str, until: float) -> list[float]:
-    """``GET /healthz`` one after another until ``until``; latencies in ms (inf: failed)."""
+    """``GET /healthz`` one after another until ``until``, each on a new connection as a load
+    balancer's checks are (so each also waits for a free connection slot when statusd is at
+    ``max_connections``); latencies in ms (inf: failed)."""
     latencies: list[float] = []
-    with httpx.Client(timeout=5.0) as client:
+    with httpx.Client(timeout=5.0, limits=httpx.Limits(max_keepalive_connections=0)) as client:
         while time.monotonic() < until:
             started = time.perf_counter()
             try:

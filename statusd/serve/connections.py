@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import math
 import resource
+import socket
+import struct
+from itertools import islice
 from typing import cast
 
 import trio
@@ -19,6 +22,9 @@ DEFAULT_SEND_TIMEOUT = 10.0
 SEND_CHUNK = 64 * 1024
 """Sends are made in pieces of this size, each under its own ``send_timeout``: a slow but
 moving client is never cut, a stalled one is cut after ``send_timeout``."""
+TCP_INFO_QUEUED_OFFSET = 24
+"""Where Linux's ``struct tcp_info`` has ``tcpi_unacked``, which for a listening socket is
+the number of connections waiting in its accept queue (8 one-byte fields, 4 ``u32`` before)."""
 CONNECTION_STATE_KEY = "statusd.connection"
 """Key of the request's ``GuardedStream`` in the ASGI scope's ``state``."""
 
@@ -52,9 +58,12 @@ class GuardedListener(trio.abc.Listener["GuardedStream"]):
         it is closed."""
         token = object()
         if not self._slots.available_tokens:
-            # Full: once a client waits in the backlog, close an idle keep-alive for it.
+            # Full: once clients wait in the backlog, close an idle keep-alive for each. One
+            # at a time, each accept waited for the closed one's task to run: with 5,000
+            # pages asking every 10 s (a new connection each, the keep-alive being 5 s)
+            # accepts fell behind and requests waited 8 s in the backlog.
             await trio.lowlevel.wait_readable(self._inner.socket)
-            self._reclaim_idle()
+            self._reclaim_idle(waiting_in_backlog(self._inner.socket) or 1)
         await self._slots.acquire_on_behalf_of(token)
         try:
             stream = await self._inner.accept()
@@ -75,11 +84,23 @@ class GuardedListener(trio.abc.Listener["GuardedStream"]):
     def _release(self, token: object) -> None:
         self._slots.release_on_behalf_of(token)
 
-    def _reclaim_idle(self) -> None:
-        """Close the oldest connection that is idle between requests (if any)."""
-        for stream in self._idle:
+    def _reclaim_idle(self, count: int) -> None:
+        """Close the ``count`` oldest connections idle between requests (fewer if fewer are)."""
+        for stream in list(islice(self._idle, count)):
             stream.reclaim()
-            return
+
+
+def waiting_in_backlog(sock: trio.socket.SocketType) -> int | None:
+    """Connections waiting in a listening socket's accept queue (None where the kernel does
+    not say: not Linux, or not TCP)."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    except (AttributeError, OSError):
+        return None
+    if len(info) < TCP_INFO_QUEUED_OFFSET + 4:
+        return None
+    queued: int = struct.unpack_from("=I", info, TCP_INFO_QUEUED_OFFSET)[0]
+    return queued
 
 
 class GuardedStream(trio.abc.HalfCloseableStream):

@@ -3,6 +3,7 @@ served for real on 127.0.0.1 (port 0) inside the test's nursery."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -15,7 +16,7 @@ from hypercorn.config import Config
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from quart_trio import QuartTrio
 
-from statusd.serve.connections import GuardedListener
+from statusd.serve.connections import GuardedListener, GuardedStream, waiting_in_backlog
 from statusd.serve.server import serve_front, serve_limited
 from tests.serve.asgi import front_app
 
@@ -251,6 +252,51 @@ async def test_a_cancelled_close_still_frees_the_slot() -> None:
         await trio.aclose_forcefully(stream)
         assert listener.open_connections == 0
         await client.aclose()
+        await listener.aclose()
+
+
+async def test_the_accept_queue_length_is_read_from_the_kernel() -> None:
+    sock = trio.socket.socket()
+    await sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    clients = [await connect(sock.getsockname()[1]) for _ in range(3)]
+    assert waiting_in_backlog(sock) == (3 if sys.platform == "linux" else None)
+    for client in clients:
+        await client.aclose()
+    sock.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the accept queue is read from TCP_INFO")
+async def test_at_the_cap_one_idle_connection_is_closed_per_waiting_client() -> None:
+    """Every client waiting in the backlog gets an idle keep-alive closed for it at once,
+    not one per accept (each of which waited for the closed connection's task)."""
+    with trio.fail_after(10):
+        sock = trio.socket.socket()
+        await sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        port = sock.getsockname()[1]
+        listener = GuardedListener(trio.SocketListener(sock), 3, 1.0)
+        clients = [await connect(port) for _ in range(3)]
+        held = [await listener.accept() for _ in clients]
+        for stream in held:
+            stream.set_idle(True)
+        newcomers = [await connect(port), await connect(port)]
+        accepted: list[GuardedStream] = []
+        async with trio.open_nursery() as nursery:
+
+            async def accept() -> None:
+                accepted.append(await listener.accept())
+
+            nursery.start_soon(accept)
+            await trio.testing.wait_all_tasks_blocked()
+            # The two oldest were closed for the two newcomers, the third kept.
+            assert [await stream.receive_some() for stream in held[:2]] == [b"", b""]
+            await held[2].send_all(b"still open")
+            assert await clients[2].receive_some() == b"still open"
+            await held[0].aclose()
+        assert len(accepted) == 1
+        for closing in (*held[1:], *accepted, *clients, *newcomers):
+            await closing.aclose()
         await listener.aclose()
 
 
