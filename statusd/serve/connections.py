@@ -6,10 +6,13 @@ See ``statusd.serve.server`` for why each limit exists.
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import resource
 import socket
 import struct
+from collections import deque
 from itertools import islice
 from typing import cast
 
@@ -22,6 +25,10 @@ DEFAULT_SEND_TIMEOUT = 10.0
 SEND_CHUNK = 64 * 1024
 """Sends are made in pieces of this size, each under its own ``send_timeout``: a slow but
 moving client is never cut, a stalled one is cut after ``send_timeout``."""
+ACCEPT_BATCH = 64
+"""Clients taken from the accept queue at most per turn of the event loop."""
+IGNORED_ACCEPT_ERRNOS = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM})
+"""A client that failed while it waited in the queue (as ``trio.SocketListener`` ignores)."""
 TCP_INFO_QUEUED_OFFSET = 24
 """Where Linux's ``struct tcp_info`` has ``tcpi_unacked``, which for a listening socket is
 the number of connections waiting in its accept queue (8 one-byte fields, 4 ``u32`` before)."""
@@ -43,6 +50,14 @@ class GuardedListener(trio.abc.Listener["GuardedStream"]):
         self._sending: set[trio.CancelScope] = set()
         self._idle: dict[GuardedStream, None] = {}
         """Connections idle between two requests, oldest first (a dict keeps order)."""
+        self._closing: set[GuardedStream] = set()
+        """Idle connections closed for waiting clients whose slots are not back yet."""
+        self._accepted: deque[tuple[socket.socket, object]] = deque()
+        """Connections taken from the queue, not handed out yet, each with its slot."""
+        # The listening socket as the standard library's (a duplicate descriptor of the same
+        # socket, non-blocking like it): its accept() takes a client without a checkpoint.
+        self._raw = socket.socket(fileno=os.dup(inner.socket.fileno()))
+        self._raw.setblocking(False)
 
     @property
     def open_connections(self) -> int:
@@ -50,13 +65,29 @@ class GuardedListener(trio.abc.Listener["GuardedStream"]):
         return int(self._slots.borrowed_tokens)
 
     @property
+    def idle_connections(self) -> int:
+        """Accepted connections waiting for their next request (closable for newcomers)."""
+        return len(self._idle)
+
+    @property
     def socket(self) -> trio.socket.SocketType:
         return self._inner.socket
 
     async def accept(self) -> GuardedStream:
-        """Wait for a free slot, then for a connection; the slot is the stream's until
-        it is closed."""
-        token = object()
+        """The next connection, each holding a slot until it is closed. Clients waiting in
+        the accept queue are taken together (``_accept_waiting``) and handed out one per
+        call without a checkpoint: taken one per call, each accept waited for a turn of the
+        event loop, and under load new connections waited 0.3-2.4 s in the queue while
+        established ones were answered in 0.1 s."""
+        while not self._accepted:
+            await self._accept_waiting()
+        sock, token = self._accepted.popleft()
+        stream = trio.SocketStream(trio.socket.from_stdlib_socket(sock))
+        return GuardedStream(stream, self, token)
+
+    async def _accept_waiting(self) -> None:
+        """Wait for a free slot and a client, then take every client waiting in the queue
+        that a free slot is left for (at most ``ACCEPT_BATCH``)."""
         if not self._slots.available_tokens:
             # Full: once clients wait in the backlog, close an idle keep-alive for each. One
             # at a time, each accept waited for the closed one's task to run: with 5,000
@@ -64,15 +95,41 @@ class GuardedListener(trio.abc.Listener["GuardedStream"]):
             # accepts fell behind and requests waited 8 s in the backlog.
             await trio.lowlevel.wait_readable(self._inner.socket)
             self._reclaim_idle(waiting_in_backlog(self._inner.socket) or 1)
+        token = object()
         await self._slots.acquire_on_behalf_of(token)
         try:
-            stream = await self._inner.accept()
+            await trio.lowlevel.wait_readable(self._inner.socket)
         except BaseException:
             self._slots.release_on_behalf_of(token)
             raise
-        return GuardedStream(stream, self, token)
+        while len(self._accepted) < ACCEPT_BATCH:
+            try:
+                sock, _ = self._raw.accept()
+            except BlockingIOError:
+                break
+            except OSError as error:
+                if error.errno in IGNORED_ACCEPT_ERRNOS:
+                    continue  # that client gave up while it waited
+                self._slots.release_on_behalf_of(token)
+                if error.errno == errno.EBADF:
+                    raise trio.ClosedResourceError from None
+                if self._accepted:
+                    return  # hand out what was taken; the error comes back on the next call
+                raise
+            self._accepted.append((sock, token))
+            token = object()
+            try:
+                self._slots.acquire_on_behalf_of_nowait(token)
+            except trio.WouldBlock:
+                return
+        self._slots.release_on_behalf_of(token)
 
     async def aclose(self) -> None:
+        while self._accepted:
+            sock, token = self._accepted.popleft()
+            sock.close()
+            self._slots.release_on_behalf_of(token)
+        self._raw.close()
         await self._inner.aclose()
 
     def stop_waiting_sends(self, deadline: float) -> None:
@@ -84,10 +141,12 @@ class GuardedListener(trio.abc.Listener["GuardedStream"]):
     def _release(self, token: object) -> None:
         self._slots.release_on_behalf_of(token)
 
-    def _reclaim_idle(self, count: int) -> None:
-        """Close the ``count`` oldest connections idle between requests (fewer if fewer are)."""
-        for stream in list(islice(self._idle, count)):
+    def _reclaim_idle(self, waiting: int) -> None:
+        """Close the oldest connections idle between requests, one per ``waiting`` client
+        that no connection already being closed makes room for (fewer if fewer are idle)."""
+        for stream in list(islice(self._idle, max(0, waiting - len(self._closing)))):
             stream.reclaim()
+            self._closing.add(stream)
 
 
 def waiting_in_backlog(sock: trio.socket.SocketType) -> int | None:
@@ -129,6 +188,7 @@ class GuardedStream(trio.abc.HalfCloseableStream):
     def leave_cap(self) -> None:
         """Give the slot back now: the connection has become a long event stream, which is
         limited on its own. It must not serve another request (send ``Connection: close``)."""
+        self._owner._closing.discard(self)
         if self._token is not None:
             token, self._token = self._token, None
             self._owner._release(token)
@@ -140,6 +200,7 @@ class GuardedStream(trio.abc.HalfCloseableStream):
         else:
             self._reclaimed = False
             self._owner._idle.pop(self, None)
+            self._owner._closing.discard(self)  # a request came in first: it stays open
 
     def reclaim(self) -> None:
         """Close this idle connection: its pending read ends as if the client had closed."""

@@ -300,6 +300,68 @@ async def test_at_the_cap_one_idle_connection_is_closed_per_waiting_client() -> 
         await listener.aclose()
 
 
+async def listening(backlog: int = 8) -> tuple[trio.socket.SocketType, int]:
+    sock = trio.socket.socket()
+    await sock.bind(("127.0.0.1", 0))
+    sock.listen(backlog)
+    return sock, sock.getsockname()[1]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the accept queue is read from TCP_INFO")
+async def test_clients_waiting_together_are_taken_together_up_to_the_free_slots() -> None:
+    """One turn of the event loop takes every waiting client a slot is free for; the
+    rest wait in the queue."""
+    with trio.fail_after(10):
+        sock, port = await listening()
+        listener = GuardedListener(trio.SocketListener(sock), 2, 1.0)
+        clients = [await connect(port) for _ in range(3)]
+        first = await listener.accept()
+        assert waiting_in_backlog(sock) == 1  # two taken at once: the cap is 2
+        with trio.testing.assert_no_checkpoints():
+            second = await listener.accept()  # already taken: handed out at once
+        assert listener.open_connections == 2
+        await first.aclose()
+        third = await listener.accept()
+        assert waiting_in_backlog(sock) == 0
+        for stream in (second, third, *clients):
+            await stream.aclose()
+        await listener.aclose()
+        assert listener.open_connections == 0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the accept queue is read from TCP_INFO")
+async def test_an_idle_connection_is_not_closed_twice_for_the_same_waiting_client() -> None:
+    """Closing an idle connection takes a turn of the loop; a waiting client that one is
+    already being closed for does not get another one closed meanwhile."""
+    with trio.fail_after(10):
+        sock, port = await listening()
+        listener = GuardedListener(trio.SocketListener(sock), 3, 1.0)
+        clients = [await connect(port) for _ in range(3)]
+        held = [await listener.accept() for _ in clients]
+        for stream in held:
+            stream.set_idle(True)
+        newcomers = [await connect(port), await connect(port)]
+        async with trio.open_nursery() as nursery:
+            accepted: list[GuardedStream] = []
+
+            async def accept() -> None:
+                accepted.append(await listener.accept())
+
+            nursery.start_soon(accept)
+            await trio.testing.wait_all_tasks_blocked()
+            await held[0].aclose()  # one slot back: one newcomer is taken
+            await trio.testing.wait_all_tasks_blocked()
+            assert len(accepted) == 1
+            nursery.start_soon(accept)
+            await trio.testing.wait_all_tasks_blocked()
+            assert listener.idle_connections == 1  # held[2]: the newcomer waits for held[1]
+            await held[1].aclose()
+        assert len(accepted) == 2
+        for closing in (held[2], *accepted, *clients, *newcomers):
+            await closing.aclose()
+        await listener.aclose()
+
+
 def test_at_least_one_connection() -> None:
     with pytest.raises(ValueError, match="max_connections must be >= 1"):
         GuardedListener(None, 0, 1.0)  # type: ignore[arg-type]
