@@ -255,11 +255,30 @@ async def test_a_cancelled_close_still_frees_the_slot() -> None:
         await listener.aclose()
 
 
-async def test_the_accept_queue_length_is_read_from_the_kernel() -> None:
+async def listening(backlog: int = 8) -> tuple[trio.socket.SocketType, int]:
     sock = trio.socket.socket()
     await sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    clients = [await connect(sock.getsockname()[1]) for _ in range(3)]
+    sock.listen(backlog)
+    return sock, sock.getsockname()[1]
+
+
+async def idle_at_the_cap() -> tuple[
+    GuardedListener, list[trio.SocketStream], list[GuardedStream], list[trio.SocketStream]
+]:
+    """A listener of 3 slots held by 3 connections idle between requests (their clients
+    too), and 2 newcomers waiting in its accept queue."""
+    sock, port = await listening()
+    listener = GuardedListener(trio.SocketListener(sock), 3, 1.0)
+    clients = [await connect(port) for _ in range(3)]
+    held = [await listener.accept() for _ in clients]
+    for stream in held:
+        stream.set_idle(True)
+    return listener, clients, held, [await connect(port), await connect(port)]
+
+
+async def test_the_accept_queue_length_is_read_from_the_kernel() -> None:
+    sock, port = await listening()
+    clients = [await connect(port) for _ in range(3)]
     assert waiting_in_backlog(sock) == (3 if sys.platform == "linux" else None)
     for client in clients:
         await client.aclose()
@@ -271,16 +290,7 @@ async def test_at_the_cap_one_idle_connection_is_closed_per_waiting_client() -> 
     """Every client waiting in the backlog gets an idle keep-alive closed for it at once,
     not one per accept (each of which waited for the closed connection's task)."""
     with trio.fail_after(10):
-        sock = trio.socket.socket()
-        await sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        port = sock.getsockname()[1]
-        listener = GuardedListener(trio.SocketListener(sock), 3, 1.0)
-        clients = [await connect(port) for _ in range(3)]
-        held = [await listener.accept() for _ in clients]
-        for stream in held:
-            stream.set_idle(True)
-        newcomers = [await connect(port), await connect(port)]
+        listener, clients, held, newcomers = await idle_at_the_cap()
         accepted: list[GuardedStream] = []
         async with trio.open_nursery() as nursery:
 
@@ -298,13 +308,6 @@ async def test_at_the_cap_one_idle_connection_is_closed_per_waiting_client() -> 
         for closing in (*held[1:], *accepted, *clients, *newcomers):
             await closing.aclose()
         await listener.aclose()
-
-
-async def listening(backlog: int = 8) -> tuple[trio.socket.SocketType, int]:
-    sock = trio.socket.socket()
-    await sock.bind(("127.0.0.1", 0))
-    sock.listen(backlog)
-    return sock, sock.getsockname()[1]
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the accept queue is read from TCP_INFO")
@@ -334,13 +337,7 @@ async def test_an_idle_connection_is_not_closed_twice_for_the_same_waiting_clien
     """Closing an idle connection takes a turn of the loop; a waiting client that one is
     already being closed for does not get another one closed meanwhile."""
     with trio.fail_after(10):
-        sock, port = await listening()
-        listener = GuardedListener(trio.SocketListener(sock), 3, 1.0)
-        clients = [await connect(port) for _ in range(3)]
-        held = [await listener.accept() for _ in clients]
-        for stream in held:
-            stream.set_idle(True)
-        newcomers = [await connect(port), await connect(port)]
+        listener, clients, held, newcomers = await idle_at_the_cap()
         async with trio.open_nursery() as nursery:
             accepted: list[GuardedStream] = []
 
