@@ -21,9 +21,9 @@ from statusd.body.jsonpieces import encode_json
 from statusd.serve.http_cache import COMMON_HEADERS, Headers
 from statusd.state.holder import SourceStatus, StateHolder, StateView
 
-SOURCES_MAX_AGE_SECONDS = 1.0
+SOURCES_MAX_AGE_SECONDS = 1
 
-SOURCES_CACHE_CONTROL = b"public, max-age=1"
+SOURCES_CACHE_CONTROL = f"public, max-age={SOURCES_MAX_AGE_SECONDS}".encode()
 """A second-old copy is good enough, and a micro-cache in front then sends one request per
 second upstream instead of one per page (10,000 at once right after a change)."""
 
